@@ -1,0 +1,56 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/** AES-256-GCM with a fresh random 96-bit nonce per encryption and a 128-bit tag. */
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+
+export interface Sealed {
+  nonce: Buffer;
+  /** ciphertext followed by the 16-byte tag */
+  box: Buffer;
+}
+
+export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Sealed {
+  if (key.length !== KEY_BYTES) throw new RangeError('AES-256-GCM needs a 32-byte key');
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const box = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return { nonce, box };
+}
+
+/** Returns the plaintext, or null when the tag does not verify (wrong key, AAD or bytes). */
+export function open(key: Buffer, nonce: Buffer, box: Buffer, aad: Buffer): Buffer | null {
+  if (key.length !== KEY_BYTES || nonce.length !== NONCE_BYTES || box.length < TAG_BYTES) return null;
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(box.subarray(box.length - TAG_BYTES));
+  const head = decipher.update(box.subarray(0, box.length - TAG_BYTES));
+  try {
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    head.fill(0);
+    return null;
+  }
+}
+
+/**
+ * Associated data: a domain label then each field as a 4-byte big-endian length and its
+ * UTF-8 bytes, so that no two different field lists encode to the same bytes.
+ */
+export function encodeAad(label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (const field of [label, ...fields]) {
+    const bytes = Buffer.isBuffer(field) ? field : Buffer.from(String(field), 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    parts.push(len, bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+export function wipe(...buffers: Array<Buffer | null | undefined>): void {
+  for (const b of buffers) b?.fill(0);
+}

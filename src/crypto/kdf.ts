@@ -1,0 +1,142 @@
+import { hkdfSync, pbkdf2, scrypt } from 'node:crypto';
+import { VaultError } from '../core/errors.js';
+
+/**
+ * Key derivation for key slots. Parameters read from a vault file are checked against a
+ * floor and a ceiling before any work is done: a lowered parameter (a downgrade attack) or
+ * an absurd one (a denial of service) is refused with an integrity error. New slots always
+ * take DEFAULTS; only the library API may pass other parameters, and they must still lie
+ * within the bounds.
+ */
+
+export type KdfName = 'scrypt' | 'pbkdf2-sha256' | 'hkdf-sha256' | 'none';
+
+export interface ScryptParams { N: number; r: number; p: number }
+export interface Pbkdf2Params { iterations: number }
+
+export type KdfSpec =
+  | { name: 'scrypt'; params: ScryptParams }
+  | { name: 'pbkdf2-sha256'; params: Pbkdf2Params }
+  | { name: 'hkdf-sha256'; params: Record<string, never> }
+  | { name: 'none'; params: Record<string, never> };
+
+export type PassphraseKdf = 'scrypt' | 'pbkdf2';
+
+export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
+export const DEFAULT_PBKDF2: Pbkdf2Params = { iterations: 600_000 };
+
+const SCRYPT_BOUNDS = { N: [2 ** 14, 2 ** 20], r: [8, 32], p: [1, 16] } as const;
+const PBKDF2_BOUNDS = { iterations: [100_000, 10_000_000] } as const;
+
+export const SALT_BYTES = 16;
+
+export function defaultKdf(kind: PassphraseKdf): KdfSpec {
+  return kind === 'scrypt'
+    ? { name: 'scrypt', params: { ...DEFAULT_SCRYPT } }
+    : { name: 'pbkdf2-sha256', params: { ...DEFAULT_PBKDF2 } };
+}
+
+/** The canonical text of the parameters: stored in the file and bound into the wrap's AAD. */
+export function canonicalParams(spec: KdfSpec): string {
+  switch (spec.name) {
+    case 'scrypt':
+      return `N=${spec.params.N},r=${spec.params.r},p=${spec.params.p}`;
+    case 'pbkdf2-sha256':
+      return `iterations=${spec.params.iterations}`;
+    default:
+      return '';
+  }
+}
+
+function intField(fields: Map<string, string>, key: string): number {
+  const text = fields.get(key);
+  if (text === undefined || !/^[1-9][0-9]{0,9}$/.test(text)) {
+    throw new VaultError('integrity', `key slot has malformed kdf parameter ${key}`);
+  }
+  return Number(text);
+}
+
+/** Parses stored parameters and checks them against the bounds; throws integrity errors. */
+export function parseKdf(name: string, canonical: string): KdfSpec {
+  const fields = new Map<string, string>();
+  if (canonical !== '') {
+    for (const pair of canonical.split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || fields.has(pair.slice(0, eq))) throw new VaultError('integrity', 'key slot has malformed kdf parameters');
+      fields.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+  }
+  let spec: KdfSpec;
+  if (name === 'scrypt') {
+    spec = { name, params: { N: intField(fields, 'N'), r: intField(fields, 'r'), p: intField(fields, 'p') } };
+    if (fields.size !== 3) throw new VaultError('integrity', 'key slot has malformed kdf parameters');
+  } else if (name === 'pbkdf2-sha256') {
+    spec = { name, params: { iterations: intField(fields, 'iterations') } };
+    if (fields.size !== 1) throw new VaultError('integrity', 'key slot has malformed kdf parameters');
+  } else if (name === 'hkdf-sha256' || name === 'none') {
+    if (fields.size !== 0) throw new VaultError('integrity', 'key slot has malformed kdf parameters');
+    spec = { name, params: {} };
+  } else {
+    throw new VaultError('integrity', `key slot uses an unknown kdf ${JSON.stringify(name)}`);
+  }
+  checkKdfBounds(spec);
+  return spec;
+}
+
+function within(value: number, [lo, hi]: readonly [number, number]): boolean {
+  return Number.isSafeInteger(value) && value >= lo && value <= hi;
+}
+
+export function checkKdfBounds(spec: KdfSpec): void {
+  let ok = true;
+  if (spec.name === 'scrypt') {
+    const { N, r, p } = spec.params;
+    ok = within(N, SCRYPT_BOUNDS.N) && (N & (N - 1)) === 0 && within(r, SCRYPT_BOUNDS.r) && within(p, SCRYPT_BOUNDS.p);
+  } else if (spec.name === 'pbkdf2-sha256') {
+    ok = within(spec.params.iterations, PBKDF2_BOUNDS.iterations);
+  }
+  if (!ok) {
+    throw new VaultError('integrity', `key slot kdf parameters (${spec.name} ${canonicalParams(spec)}) are outside the accepted range`, {
+      hint: 'the vault file may have been tampered with; restore it from a backup',
+    });
+  }
+}
+
+/** True when the slot's parameters are weaker than today's defaults for its KDF. */
+export function isBelowDefaults(spec: KdfSpec): boolean {
+  if (spec.name === 'scrypt') {
+    return spec.params.N < DEFAULT_SCRYPT.N || spec.params.r < DEFAULT_SCRYPT.r || spec.params.p < DEFAULT_SCRYPT.p;
+  }
+  if (spec.name === 'pbkdf2-sha256') return spec.params.iterations < DEFAULT_PBKDF2.iterations;
+  return false;
+}
+
+/** scrypt needs 128*N*r bytes; Node's default maxmem (32 MiB) is too small for N=2^17, r=8. */
+export function scryptMaxmem(params: ScryptParams): number {
+  return 128 * params.N * params.r + 128 * params.r * params.p + 16 * 1024 * 1024;
+}
+
+export function scryptAsync(secret: Buffer, salt: Buffer, params: ScryptParams, keylen = 32): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, keylen, { N: params.N, r: params.r, p: params.p, maxmem: scryptMaxmem(params) }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+/** Derives a 32-byte key-encryption key from a passphrase (scrypt / PBKDF2) or a master key (HKDF). */
+export async function deriveKek(spec: KdfSpec, secret: Buffer, salt: Buffer): Promise<Buffer> {
+  switch (spec.name) {
+    case 'scrypt':
+      return scryptAsync(secret, salt, spec.params);
+    case 'pbkdf2-sha256':
+      return new Promise((resolve, reject) => {
+        pbkdf2(secret, salt, spec.params.iterations, 32, 'sha256', (err, key) => (err ? reject(err) : resolve(key)));
+      });
+    case 'hkdf-sha256':
+      return Buffer.from(hkdfSync('sha256', secret, salt, 'vault master-key slot v1', 32));
+    case 'none':
+      if (secret.length !== 32) throw new VaultError('integrity', 'keychain key has the wrong length');
+      return Buffer.from(secret);
+  }
+}

@@ -1,0 +1,70 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order by PRAGMA user_version. A file whose user_version is
+ * above SCHEMA_VERSION was written by a newer vault and is refused, never modified.
+ * Append new migrations; never edit a released one.
+ */
+export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
+  // 1: meta, key slots, secrets and their versions
+  (db) => {
+    db.exec(`
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE slots (
+        id           TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('passphrase', 'keychain', 'master-key')),
+        label        TEXT,
+        kdf          TEXT NOT NULL,
+        kdf_params   TEXT NOT NULL,
+        salt         BLOB NOT NULL,
+        nonce        BLOB NOT NULL,
+        wrapped_key  BLOB NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE TABLE secrets (
+        id              INTEGER PRIMARY KEY,
+        ns              TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        current_version INTEGER NOT NULL,
+        description     TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        removed_at      INTEGER,
+        UNIQUE (ns, name)
+      ) STRICT;
+      CREATE TABLE versions (
+        secret_id  INTEGER NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+        version    INTEGER NOT NULL,
+        nonce      BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        size       INTEGER NOT NULL,
+        expires_at INTEGER,
+        origin     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) STRICT;
+      -- The audit chain (src/audit). mac is NULL only for a failed unlock recorded while no
+      -- key was available; the next unlock seals it into the chain.
+      CREATE TABLE audit (
+        seq          INTEGER PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        op           TEXT NOT NULL,
+        ns           TEXT,
+        name         TEXT,
+        version      INTEGER,
+        outcome      TEXT NOT NULL,
+        actor_user   TEXT NOT NULL,
+        actor_pid    INTEGER NOT NULL,
+        actor_parent TEXT NOT NULL,
+        detail       TEXT,
+        mac          BLOB
+      ) STRICT;
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
