@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { VaultError } from '../../core/errors.js';
+import { formatRef, parseVersion, type SecretRef } from '../../core/names.js';
+import { isoTime } from '../../core/time.js';
+import type { IO } from '../io.js';
+import { Session } from '../session.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A value for JSON: UTF-8 text when it is valid UTF-8, else base64, saying which. */
+export function jsonValue(value: Buffer): { value: string; encoding: 'utf8' | 'base64' } {
+  try {
+    return { value: utf8.decode(value), encoding: 'utf8' };
+  } catch {
+    return { value: value.toString('base64'), encoding: 'base64' };
+  }
+}
+
+export function register(program: Command, io: IO): void {
+  program
+    .command('get')
+    .description('print a secret value: exact bytes, newline only on a terminal')
+    .argument('<name>', 'NAME or NS/NAME')
+    .option('--version <n>', 'an older version', parseVersion)
+    .option('-n, --no-newline', 'never add a newline')
+    .option('--allow-expired', 'return the value even when it has expired')
+    .action(async (name: string, flags: { version?: number; newline: boolean; allowExpired?: boolean }, cmd: Command) => {
+      const s = new Session(io, cmd);
+      const ref = s.ref(name);
+      await s.withVault(false, async (vault) => {
+        // A misspelt name fails before anyone is asked for a passphrase.
+        if (!vault.findSecret(ref, false)) throw notFound(ref);
+        await s.unlock(vault);
+        const secret = vault.get(ref, { ...(flags.version !== undefined ? { version: flags.version } : {}), allowExpired: flags.allowExpired === true });
+        try {
+          if (s.json) {
+            s.outJson({ ns: secret.ns, name: secret.name, version: secret.version, ...jsonValue(secret.value), expires: isoTime(secret.expiresAt) });
+          } else {
+            s.out(secret.value);
+            if (flags.newline && io.stdout.isTTY === true) s.out('\n');
+          }
+        } finally {
+          secret.value.fill(0);
+        }
+      });
+    });
+}
+
+function notFound(ref: SecretRef): VaultError {
+  return new VaultError('not-found', `no secret ${formatRef(ref)}`, { hint: 'vault list shows the stored names' });
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { isoTime } from '../../core/time.js';
+import type { IO } from '../io.js';
+import { dateOnly, printTable } from '../render.js';
+import { Session } from '../session.js';
+
+export function register(program: Command, io: IO): void {
+  program
+    .command('list')
+    .alias('ls')
+    .description('list secret names (never values); needs no unlocking')
+    .option('--prefix <prefix>', 'only names starting with this')
+    .option('--all-ns', 'every namespace')
+    .action(async (flags: { prefix?: string; allNs?: boolean }, cmd: Command) => {
+      const s = new Session(io, cmd);
+      const ns = flags.allNs ? undefined : s.ns;
+      const items = s.withVault(false, (vault) => vault.list({ ...(ns !== undefined ? { ns } : {}), ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}) }));
+      const list = await items;
+      if (s.json) {
+        s.outJson(
+          list.map((i) => ({
+            ns: i.ns,
+            name: i.name,
+            version: i.version,
+            description: i.description,
+            created: isoTime(i.createdAt),
+            updated: isoTime(i.updatedAt),
+            expires: isoTime(i.expiresAt),
+            expired: i.expired,
+          })),
+        );
+      } else if (io.stdout.isTTY === true) {
+        if (list.length === 0) {
+          s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);
+          return;
+        }
+        await printTable(
+          s,
+          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES'],
+          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt)]),
+        );
+      } else {
+        s.out(list.map((i) => (flags.allNs ? `${i.ns}/${i.name}\n` : `${i.name}\n`)).join(''));
+      }
+    });
+}

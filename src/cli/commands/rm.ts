@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { VaultError } from '../../core/errors.js';
+import { formatRef } from '../../core/names.js';
+import type { IO } from '../io.js';
+import { promptConfirm } from '../prompt.js';
+import { Session } from '../session.js';
+
+export function register(program: Command, io: IO): void {
+  program
+    .command('rm')
+    .description('remove a secret; --purge also destroys its old versions')
+    .argument('<name>', 'NAME or NS/NAME')
+    .option('--purge', 'destroy every stored version (cannot be undone)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, flags: { purge?: boolean; yes?: boolean }, cmd: Command) => {
+      const s = new Session(io, cmd);
+      const ref = s.ref(name);
+      await s.withVault(false, async (vault) => {
+        const secret = vault.findSecret(ref, true);
+        if (!secret || (secret.removed_at !== null && !flags.purge)) {
+          throw new VaultError('not-found', `no secret ${formatRef(ref)}`, { hint: 'vault list shows the stored names' });
+        }
+        if (!flags.yes) {
+          if (!s.interactive) {
+            throw new VaultError('usage', `refusing to remove ${formatRef(ref)} without confirmation`, { hint: 'pass --yes when not in a terminal' });
+          }
+          const question = flags.purge ? `Destroy ${formatRef(ref)} and all its versions? This cannot be undone.` : `Remove ${formatRef(ref)}?`;
+          if (!(await promptConfirm(io, question))) throw new VaultError('cancelled', 'cancelled');
+        }
+        await s.unlock(vault);
+        const { versions } = vault.rm(ref, { purge: flags.purge === true });
+        if (s.json) s.outJson({ ns: ref.ns, name: ref.name, removed: true, purged: flags.purge === true, versions });
+        else s.info(flags.purge ? `destroyed ${formatRef(ref)} (${versions} version${versions === 1 ? '' : 's'})` : `removed ${formatRef(ref)}; its versions are kept until vault rm --purge`);
+      });
+    });
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { VaultError } from '../core/errors.js';
+import { colorEnabled, processIO, type IO } from './io.js';
+import { formatError, toVaultError } from './output.js';
+import { buildProgram } from './program.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Flags that shape how an error is printed, read straight from argv: they must work even when parsing failed. */
+function errorStyle(argv: string[], io: IO): { json: boolean; debug: boolean; color: boolean } {
+  const before = argv.indexOf('--');
+  const flags = before === -1 ? argv : argv.slice(0, before);
+  return {
+    json: flags.includes('--json'),
+    debug: flags.includes('--debug'),
+    color: colorEnabled(io.stderr, io.env, !flags.includes('--no-color')),
+  };
+}
+
+/**
+ * The one top-level catch: runs the command, maps every error to its exit status
+ * (SPEC §8) and prints it by the rules of SPEC §9. Returns the exit status; never exits.
+ */
+export async function run(argv: string[], io: IO = processIO()): Promise<number> {
+  const state = { status: 0 };
+  // `--version` is handled here, not by commander: commander would also take it from
+  // `vault get NAME --version 2`, where it belongs to get.
+  const command = argv.findIndex((a) => !a.startsWith('-'));
+  if (argv.slice(0, command === -1 ? argv.length : command).includes('--version')) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const program = buildProgram(io, state);
+  if (argv.length === 0) {
+    io.stderr.write(program.helpInformation());
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return state.status;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      const message = e.message.replace(/^error: /, '');
+      const err = new VaultError('usage', message, { hint: 'vault --help lists the commands and flags' });
+      io.stderr.write(formatError(err, errorStyle(argv, io)));
+      return err.exitStatus;
+    }
+    const err = toVaultError(e);
+    io.stderr.write(formatError(err, errorStyle(argv, io)));
+    return err.exitStatus;
+  }
+}

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { VaultError } from '../core/errors.js';
+import { checkNamespace, DEFAULT_NS, MAX_VALUE_BYTES, parseSecretRef, type SecretRef } from '../core/names.js';
+import { Vault } from '../core/vault.js';
+import { defaultVaultPath } from '../store/paths.js';
+import { unlockVault, type UnlockMethod } from '../unlock/sources.js';
+import { colorEnabled, inCI, readAll, type IO } from './io.js';
+import { withSpinner } from './output.js';
+import { promptHidden } from './prompt.js';
+
+/** The global flags of SPEC §6, as commander parses them. */
+export interface GlobalOptions {
+  vault?: string;
+  ns?: string;
+  json?: boolean;
+  input?: boolean;
+  color?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+  insecurePermissions?: boolean;
+}
+
+/**
+ * One command invocation: its streams, its global options, and the shared steps every command
+ * takes (find the vault, unlock it, read a value, print data or messages).
+ */
+export class Session {
+  readonly opts: GlobalOptions;
+
+  constructor(
+    readonly io: IO,
+    command: Command,
+  ) {
+    this.opts = command.optsWithGlobals<GlobalOptions>();
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return this.io.env;
+  }
+
+  get json(): boolean {
+    return this.opts.json === true;
+  }
+
+  get vaultPath(): string {
+    return this.opts.vault ?? defaultVaultPath(this.env);
+  }
+
+  /** --ns, else $VAULT_NS, else `default`. */
+  get ns(): string {
+    return checkNamespace(this.opts.ns ?? (this.env.VAULT_NS || DEFAULT_NS));
+  }
+
+  ref(arg: string): SecretRef {
+    return parseSecretRef(arg, this.ns);
+  }
+
+  /** stdin and stderr are terminals, --no-input not given, CI not set (SPEC §4). */
+  get interactive(): boolean {
+    return this.io.stdin.isTTY === true && this.io.stderr.isTTY === true && this.opts.input !== false && !inCI(this.env);
+  }
+
+  get stderrColor(): boolean {
+    return colorEnabled(this.io.stderr, this.env, this.opts.color !== false);
+  }
+
+  get stdoutColor(): boolean {
+    return colorEnabled(this.io.stdout, this.env, this.opts.color !== false);
+  }
+
+  /** Data for stdout. */
+  out(data: string | Buffer): void {
+    this.io.stdout.write(data);
+  }
+
+  outJson(value: unknown): void {
+    this.io.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  /** A message for stderr, silenced by --quiet. */
+  info(message: string): void {
+    if (!this.opts.quiet) this.io.stderr.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    if (!this.opts.quiet) this.io.stderr.write(`vault: warning: ${message}\n`);
+  }
+
+  slow<T>(label: string, work: () => Promise<T>): Promise<T> {
+    return withSpinner(this.io, !this.opts.quiet, label, work);
+  }
+
+  openVault(): Vault {
+    return Vault.open(this.vaultPath, { insecurePermissions: this.opts.insecurePermissions === true });
+  }
+
+  /** Unlocks by the order of SPEC §4. */
+  async unlock(vault: Vault): Promise<UnlockMethod> {
+    const env = this.env;
+    return unlockVault(vault, {
+      masterKey: env.VAULT_MASTER_KEY,
+      masterKeyFile: env.VAULT_MASTER_KEY_FILE,
+      passphrase: env.VAULT_PASSPHRASE,
+      passphraseFile: env.VAULT_PASSPHRASE_FILE,
+      prompt: this.interactive ? () => promptHidden(this.io, `Passphrase for ${this.vaultPath}`) : undefined,
+      slow: (label, work) => this.slow(label, work),
+    });
+  }
+
+  /** Opens the vault (unlocked when asked), runs fn, and always closes it. */
+  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T): Promise<T> {
+    const vault = this.openVault();
+    try {
+      if (unlock) await this.unlock(vault);
+      return await fn(vault);
+    } finally {
+      vault.close();
+    }
+  }
+
+  /**
+   * A secret value from --from-file (exact bytes), a hidden prompt on a terminal, or stdin
+   * (one trailing newline dropped unless raw). Never from argv. Over 1 MiB: usage, nothing written.
+   */
+  async readValue(label: string, options: { fromFile?: string; raw?: boolean }): Promise<Buffer> {
+    let value: Buffer;
+    if (options.fromFile !== undefined) {
+      try {
+        value = readFileSync(options.fromFile);
+      } catch (e) {
+        throw new VaultError('usage', `cannot read ${options.fromFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      if (value.length > MAX_VALUE_BYTES) throw tooLarge(value.length);
+    } else if (this.io.stdin.isTTY === true) {
+      if (!this.interactive) {
+        throw new VaultError('usage', `no value for ${label}: stdin is a terminal and prompting is off`, {
+          hint: 'pipe the value on stdin or use --from-file',
+        });
+      }
+      value = await promptHidden(this.io, `Value for ${label}`);
+    } else {
+      const read = await readAll(this.io.stdin, MAX_VALUE_BYTES + 2);
+      if (read === null) throw tooLarge(null);
+      value = read;
+      if (!options.raw) {
+        if (value.length > 0 && value[value.length - 1] === 0x0a) value = value.subarray(0, value.length - 1);
+      }
+      if (value.length > MAX_VALUE_BYTES) throw tooLarge(value.length);
+    }
+    if (value.length === 0) {
+      throw new VaultError('usage', `empty value for ${label}`, { hint: 'pipe the value on stdin, or use --from-file' });
+    }
+    return value;
+  }
+}
+
+function tooLarge(size: number | null): VaultError {
+  return new VaultError('usage', size === null ? 'value is larger than the 1 MiB limit' : `value is ${size} bytes, more than the 1 MiB limit`);
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { VaultError } from '../core/errors.js';
+import type { Vault } from '../core/vault.js';
+import { parseMasterKey } from './masterkey.js';
+
+/**
+ * The unlock order of SPEC §4, first present wins:
+ *   1. VAULT_MASTER_KEY / VAULT_MASTER_KEY_FILE
+ *   2. VAULT_PASSPHRASE / VAULT_PASSPHRASE_FILE
+ *   3. the OS keychain slot, if the vault has one and the keychain answers
+ *   4. an interactive prompt (the caller decides whether one is allowed)
+ *   5. otherwise `locked` at once, with a hint naming the ways to unlock.
+ * Environment values are passed in by the caller; nothing here reads process.env.
+ */
+export interface UnlockSources {
+  masterKey?: string | undefined;
+  masterKeyFile?: string | undefined;
+  passphrase?: string | undefined;
+  passphraseFile?: string | undefined;
+  /** tries the keychain slot; resolves false when the keychain cannot be used (already reported) */
+  keychain?: ((vault: Vault) => Promise<boolean>) | undefined;
+  /** asks for the passphrase on a terminal; undefined when no prompt is allowed */
+  prompt?: (() => Promise<Buffer>) | undefined;
+  /** called around slow key derivation, e.g. to draw a spinner */
+  slow?: (<T>(label: string, work: () => Promise<T>) => Promise<T>) | undefined;
+}
+
+export type UnlockMethod = 'master-key' | 'passphrase' | 'keychain' | 'prompt';
+
+export const LOCKED_HINT =
+  'set VAULT_PASSPHRASE(_FILE) or VAULT_MASTER_KEY(_FILE), enable the OS keychain with vault keychain enable, or run in a terminal to be asked';
+
+/** Reads a secret from a file named by an environment variable; one trailing newline is dropped. */
+export function readSecretFile(path: string, variable: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new VaultError('usage', `cannot read ${variable} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0a) end--;
+  if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  return bytes.subarray(0, end);
+}
+
+/** The passphrase from the environment (variable first, then file), or undefined. */
+export function passphraseFromEnv(passphrase: string | undefined, file: string | undefined, names = ['VAULT_PASSPHRASE', 'VAULT_PASSPHRASE_FILE']): Buffer | undefined {
+  if (passphrase !== undefined) return Buffer.from(passphrase, 'utf8');
+  if (file !== undefined) return readSecretFile(file, names[1]!);
+  return undefined;
+}
+
+export async function unlockVault(vault: Vault, sources: UnlockSources): Promise<UnlockMethod> {
+  const slow = sources.slow ?? ((_label, work) => work());
+  if (sources.masterKey !== undefined || sources.masterKeyFile !== undefined) {
+    const raw =
+      sources.masterKey !== undefined
+        ? parseMasterKey(sources.masterKey, 'VAULT_MASTER_KEY')
+        : parseMasterKey(readSecretFile(sources.masterKeyFile!, 'VAULT_MASTER_KEY_FILE').toString('utf8'), 'VAULT_MASTER_KEY_FILE');
+    try {
+      if (!vault.hasSlot('master-key')) throw new VaultError('auth-failed', 'wrong passphrase or key');
+      await vault.unlockWithMasterKey(raw);
+    } finally {
+      raw.fill(0);
+    }
+    return 'master-key';
+  }
+  const passphrase = passphraseFromEnv(sources.passphrase, sources.passphraseFile);
+  if (passphrase !== undefined) {
+    try {
+      await slow('unlocking', () => vault.unlockWithPassphrase(passphrase));
+    } finally {
+      passphrase.fill(0);
+    }
+    return 'passphrase';
+  }
+  if (sources.keychain && vault.hasSlot('keychain') && (await sources.keychain(vault))) return 'keychain';
+  if (sources.prompt) {
+    const typed = await sources.prompt();
+    try {
+      await slow('unlocking', () => vault.unlockWithPassphrase(typed));
+    } finally {
+      typed.fill(0);
+    }
+    return 'prompt';
+  }
+  throw new VaultError('locked', 'the vault is locked and no way to unlock it was given', { hint: LOCKED_HINT });
+}
