@@ -4,6 +4,7 @@ import { appendAudit, type AuditEntry } from '../audit/log.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, deriveKek, isBelowDefaults, parseKdf, SALT_BYTES, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
+import { slotMac, slotPublicKey, unwrapWithKek, wrapToPublicKey } from '../crypto/slotwrap.js';
 import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
 import { VaultError } from './errors.js';
@@ -88,6 +89,11 @@ interface SlotRow {
   wrapped_key: Buffer;
   created_at: number;
   last_used_at: number | null;
+  /** X25519 public key the data key is wrapped to (src/crypto/slotwrap.ts) */
+  public_key: Buffer | null;
+  ephemeral_key: Buffer | null;
+  /** HMAC under the data key over the public key and KDF fields; checked by rotate --master */
+  key_mac: Buffer | null;
 }
 
 interface SecretRow {
@@ -252,9 +258,12 @@ export class Vault {
   private async tryUnwrap(row: SlotRow, secret: Buffer): Promise<Buffer | null> {
     const spec = parseKdf(row.kdf, row.kdf_params);
     if (row.kdf_params !== canonicalParams(spec)) throw new VaultError('integrity', `key slot ${row.id} has non-canonical kdf parameters`);
+    const { public_key, ephemeral_key } = row;
+    if (!public_key || !ephemeral_key) throw new VaultError('integrity', `key slot ${row.id} has no public key`);
     const kek = await deriveKek(spec, secret, row.salt);
     try {
-      return open(kek, row.nonce, row.wrapped_key, slotAad(this.id, row));
+      const aad = slotAad(this.id, { ...row, public_key, ephemeral_key });
+      return unwrapWithKek(kek, public_key, { ephemeralKey: ephemeral_key, nonce: row.nonce, box: row.wrapped_key }, aad);
     } finally {
       wipe(kek);
     }
@@ -288,8 +297,8 @@ export class Vault {
     const fresh = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
     immediate(this.db, () => {
       this.db
-        .prepare('UPDATE slots SET kdf = ?, kdf_params = ?, salt = ?, nonce = ?, wrapped_key = ? WHERE id = ?')
-        .run(fresh.kdf, fresh.kdf_params, fresh.salt, fresh.nonce, fresh.wrapped_key, row.id);
+        .prepare('UPDATE slots SET kdf = ?, kdf_params = ?, salt = ?, nonce = ?, wrapped_key = ?, public_key = ?, ephemeral_key = ?, key_mac = ? WHERE id = ?')
+        .run(fresh.kdf, fresh.kdf_params, fresh.salt, fresh.nonce, fresh.wrapped_key, fresh.public_key, fresh.ephemeral_key, fresh.key_mac, row.id);
       this.record({ op: 'kdf-upgrade', outcome: 'ok', detail: { slot: row.id, from: `${row.kdf} ${row.kdf_params}`, to: `${fresh.kdf} ${fresh.kdf_params}` } });
     });
   }
@@ -541,11 +550,28 @@ export function valueAad(vaultId: string, ref: SecretRef, version: number): Buff
   return encodeAad('vault/secret/v1', [vaultId, FORMAT_VERSION, ref.ns, ref.name, version]);
 }
 
-export function slotAad(vaultId: string, row: Pick<SlotRow, 'id' | 'kind' | 'kdf' | 'kdf_params' | 'salt'>): Buffer {
-  return encodeAad('vault/slot/v1', [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt]);
+type SlotKeyFields = Pick<SlotRow, 'id' | 'kind' | 'kdf' | 'kdf_params' | 'salt'> & { public_key: Buffer };
+
+/** Associated data of a slot's wrap: vault, format, slot id, kind, KDF name, parameters, salt, public and ephemeral keys. */
+export function slotAad(vaultId: string, row: SlotKeyFields & { ephemeral_key: Buffer }): Buffer {
+  return encodeAad('vault/slot/v2', [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key, row.ephemeral_key]);
 }
 
-/** Derives the KEK for a new slot and wraps the data key under it. */
+/** The MAC binding a slot's public key and KDF fields to the data key (see src/crypto/slotwrap.ts). */
+export function slotKeyMac(vaultId: string, dataKey: Buffer, row: SlotKeyFields): Buffer {
+  return slotMac(dataKey, [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key]);
+}
+
+/**
+ * Wraps `dataKey` to an existing slot's public key: a fresh ephemeral key, nonce and MAC.
+ * Needs no secret of the slot; `rotate --master` uses it for every slot.
+ */
+export function rewrapSlot(vaultId: string, row: SlotKeyFields, dataKey: Buffer): Pick<SlotRow, 'ephemeral_key' | 'nonce' | 'wrapped_key' | 'key_mac'> {
+  const wrap = wrapToPublicKey(row.public_key, dataKey, (ephemeral_key) => slotAad(vaultId, { ...row, ephemeral_key }));
+  return { ephemeral_key: wrap.ephemeralKey, nonce: wrap.nonce, wrapped_key: wrap.box, key_mac: slotKeyMac(vaultId, dataKey, row) };
+}
+
+/** Derives the KEK for a new slot, and wraps the data key to the public key derived from it. */
 export async function buildSlot(
   vaultId: string,
   kind: SlotKind,
@@ -558,19 +584,20 @@ export async function buildSlot(
 ): Promise<SlotRow> {
   const salt = randomBytes(SALT_BYTES);
   const kek = await deriveKek(spec, secret, salt);
-  const partial = { id, kind, kdf: spec.name, kdf_params: canonicalParams(spec), salt };
+  let public_key: Buffer;
   try {
-    const { nonce, box } = seal(kek, dataKey, slotAad(vaultId, partial));
-    return { ...partial, label, nonce, wrapped_key: box, created_at: createdAt, last_used_at: null };
+    public_key = slotPublicKey(kek);
   } finally {
     wipe(kek);
   }
+  const fields = { id, kind, kdf: spec.name, kdf_params: canonicalParams(spec), salt, public_key };
+  return { ...fields, ...rewrapSlot(vaultId, fields, dataKey), label, created_at: createdAt, last_used_at: null };
 }
 
 export function insertSlot(db: Database, slot: SlotRow): void {
   db.prepare(
-    `INSERT INTO slots (id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at)
-     VALUES (@id, @kind, @label, @kdf, @kdf_params, @salt, @nonce, @wrapped_key, @created_at, @last_used_at)`,
+    `INSERT INTO slots (id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac)
+     VALUES (@id, @kind, @label, @kdf, @kdf_params, @salt, @nonce, @wrapped_key, @created_at, @last_used_at, @public_key, @ephemeral_key, @key_mac)`,
   ).run(slot);
 }
 

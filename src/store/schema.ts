@@ -65,6 +65,15 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) STRICT;
     `);
   },
+  // 2: key slots wrap the data key to an X25519 public key (src/crypto/slotwrap.ts), so that
+  // rotate --master can re-wrap every slot without its passphrase or master key.
+  (db) => {
+    db.exec(`
+      ALTER TABLE slots ADD COLUMN public_key BLOB;
+      ALTER TABLE slots ADD COLUMN ephemeral_key BLOB;
+      ALTER TABLE slots ADD COLUMN key_mac BLOB;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
