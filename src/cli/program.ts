@@ -7,6 +7,9 @@ import { register as registerList } from './commands/list.js';
 import { register as registerPut } from './commands/put.js';
 import { register as registerRm } from './commands/rm.js';
 import { register as registerStatus, registerHelp } from './commands/status.js';
+import { register as registerRotate } from './commands/rotate.js';
+import { register as registerPasswd } from './commands/passwd.js';
+import { register as registerKey } from './commands/key.js';
 
 /** Each command module adds its commands to the program; the order is the help order. */
 /** What an action reports beyond success or a thrown error: `exec` passes on its child's status. */
@@ -23,6 +26,9 @@ const COMMANDS: ReadonlyArray<Register> = [
   registerList,
   registerHistory,
   registerRm,
+  registerRotate,
+  registerPasswd,
+  registerKey,
   registerStatus,
   registerHelp,
 ];

@@ -209,6 +209,11 @@ export class Vault {
     return this.db;
   }
 
+  /** The vault's clock (epoch ms); tests may move it through VaultContext.now. */
+  timestamp(): number {
+    return this.now();
+  }
+
   // ---- slots and unlocking ------------------------------------------------------------
 
   slots(): SlotInfo[] {
@@ -301,6 +306,22 @@ export class Vault {
         .run(fresh.kdf, fresh.kdf_params, fresh.salt, fresh.nonce, fresh.wrapped_key, fresh.public_key, fresh.ephemeral_key, fresh.key_mac, row.id);
       this.record({ op: 'kdf-upgrade', outcome: 'ok', detail: { slot: row.id, from: `${row.kdf} ${row.kdf_params}`, to: `${fresh.kdf} ${fresh.kdf_params}` } });
     });
+  }
+
+  /**
+   * The audit key sealed under `dataKey`, for meta `audit_key`. `rotate --master` re-seals the
+   * same audit key under the new data key, so the chain keeps verifying across rotations.
+   */
+  sealedAuditKeyFor(dataKey: Buffer): string {
+    if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
+    return this.sealAuditKey(dataKey);
+  }
+
+  /** Switches to a new data key after the transaction that re-encrypted everything committed. */
+  adoptDataKey(dataKey: Buffer): void {
+    this.requireKey();
+    if (this.dataKey !== dataKey) wipe(this.dataKey);
+    this.dataKey = dataKey;
   }
 
   requireKey(): Buffer {
@@ -441,6 +462,31 @@ export class Vault {
       } finally {
         wipe(value);
       }
+    });
+  }
+
+  /**
+   * A new version of an existing, not removed secret (`vault rotate NAME`); not-found otherwise.
+   * Without an explicit expiry the new version keeps the secret's lifetime: if the current
+   * version expired N ms after it was made, the new one expires N ms from now.
+   */
+  rotate(ref: SecretRef, value: Buffer, options: { expiresAt?: number | null; detail?: Record<string, unknown> } = {}): { version: number } {
+    checkValueSize(value);
+    const key = this.requireKey();
+    return this.transact(() => {
+      const secret = this.findSecret(ref, false);
+      if (!secret) {
+        this.record({ op: 'rotate', ns: ref.ns, name: ref.name, outcome: 'not-found' });
+        return new Refusal(notFound(ref));
+      }
+      let expiresAt = options.expiresAt;
+      if (expiresAt === undefined) {
+        const current = this.findVersion(secret.id, secret.current_version);
+        expiresAt = current && current.expires_at !== null ? this.now() + Math.max(0, current.expires_at - current.created_at) : null;
+      }
+      const version = this.writeVersion(key, ref, secret, value, { force: true, expiresAt, origin: 'rotate' });
+      this.record({ op: 'rotate', ns: ref.ns, name: ref.name, version, outcome: 'ok', detail: options.detail ?? null });
+      return { version };
     });
   }
 

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { isoTime } from '../../core/time.js';
+import { addMasterKey, removeSlot } from '../../unlock/slots.js';
+import type { IO } from '../io.js';
+import { dateOnly, printTable } from '../render.js';
+import { Session } from '../session.js';
+
+/** `vault key add|list|rm`: master-key slots for CI; `list` shows every slot. */
+export function register(program: Command, io: IO): void {
+  const key = program.command('key').description('manage master keys for CI (VAULT_MASTER_KEY)');
+
+  key
+    .command('add')
+    .description('add a master-key slot and print its key once on stdout')
+    .requiredOption('--label <label>', 'what the key is for, e.g. github-actions')
+    .action(async (flags: { label: string }, cmd: Command) => {
+      const s = new Session(io, cmd);
+      await s.withVault(true, async (vault) => {
+        const { slot, key: text } = await addMasterKey(vault, flags.label);
+        if (s.json) {
+          s.outJson({ id: slot.id, kind: slot.kind, label: slot.label, created: isoTime(slot.createdAt), key: text });
+        } else {
+          s.out(`${text}\n`);
+          s.info(`added master key ${slot.id} (${JSON.stringify(slot.label)}); it is shown only this once: store it now, e.g. as the CI secret VAULT_MASTER_KEY`);
+        }
+      });
+    });
+
+  key
+    .command('list')
+    .alias('ls')
+    .description('list the key slots (no key material); needs no unlocking')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const s = new Session(io, cmd);
+      const slots = await s.withVault(false, (vault) => vault.slots());
+      if (s.json) {
+        s.outJson(slots.map((sl) => ({ id: sl.id, kind: sl.kind, label: sl.label, created: isoTime(sl.createdAt), lastUsed: isoTime(sl.lastUsedAt) })));
+      } else if (io.stdout.isTTY === true) {
+        await printTable(
+          s,
+          ['ID', 'KIND', 'LABEL', 'CREATED', 'LAST USED'],
+          slots.map((sl) => [sl.id, sl.kind, sl.label ?? '', dateOnly(sl.createdAt), dateOnly(sl.lastUsedAt)]),
+        );
+      } else {
+        s.out(slots.map((sl) => `${sl.id}\t${sl.kind}\t${sl.label ?? ''}\t${isoTime(sl.createdAt)}\t${isoTime(sl.lastUsedAt) ?? '-'}\n`).join(''));
+      }
+    });
+
+  key
+    .command('rm')
+    .description('revoke a key slot: its key no longer unlocks the vault')
+    .argument('<id>', 'the slot id, from vault key list')
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
+      const s = new Session(io, cmd);
+      await s.withVault(true, (vault) => {
+        const slot = removeSlot(vault, id);
+        if (s.json) s.outJson({ id: slot.id, kind: slot.kind, label: slot.label, removed: true });
+        else s.info(`revoked ${slot.kind} slot ${slot.id}${slot.label ? ` (${JSON.stringify(slot.label)})` : ''}`);
+      });
+    });
+}

@@ -1,0 +1,172 @@
+import { VaultError } from '../core/errors.js';
+import { buildSlot, insertSlot, Refusal, type SlotInfo, type SlotKind, type SlotRow, type Vault } from '../core/vault.js';
+import { defaultKdf } from '../crypto/kdf.js';
+import { generateMasterKey } from './masterkey.js';
+
+/**
+ * Adding, replacing and removing key slots. Every change needs an unlocked vault (the new
+ * slot wraps the data key; the audit entry needs the audit key) and writes its audit entry in
+ * the same transaction. Slot building (the KDF) runs before the transaction: better-sqlite3
+ * transactions are synchronous, and the write lock should not wait on scrypt.
+ */
+
+const LABEL_RE = /^[^\u0000-\u001f\u007f]{1,64}$/u;
+
+/** A slot label: 1-64 characters, no control characters, not blank. */
+export function checkLabel(label: string): string {
+  if (!LABEL_RE.test(label) || label.trim() === '') {
+    throw new VaultError('usage', `invalid label ${JSON.stringify(label)}`, { hint: 'a label is 1-64 printable characters, e.g. --label github-actions' });
+  }
+  return label;
+}
+
+function rows(vault: Vault, kind?: SlotKind): SlotRow[] {
+  const db = vault.database;
+  return (kind === undefined
+    ? db.prepare('SELECT * FROM slots ORDER BY created_at, id').all()
+    : db.prepare('SELECT * FROM slots WHERE kind = ? ORDER BY created_at, id').all(kind)) as SlotRow[];
+}
+
+function info(vault: Vault, id: string): SlotInfo {
+  const slot = vault.slots().find((s) => s.id === id);
+  if (!slot) throw new VaultError('not-found', `no key slot ${id}`);
+  return slot;
+}
+
+function duplicateLabel(label: string): VaultError {
+  return new VaultError('exists', `a master key labelled ${JSON.stringify(label)} already exists`, {
+    hint: 'choose another label, or revoke the old key first with vault key rm ID',
+  });
+}
+
+/**
+ * Adds a master-key slot and returns the new key's text (`vault1-…`), which exists nowhere
+ * else: the caller shows it once. KEK = HKDF-SHA256 of the raw 32 bytes.
+ */
+export async function addMasterKey(vault: Vault, label: string): Promise<{ slot: SlotInfo; key: string }> {
+  checkLabel(label);
+  const dataKey = vault.requireKey();
+  if (rows(vault, 'master-key').some((r) => r.label === label)) throw duplicateLabel(label);
+  const { text, raw } = generateMasterKey();
+  let slot: SlotRow;
+  try {
+    slot = await buildSlot(vault.id, 'master-key', label, { name: 'hkdf-sha256', params: {} }, raw, dataKey, vault.timestamp());
+  } finally {
+    raw.fill(0);
+  }
+  vault.transact(() => {
+    if (rows(vault, 'master-key').some((r) => r.label === label)) {
+      vault.record({ op: 'key-add', outcome: 'denied', detail: { kind: 'master-key', label } });
+      return new Refusal(duplicateLabel(label));
+    }
+    insertSlot(vault.database, slot);
+    vault.record({ op: 'key-add', outcome: 'ok', detail: { slot: slot.id, kind: 'master-key', label } });
+    return undefined;
+  });
+  return { slot: info(vault, slot.id), key: text };
+}
+
+/** A slot that unlocks the vault anywhere: the keychain slot only works on this login. */
+function portable(kind: SlotKind): boolean {
+  return kind === 'passphrase' || kind === 'master-key';
+}
+
+/**
+ * Removes (revokes) a passphrase or master-key slot. Refused when no passphrase or master-key
+ * slot would remain: a vault left with only a keychain slot, or none, is one lost login away
+ * from never opening again. The keychain slot goes through `removeKeychainSlot` instead,
+ * which the CLI pairs with deleting the keychain item.
+ */
+export function removeSlot(vault: Vault, id: string): SlotInfo {
+  vault.requireKey();
+  return vault.transact(() => {
+    const all = rows(vault);
+    const target = all.find((r) => r.id === id);
+    if (!target) {
+      vault.record({ op: 'key-rm', outcome: 'not-found', detail: { slot: id } });
+      return new Refusal(new VaultError('not-found', `no key slot ${id}`, { hint: 'vault key list shows the slot ids' }));
+    }
+    if (target.kind === 'keychain') {
+      vault.record({ op: 'key-rm', outcome: 'denied', detail: { slot: id, kind: target.kind } });
+      return new Refusal(new VaultError('usage', `key slot ${id} is the keychain slot`, { hint: 'remove it with vault keychain disable' }));
+    }
+    if (!all.some((r) => r.id !== id && portable(r.kind))) {
+      vault.record({ op: 'key-rm', outcome: 'denied', detail: { slot: id, kind: target.kind } });
+      return new Refusal(
+        new VaultError('usage', `refusing to remove key slot ${id}: it is the last passphrase or master-key slot, and without it the vault could never be unlocked again`, {
+          hint: 'add another way in first: vault key add --label L, or vault passwd if no passphrase is set',
+        }),
+      );
+    }
+    const removed = info(vault, id);
+    vault.database.prepare('DELETE FROM slots WHERE id = ?').run(id);
+    vault.record({ op: 'key-rm', outcome: 'ok', detail: { slot: id, kind: target.kind, label: target.label } });
+    return removed;
+  });
+}
+
+/**
+ * `vault passwd`: re-wraps the data key for a new passphrase, with today's default KDF
+ * parameters of the slot's family (scrypt or PBKDF2) and a new salt. Re-wrap only: no value
+ * is re-encrypted. Replaces the oldest passphrase slot in place (same id), or adds one when
+ * the vault has none (a vault that only had master keys).
+ */
+export async function setPassphrase(vault: Vault, passphrase: Buffer): Promise<{ slot: SlotInfo; added: boolean }> {
+  if (passphrase.length === 0) throw new VaultError('usage', 'the new passphrase is empty');
+  const dataKey = vault.requireKey();
+  const existing = rows(vault, 'passphrase')[0];
+  const family = existing && existing.kdf === 'pbkdf2-sha256' ? 'pbkdf2' : 'scrypt';
+  const fresh = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.timestamp(), existing?.id);
+  vault.transact(() => {
+    const db = vault.database;
+    if (existing) {
+      db.prepare(
+        `UPDATE slots SET kdf = @kdf, kdf_params = @kdf_params, salt = @salt, nonce = @nonce, wrapped_key = @wrapped_key,
+           public_key = @public_key, ephemeral_key = @ephemeral_key, key_mac = @key_mac WHERE id = @id`,
+      ).run(fresh);
+    } else {
+      insertSlot(db, fresh);
+    }
+    vault.record({ op: 'passwd', outcome: 'ok', detail: { slot: fresh.id, kdf: fresh.kdf, params: fresh.kdf_params } });
+  });
+  return { slot: info(vault, fresh.id), added: !existing };
+}
+
+/** The vault's keychain slot, if it has one. */
+export function keychainSlot(vault: Vault): SlotInfo | undefined {
+  return vault.slots().find((s) => s.kind === 'keychain');
+}
+
+/**
+ * Adds the keychain slot for `kek`, a random 256-bit key the caller has already stored in the
+ * OS keychain (KDF `none`: the keychain holds the key itself). One keychain slot per vault.
+ */
+export async function addKeychainSlot(vault: Vault, kek: Buffer): Promise<SlotInfo> {
+  const dataKey = vault.requireKey();
+  const slot = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.timestamp());
+  vault.transact(() => {
+    if (keychainSlot(vault)) {
+      vault.record({ op: 'keychain-enable', outcome: 'denied' });
+      return new Refusal(new VaultError('exists', 'the vault already has a keychain slot', { hint: 'vault keychain status shows it' }));
+    }
+    insertSlot(vault.database, slot);
+    vault.record({ op: 'keychain-enable', outcome: 'ok', detail: { slot: slot.id } });
+    return undefined;
+  });
+  return info(vault, slot.id);
+}
+
+/** Removes the keychain slot (the caller deletes the keychain item). */
+export function removeKeychainSlot(vault: Vault): SlotInfo {
+  vault.requireKey();
+  return vault.transact(() => {
+    const slot = keychainSlot(vault);
+    if (!slot) {
+      vault.record({ op: 'keychain-disable', outcome: 'not-found' });
+      return new Refusal(new VaultError('not-found', 'the vault has no keychain slot', { hint: 'vault keychain enable adds one' }));
+    }
+    vault.database.prepare('DELETE FROM slots WHERE id = ?').run(slot.id);
+    vault.record({ op: 'keychain-disable', outcome: 'ok', detail: { slot: slot.id } });
+    return slot;
+  });
+}
