@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { freshVault, runVault } from '../helpers/cli.js';
+import { keyMaterial, sql } from '../helpers/rawsql.js';
+
+/** ns/name → its values by version (index 0 = version 1). */
+const VALUES: Record<string, string[]> = {
+  'default/API_KEY': ['api-key-version-one', 'api-key-version-two', 'api-key-version-three'],
+  'default/DB_URL': ['postgres://u:p@db/app'],
+  'default/OLD_TOKEN': ['old-token-first', 'old-token-second'],
+  'ci/DEPLOY_KEY': ['deploy-key-for-ci-only'],
+};
+
+async function populated() {
+  const v = await freshVault();
+  const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
+  assert.equal(add.status, 0, add.stderr);
+  const key = (JSON.parse(add.out) as { key: string }).key;
+  const ci = { VAULT_PATH: v.path, VAULT_MASTER_KEY: key };
+  for (const [ref, values] of Object.entries(VALUES)) {
+    for (const value of values) {
+      const r = await runVault(['put', ref, '--force'], { env: ci, input: value });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  }
+  assert.equal((await runVault(['rm', 'OLD_TOKEN', '--yes'], { env: ci })).status, 0);
+  return { ...v, key, ci, pass: v.env };
+}
+
+/** Reads every version of every secret through the CLI; a removed secret is first restored. */
+async function readAll(env: Record<string, string>): Promise<void> {
+  for (const [ref, values] of Object.entries(VALUES)) {
+    if (ref === 'default/OLD_TOKEN') continue;
+    for (let i = 0; i < values.length; i++) {
+      const r = await runVault(['get', ref, '--version', String(i + 1)], { env });
+      assert.equal(r.status, 0, `${ref}@${i + 1}: ${r.stderr}`);
+      assert.equal(r.out, values[i]);
+    }
+  }
+}
+
+function fileAndWal(path: string): Buffer {
+  const wal = `${path}-wal`;
+  return Buffer.concat([readFileSync(path), existsSync(wal) ? readFileSync(wal) : Buffer.alloc(0)]);
+}
+
+test('rotate --master changes every ciphertext and wrapped key, and every version and slot still works', async () => {
+  const v = await populated();
+  try {
+    const before = keyMaterial(v.path);
+    const publicKeys = sql(v.path, 'SELECT id, hex(public_key) pk, kdf, kdf_params, hex(salt) s FROM slots ORDER BY id');
+    const others = sql(v.path, 'SELECT secret_id, version, size, origin, created_at, expires_at FROM versions ORDER BY secret_id, version');
+    assert.equal(before.versions.size, 7);
+    assert.equal(before.slots.size, 2);
+
+    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.out, '');
+    assert.equal(r.stderr, 'rotated the data key: re-encrypted 7 versions, re-wrapped 2 key slots\n');
+
+    const after = keyMaterial(v.path);
+    assert.deepEqual([...after.versions.keys()].sort(), [...before.versions.keys()].sort());
+    for (const [row, old] of before.versions) assert.notEqual(after.versions.get(row), old, `version ${row} was not re-encrypted`);
+    for (const [id, old] of before.slots) assert.notEqual(after.slots.get(id), old, `slot ${id} was not re-wrapped`);
+    assert.notEqual(after.auditKey, before.auditKey);
+    // Slots keep their identity (public key, KDF, salt); the rows' other columns are untouched.
+    assert.deepEqual(sql(v.path, 'SELECT id, hex(public_key) pk, kdf, kdf_params, hex(salt) s FROM slots ORDER BY id'), publicKeys);
+    assert.deepEqual(sql(v.path, 'SELECT secret_id, version, size, origin, created_at, expires_at FROM versions ORDER BY secret_id, version'), others);
+
+    // No old ciphertext, wrapped key or sealed audit key survives anywhere in the files.
+    const bytes = fileAndWal(v.path);
+    for (const old of [...before.versions.values(), ...before.slots.values()]) {
+      for (const part of old.split(':')) assert.equal(bytes.indexOf(Buffer.from(part, 'hex')), -1, `old bytes ${part.slice(0, 16)}… remain in the file`);
+    }
+    assert.equal(bytes.indexOf(Buffer.from(before.auditKey, 'base64')), -1);
+    assert.ok(!existsSync(`${v.path}-wal`) || readFileSync(`${v.path}-wal`).length === 0);
+
+    // Every version readable through both slots; the removed secret's versions too.
+    await readAll(v.pass);
+    await readAll(v.ci);
+    const restore = await runVault(['rollback', 'OLD_TOKEN', '1'], { env: v.ci });
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.equal((await runVault(['get', 'OLD_TOKEN'], { env: v.pass })).out, 'old-token-first');
+    assert.equal((await runVault(['get', 'OLD_TOKEN', '--version', '2'], { env: v.pass })).out, 'old-token-second');
+
+    const audit = sql(v.path, `SELECT op, outcome, detail FROM audit WHERE op = 'rotate-master'`);
+    assert.deepEqual(audit, [{ op: 'rotate-master', outcome: 'ok', detail: JSON.stringify({ versions: 7, slots: 2 }) }]);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('rotate --master twice in a row, unlocked by the master key, with --json', async () => {
+  const v = await populated();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await runVault(['rotate', '--master', '--json'], { env: v.ci });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.equal(r.out, '{"versions":7,"slots":2}\n');
+    }
+    await readAll(v.ci);
+    await readAll(v.pass);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('rotate --master needs an unlocked vault: locked → 4, wrong passphrase → 5, nothing changed', async () => {
+  const v = await populated();
+  try {
+    const before = keyMaterial(v.path);
+    const locked = await runVault(['rotate', '--master'], { env: { VAULT_PATH: v.path } });
+    assert.equal(locked.status, 4);
+    assert.equal(locked.stderr.split('\n')[0], 'vault: error: the vault is locked and no way to unlock it was given');
+    const wrong = await runVault(['rotate', '--master'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: 'nope' } });
+    assert.equal(wrong.status, 5);
+    assert.equal(wrong.stderr, 'vault: error: wrong passphrase or key\n');
+    assert.deepEqual(keyMaterial(v.path), before);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('a slot whose public key was swapped makes rotate --master refuse (7) before writing anything', async () => {
+  const v = await populated();
+  try {
+    const id = String(sql(v.path, `SELECT id FROM slots WHERE kind = 'master-key'`)[0]!.id);
+    // An attacker who can write the file swaps in a public key of their own, hoping to be
+    // sent the next data key.
+    sql(v.path, `UPDATE slots SET public_key = randomblob(32) WHERE id = '${id}'`);
+    const before = keyMaterial(v.path);
+    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    assert.equal(r.status, 7);
+    assert.equal(r.out, '');
+    assert.equal(
+      r.stderr,
+      `vault: error: key slot ${id} failed its integrity check; nothing was rotated\n` +
+        'vault: hint: the vault file may have been tampered with; remove the slot with vault key rm, or restore the file from a backup\n',
+    );
+    assert.deepEqual(keyMaterial(v.path), before);
+    assert.deepEqual(sql(v.path, `SELECT op, outcome FROM audit WHERE op = 'rotate-master'`), [{ op: 'rotate-master', outcome: 'failed' }]);
+    // The swapped slot no longer opens (its key is bound into the wrap); the passphrase still does.
+    const ci = await runVault(['get', 'API_KEY'], { env: v.ci });
+    assert.equal(ci.status, 5);
+    await readAll(v.pass);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('a tampered ciphertext makes rotate --master refuse (7) and roll back', async () => {
+  const v = await populated();
+  try {
+    sql(v.path, `UPDATE versions SET ciphertext = randomblob(length(ciphertext)) WHERE version = 2 AND secret_id = (SELECT id FROM secrets WHERE name = 'API_KEY')`);
+    const before = keyMaterial(v.path);
+    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    assert.equal(r.status, 7);
+    assert.equal(
+      r.stderr,
+      'vault: error: secret default/API_KEY version 2 failed its integrity check; nothing was rotated\nvault: hint: the vault file may have been tampered with; restore it from a backup\n',
+    );
+    assert.deepEqual(keyMaterial(v.path), before);
+  } finally {
+    v.cleanup();
+  }
+});
