@@ -117,6 +117,13 @@ interface VersionRow {
   created_at: number;
 }
 
+/** The KDFs each slot kind may use. */
+const KDFS_OF_KIND: Record<string, readonly string[]> = {
+  passphrase: ['scrypt', 'pbkdf2-sha256'],
+  'master-key': ['hkdf-sha256'],
+  keychain: ['none'],
+};
+
 /** A refusal decided inside a transaction whose audit entry must still be committed. */
 class Refusal {
   constructor(readonly error: VaultError) {}
@@ -263,6 +270,8 @@ export class Vault {
   private async tryUnwrap(row: SlotRow, secret: Buffer): Promise<Buffer | null> {
     const spec = parseKdf(row.kdf, row.kdf_params);
     if (row.kdf_params !== canonicalParams(spec)) throw new VaultError('integrity', `key slot ${row.id} has non-canonical kdf parameters`);
+    // A passphrase slot switched to a cheap KDF is a downgrade, refused before any work.
+    if (!KDFS_OF_KIND[row.kind]?.includes(spec.name)) throw new VaultError('integrity', `key slot ${row.id} (${row.kind}) cannot use kdf ${spec.name}`);
     const { public_key, ephemeral_key } = row;
     if (!public_key || !ephemeral_key) throw new VaultError('integrity', `key slot ${row.id} has no public key`);
     const kek = await deriveKek(spec, secret, row.salt);
