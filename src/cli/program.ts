@@ -10,6 +10,7 @@ import { register as registerStatus, registerHelp } from './commands/status.js';
 import { register as registerRotate } from './commands/rotate.js';
 import { register as registerPasswd } from './commands/passwd.js';
 import { register as registerKey } from './commands/key.js';
+import { register as registerKeychain } from './commands/keychain.js';
 
 /** Each command module adds its commands to the program; the order is the help order. */
 /** What an action reports beyond success or a thrown error: `exec` passes on its child's status. */
@@ -29,6 +30,7 @@ const COMMANDS: ReadonlyArray<Register> = [
   registerRotate,
   registerPasswd,
   registerKey,
+  registerKeychain,
   registerStatus,
   registerHelp,
 ];

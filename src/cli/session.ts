@@ -5,6 +5,8 @@ import { checkNamespace, DEFAULT_NS, MAX_VALUE_BYTES, parseSecretRef, type Secre
 import { Vault } from '../core/vault.js';
 import { defaultVaultPath } from '../store/paths.js';
 import { unlockVault, type UnlockMethod } from '../unlock/sources.js';
+import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
+import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js';
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
 import { withSpinner } from './output.js';
 import { promptHidden } from './prompt.js';
@@ -27,6 +29,8 @@ export interface GlobalOptions {
  */
 export class Session {
   readonly opts: GlobalOptions;
+  private systemKeychain: SystemKeychain | undefined;
+  private keychainReported = false;
 
   constructor(
     readonly io: IO,
@@ -87,6 +91,18 @@ export class Session {
     if (!this.opts.quiet) this.io.stderr.write(`vault: warning: ${message}\n`);
   }
 
+  /** The OS keychain (its native module loads on first use, not here). */
+  keychain(): SystemKeychain {
+    return (this.systemKeychain ??= systemKeychain(this.env));
+  }
+
+  /** SPEC §4: a keychain problem is said once per run, then unlocking goes on down the list. */
+  keychainWarn(message: string): void {
+    if (this.keychainReported) return;
+    this.keychainReported = true;
+    this.warn(message);
+  }
+
   slow<T>(label: string, work: () => Promise<T>): Promise<T> {
     return withSpinner(this.io, !this.opts.quiet, label, work);
   }
@@ -103,6 +119,11 @@ export class Session {
       masterKeyFile: env.VAULT_MASTER_KEY_FILE,
       passphrase: env.VAULT_PASSPHRASE,
       passphraseFile: env.VAULT_PASSPHRASE_FILE,
+      keychain: async (v) => {
+        const attempt = await unlockWithKeychain(v, this.keychain());
+        if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason));
+        return attempt.ok;
+      },
       prompt: this.interactive ? () => promptHidden(this.io, `Passphrase for ${this.vaultPath}`) : undefined,
       slow: (label, work) => this.slow(label, work),
     });

@@ -253,6 +253,15 @@ export class Vault {
     this.finishUnlock(key, row.id);
   }
 
+  /** Whether `kek` opens the keychain slot `slotId`; the vault stays as locked or unlocked as it was. */
+  async keychainKekOpens(slotId: string, kek: Buffer): Promise<boolean> {
+    const row = this.db.prepare(`SELECT * FROM slots WHERE id = ? AND kind = 'keychain'`).get(slotId) as SlotRow | undefined;
+    if (!row || kek.length !== 32) return false;
+    const key = await this.tryUnwrap(row, kek);
+    wipe(key);
+    return key !== null;
+  }
+
   private async unlockKind(kind: SlotKind, secret: Buffer): Promise<SlotRow> {
     const rows = this.db.prepare('SELECT * FROM slots WHERE kind = ? ORDER BY created_at, id').all(kind) as SlotRow[];
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);

@@ -139,18 +139,21 @@ export function keychainSlot(vault: Vault): SlotInfo | undefined {
 
 /**
  * Adds the keychain slot for `kek`, a random 256-bit key the caller has already stored in the
- * OS keychain (KDF `none`: the keychain holds the key itself). One keychain slot per vault.
+ * OS keychain (KDF `none`: the keychain holds the key itself). One keychain slot per vault:
+ * `replace` swaps out an existing one (whose keychain entry was lost) in the same transaction.
  */
-export async function addKeychainSlot(vault: Vault, kek: Buffer): Promise<SlotInfo> {
+export async function addKeychainSlot(vault: Vault, kek: Buffer, options: { replace?: boolean } = {}): Promise<SlotInfo> {
   const dataKey = vault.requireKey();
   const slot = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.timestamp());
   vault.transact(() => {
-    if (keychainSlot(vault)) {
+    const old = keychainSlot(vault);
+    if (old && !options.replace) {
       vault.record({ op: 'keychain-enable', outcome: 'denied' });
       return new Refusal(new VaultError('exists', 'the vault already has a keychain slot', { hint: 'vault keychain status shows it' }));
     }
+    if (old) vault.database.prepare('DELETE FROM slots WHERE id = ?').run(old.id);
     insertSlot(vault.database, slot);
-    vault.record({ op: 'keychain-enable', outcome: 'ok', detail: { slot: slot.id } });
+    vault.record({ op: 'keychain-enable', outcome: 'ok', detail: { slot: slot.id, ...(old ? { replaced: old.id } : {}) } });
     return undefined;
   });
   return info(vault, slot.id);

@@ -11,6 +11,9 @@ export function register(program: Command, io: IO): void {
     .action(async (_flags: unknown, cmd: Command) => {
       const s = new Session(io, cmd);
       const st = await s.withVault(false, (vault) => vault.status());
+      // Keychain availability is asked only of a vault that has a keychain slot (the probe
+      // loads a native module and may wait on D-Bus).
+      const keychain = st.slots.some((sl) => sl.kind === 'keychain') ? await s.keychain().probe() : undefined;
       if (s.json) {
         s.outJson({
           path: st.path,
@@ -23,6 +26,7 @@ export function register(program: Command, io: IO): void {
           removed: st.removed,
           versions: st.versions,
           audit: { entries: st.auditEntries, head: st.auditHead },
+          ...(keychain ? { keychain: { available: keychain.available, reason: keychain.available ? null : keychain.reason } } : {}),
         });
         return;
       }
@@ -34,6 +38,7 @@ export function register(program: Command, io: IO): void {
         `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}`,
         `slots:`,
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
+        ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),
       ];
       s.out(lines.join('\n') + '\n');
     });
