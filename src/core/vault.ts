@@ -319,6 +319,7 @@ export class Vault {
     const family: PassphraseKdf = spec.name === 'scrypt' ? 'scrypt' : 'pbkdf2';
     const fresh = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
     immediate(this.db, () => {
+      this.checkKeyCurrent();
       this.db
         .prepare('UPDATE slots SET kdf = ?, kdf_params = ?, salt = ?, nonce = ?, wrapped_key = ?, public_key = ?, ephemeral_key = ?, key_mac = ? WHERE id = ?')
         .run(fresh.kdf, fresh.kdf_params, fresh.salt, fresh.nonce, fresh.wrapped_key, fresh.public_key, fresh.ephemeral_key, fresh.key_mac, row.id);
@@ -340,6 +341,24 @@ export class Vault {
     this.requireKey();
     if (this.dataKey !== dataKey) wipe(this.dataKey);
     this.dataKey = dataKey;
+  }
+
+  /**
+   * Inside a write transaction: the data key held here is still the vault's. Another process
+   * may have run `rotate --master` since this one unlocked; writing (or reading) with the old
+   * key then would mix keys in one file, so it is refused. The audit key is re-sealed by every
+   * rotation, so whether it still opens tells exactly that.
+   */
+  private checkKeyCurrent(): void {
+    if (!this.dataKey) return;
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'audit_key'`).get() as { value: string } | undefined;
+    const key = row ? this.openAuditKey(this.dataKey, row.value) : null;
+    if (!key) {
+      throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', {
+        hint: 'run the command again',
+      });
+    }
+    wipe(key);
   }
 
   requireKey(): Buffer {
@@ -364,7 +383,10 @@ export class Vault {
   transact<T>(fn: () => T | Refusal): T {
     let out: T | Refusal;
     try {
-      out = immediate(this.db, fn);
+      out = immediate(this.db, () => {
+        this.checkKeyCurrent();
+        return fn();
+      });
     } catch (e) {
       throw asStoreError(e, this.path);
     }
