@@ -40,8 +40,8 @@ export function sqlite(path: string, statements: Statement[]): Row[][] {
       params: (s.params ?? []).map((p) => (Buffer.isBuffer(p) ? { hex: p.toString('hex') } : p)),
     })),
   };
-  const r = spawnSync('python3', ['-c', PY], { input: JSON.stringify(req), encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`python3 sqlite3 failed (${r.status}): ${r.stderr}`);
+  const r = spawnSync('python3', ['-c', PY], { input: JSON.stringify(req), encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`python3 sqlite3 failed (${r.status ?? r.error?.message}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Row[][];
 }
 
