@@ -49,7 +49,7 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
   }
   const program = buildProgram(io, state);
   if (argv.length === 0) {
-    io.stderr.write(program.helpInformation());
+    program.outputHelp({ error: true });
     return 2;
   }
   try {
