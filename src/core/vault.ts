@@ -438,7 +438,7 @@ export class Vault {
   /** Removes a secret from use; `purge` also destroys every stored version. */
   rm(ref: SecretRef, options: { purge?: boolean } = {}): { versions: number } {
     this.requireKey();
-    return this.transact(() => {
+    const result = this.transact(() => {
       const secret = this.findSecret(ref, true);
       if (!secret || (secret.removed_at !== null && !options.purge)) return new Refusal(notFound(ref));
       const count = (this.db.prepare('SELECT COUNT(*) AS n FROM versions WHERE secret_id = ?').get(secret.id) as { n: number }).n;
@@ -450,6 +450,11 @@ export class Vault {
       this.record({ op: 'rm', ns: ref.ns, name: ref.name, version: secret.current_version, outcome: 'ok', detail: { purge: !!options.purge } });
       return { versions: count };
     });
+    // The zeroed pages sit in the WAL until a checkpoint; while another process holds the file
+    // open none happens at close, and vault.db would keep the purged ciphertexts. Best effort:
+    // a reader in the middle of a transaction makes it a no-op until the next checkpoint.
+    if (options.purge) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return result;
   }
 
   // ---- internals shared with the other operations ----------------------------------------
