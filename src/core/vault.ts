@@ -441,7 +441,7 @@ export class Vault {
   /** Removes a secret from use; `purge` also destroys every stored version. */
   rm(ref: SecretRef, options: { purge?: boolean } = {}): { versions: number } {
     this.requireKey();
-    return this.transact(() => {
+    const result = this.transact(() => {
       const secret = this.findSecret(ref, true);
       if (!secret || (secret.removed_at !== null && !options.purge)) return new Refusal(notFound(ref));
       const count = (this.db.prepare('SELECT COUNT(*) AS n FROM versions WHERE secret_id = ?').get(secret.id) as { n: number }).n;
@@ -453,6 +453,18 @@ export class Vault {
       this.record({ op: 'rm', ns: ref.ns, name: ref.name, version: secret.current_version, outcome: 'ok', detail: { purge: !!options.purge } });
       return { versions: count };
     });
+    // The zeroed pages sit in the WAL until a checkpoint; while another process holds the file
+    // open none happens at close, and vault.db would keep the purged ciphertexts. Best effort:
+    // a reader in the middle of a transaction defers it to a later checkpoint; the purge itself
+    // has committed, so a failure here is not the user's error.
+    if (options.purge) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // deferred, as above
+      }
+    }
+    return result;
   }
 
   // ---- internals shared with the other operations ----------------------------------------
