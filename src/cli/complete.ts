@@ -26,6 +26,8 @@ export type Completion =
 export interface NameSource {
   names(where: { vault?: string; ns?: string }, ns: string | undefined): string[];
   namespaces(where: { vault?: string }): string[];
+  /** the namespace in force when no --ns is typed ($VAULT_NS or default) */
+  defaultNs(): string;
 }
 
 /** Options whose value is a file name, by attribute name. */
@@ -71,7 +73,8 @@ function nameCandidates(source: NameSource, where: { vault?: string; ns?: string
   }
   const names = source.names(where, where.ns).map((n) => ({ value: n }));
   // `NS/` for the other namespaces, so `vault get prod/<TAB>` can be reached by completion.
-  const spaces = source.namespaces(where).map((ns) => ({ value: `${ns}/` }));
+  const current = where.ns ?? source.defaultNs();
+  const spaces = source.namespaces(where).filter((ns) => ns !== current).map((ns) => ({ value: `${ns}/` }));
   const candidates = filtered([...names, ...spaces], cur);
   const onlySpaces = candidates.length > 0 && candidates.every((c) => c.value.endsWith('/'));
   return { kind: 'values', candidates, noSpace: onlySpaces };

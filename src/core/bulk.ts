@@ -148,7 +148,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
   return vault.transact(() => {
     const p = plan(vault, req);
     const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
-    if (req.refs !== undefined) detail.refs = req.refs.map(refLabel);
+    if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
     const record = (outcome: AuditOutcome): void => vault.record({ op: req.op, ns: req.ns, outcome, detail });
     if (p.missing.length > 0) {
       record('not-found');

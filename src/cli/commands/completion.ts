@@ -134,9 +134,11 @@ function fileNames(io: IO): NameSource {
       vault.close();
     }
   };
+  const defaultNs = (): string => io.env.VAULT_NS || DEFAULT_NS;
   return {
+    defaultNs,
     names: (where, ns) => {
-      const space = ns ?? (io.env.VAULT_NS || DEFAULT_NS);
+      const space = ns ?? defaultNs();
       if (!isValidNamespace(space)) return [];
       return read(where.vault, (v) => v.list({ ns: space }).map((i) => i.name), []);
     },

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { checkExists, readSecrets, type ReadRequest } from '../../core/bulk.js';
 import { VaultError } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
@@ -23,12 +23,13 @@ interface EnvFlags {
   allowExpired?: boolean;
 }
 
+function formatOption(description: string): Option {
+  return new Option('--format <format>', description).choices(Object.keys(FORMATS));
+}
+
 /** --format, or json under --json; dotenv by default. */
 function formatOf(s: Session, flags: EnvFlags): Format {
   if (flags.format === undefined) return s.json ? 'json' : 'dotenv';
-  if (!Object.hasOwn(FORMATS, flags.format)) {
-    throw new VaultError('usage', `unknown format ${JSON.stringify(flags.format)}`, { hint: 'use --format dotenv, shell or json' });
-  }
   if (s.json && flags.format !== 'json') throw new VaultError('usage', `--json cannot be used with --format ${flags.format}`);
   return flags.format as Format;
 }
@@ -71,7 +72,7 @@ export function register(program: Command, io: IO): void {
   program
     .command('env')
     .description('print the namespace\'s secrets as variables: eval "$(vault env --format shell)"')
-    .option('--format <format>', 'dotenv (default), shell (export NAME=\'…\' for eval) or json')
+    .addOption(formatOption("dotenv (default), shell (export NAME='…' lines for eval) or json"))
     .option('--only <names>', 'only these secrets (comma-separated names)')
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--allow-expired', 'include expired secrets instead of refusing them')
@@ -80,7 +81,7 @@ export function register(program: Command, io: IO): void {
   program
     .command('export')
     .description("print the namespace's secrets in plaintext (the audit log records it)")
-    .option('--format <format>', 'dotenv (default), shell or json')
+    .addOption(formatOption('dotenv (default), shell or json'))
     .option('--only <names>', 'only these secrets (comma-separated names)')
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--allow-expired', 'include expired secrets instead of refusing them')
