@@ -295,3 +295,16 @@ test('inject -o writes mode 0600 atomically and replaces an existing file only o
     assert.equal(existsSync(join(v.dir, 'absent')), false);
   });
 });
+
+test('export warns on stderr when stdout is a terminal', async (t) => {
+  if (!existsSync('/usr/bin/script')) return t.skip('script(1) is not installed');
+  await withVault({ A: 'x' }, async (v) => {
+    const { BIN } = await import('../helpers/cli.js');
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: v.dir, LANG: 'C.UTF-8', TERM: 'dumb', NO_COLOR: '1', ...v.env };
+    // script(1) gives vault a terminal; its stdout and stderr both arrive here, with CRLF line ends.
+    const r = spawnSync('/usr/bin/script', ['-qefc', `'${process.execPath}' '${BIN}' export`, '/dev/null'], { env, input: '', encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // (after the unlock spinner, which ends by clearing its line)
+    assert.equal(r.stdout.split('\u001b[2K').at(-1), "vault: warning: printing secret values in plaintext to the terminal\r\nA='x'\r\n");
+  });
+});

@@ -17,7 +17,7 @@ import { Session } from '../session.js';
 interface ExecFlags {
   only?: string;
   prefix?: string;
-  envFile: string[];
+  envFile?: string[];
   pristine?: boolean;
   mask?: boolean;
   allowExpired?: boolean;
@@ -52,8 +52,8 @@ function commandLine(operands: string[], rest: string[] | undefined): string[] {
   return operands.length > 0 ? [...operands, '--', ...rest] : rest;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 interface Prepared {
@@ -66,10 +66,11 @@ export function register(program: Command, io: IO, state: RunState): void {
   program
     .command('exec')
     .description("run a command with the namespace's secrets in its environment")
+    .usage('[options] -- CMD [ARGS…]')
     .argument('[command...]', 'the command and its arguments, after --')
     .option('--only <names>', 'only these secrets (comma-separated names)')
     .option('--prefix <prefix>', 'only secrets whose names start with this')
-    .option('--env-file <file>', 'also set the variables of this dotenv file; values may be vault:// references (repeatable, later files win)', collect, [])
+    .option('--env-file <file>', 'also set the variables of this dotenv file; values may be vault:// references (repeatable, later files win)', collect)
     .option('--pristine', 'start from an empty environment: only the secrets and PATH, HOME, USER, LANG, TERM')
     .option('--mask', "replace secret values (4+ characters) in the command's stdout and stderr with *****")
     .option('--allow-expired', 'inject expired secrets instead of refusing them')
@@ -90,7 +91,7 @@ export function register(program: Command, io: IO, state: RunState): void {
       }
       const ns = s.ns;
       const select = selectionFrom(flags);
-      const fileEntries: EnvFileEntry[] = flags.envFile.flatMap((f) => parseEnvFile(readTextFile(f, 'env file'), f, ns));
+      const fileEntries: EnvFileEntry[] = (flags.envFile ?? []).flatMap((f) => parseEnvFile(readTextFile(f, 'env file'), f, ns));
       const referring = fileEntries.filter((e) => e.ref !== undefined);
       const detail: Record<string, unknown> = { command: basename(file), argc: args.length };
       if (flags.command !== undefined) detail.shell = true;
