@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { appendAudit, type AuditEntry } from '../audit/log.js';
 import { currentActor, type Actor } from '../audit/actor.js';
@@ -165,8 +166,10 @@ export class Vault {
         vault.record({ op: 'init', outcome: 'ok', detail: { kdf: spec.name } });
       });
     } catch (e) {
+      // A vault that could not be completed must not stay behind to block a retry with `exists`.
       vault.close();
-      throw e;
+      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+      throw asStoreError(e, path);
     }
     return vault;
   }
