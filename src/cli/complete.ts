@@ -123,12 +123,12 @@ export function complete(program: Command, words: string[], source: NameSource):
       const eq = word.indexOf('=');
       const flag = eq === -1 ? word : word.slice(0, eq);
       const o = findOption(cmd?.options ?? [], flag) ?? findOption(program.options, flag);
-      if (o && takesValue(o) && eq === -1) {
-        if (i + 1 === before.length) {
+      if (o && takesValue(o)) {
+        if (eq === -1 && i + 1 === before.length) {
           pending = o;
           break;
         }
-        const value = before[++i]!;
+        const value = eq === -1 ? before[++i]! : word.slice(eq + 1);
         if (o.attributeName() === 'vault') where.vault = value;
         if (o.attributeName() === 'ns') where.ns = value;
       }

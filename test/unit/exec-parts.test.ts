@@ -107,6 +107,7 @@ test('complete: commands, flags, names, namespaces, delegation after exec', () =
   assert.equal(c('get', 'ALPHA', ''), 'values\n');
   assert.equal(c('--ns', ''), 'values\ndefault\nprod\n');
   assert.equal(c('--ns', 'prod', 'get', ''), 'values\nP1\ndefault/\n');
+  assert.equal(c('--ns=prod', 'get', ''), 'values\nP1\ndefault/\n');
   assert.equal(c('exec', '--only', 'BETA,'), 'values\nBETA,ALPHA\n');
   assert.equal(c('exec', '--only', 'X', 'npm', 'ru'), 'delegate 4\n');
   assert.equal(c('exec', '--', 'npm'), 'delegate 3\n');
