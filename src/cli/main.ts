@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { colorEnabled, processIO, type IO } from './io.js';
 import { formatError, toVaultError } from './output.js';
-import { buildProgram } from './program.js';
+import { buildProgram, splitPassthrough, type RunState } from './program.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,7 +39,7 @@ function commandIndex(argv: string[]): number {
  * (SPEC §8) and prints it by the rules of SPEC §9. Returns the exit status; never exits.
  */
 export async function run(argv: string[], io: IO = processIO()): Promise<number> {
-  const state = { status: 0 };
+  const state: RunState = { status: 0 };
   // `--version` is handled here, not by commander: commander would also take it from
   // `vault get NAME --version 2`, where it belongs to get.
   const command = commandIndex(argv);
@@ -53,7 +53,9 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
     return 2;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const split = splitPassthrough(program, argv);
+    if (split.rest) state.rest = split.rest;
+    await program.parseAsync(split.argv, { from: 'user' });
     return state.status;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -530,6 +530,30 @@ export class Vault {
       auditHead: head ? { seq: head.seq, mac: head.mac.toString('hex').slice(0, 16) } : null,
     };
   }
+
+  // ---- building blocks for operations on many secrets (src/core/bulk.ts) ----------------
+  // Each is meant to run inside transact(), next to the record() of the operation.
+
+  /** The clock this vault was opened with; epoch milliseconds. */
+  time(): number {
+    return this.now();
+  }
+
+  /** One stored version of a secret, or undefined. */
+  versionRow(secretId: number, version: number): VersionRow | undefined {
+    return this.findVersion(secretId, version);
+  }
+
+  /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
+  openVersion(ref: SecretRef, row: VersionRow): Buffer | null {
+    return this.decrypt(this.requireKey(), ref, row);
+  }
+
+  /** Stores the next version of a secret (a new secret when `secret` is undefined); returns it. */
+  storeVersion(ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions = {}): number {
+    checkValueSize(value);
+    return this.writeVersion(this.requireKey(), ref, secret, value, options);
+  }
 }
 
 export interface VaultStatus {
