@@ -7,4 +7,8 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 
-process.exitCode = await run(process.argv.slice(2));
+const status = await run(process.argv.slice(2));
+process.exitCode = status;
+// Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
+// the native module and would otherwise keep the process alive until the keychain answers.
+process.stdout.write('', () => process.exit(status));

@@ -11,11 +11,18 @@ import { register as registerRotate } from './commands/rotate.js';
 import { register as registerPasswd } from './commands/passwd.js';
 import { register as registerKey } from './commands/key.js';
 import { register as registerKeychain } from './commands/keychain.js';
+import { register as registerExec } from './commands/exec.js';
+import { register as registerEnv } from './commands/env.js';
+import { register as registerImport } from './commands/import.js';
+import { register as registerInject } from './commands/inject.js';
+import { register as registerCompletion } from './commands/completion.js';
 
 /** Each command module adds its commands to the program; the order is the help order. */
 /** What an action reports beyond success or a thrown error: `exec` passes on its child's status. */
 export interface RunState {
   status: number;
+  /** what followed the first `--` of a passthrough command (exec): its command line, untouched */
+  rest?: string[];
 }
 
 export type Register = (program: Command, io: IO, state: RunState) => void;
@@ -31,7 +38,12 @@ const COMMANDS: ReadonlyArray<Register> = [
   registerPasswd,
   registerKey,
   registerKeychain,
+  registerExec,
+  registerEnv,
+  registerImport,
+  registerInject,
   registerStatus,
+  registerCompletion,
   registerHelp,
 ];
 
@@ -59,4 +71,29 @@ export function buildProgram(io: IO, state: RunState): Command {
   for (const register of COMMANDS) register(program, io, state);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
   return program;
+}
+
+/** Commands whose arguments after `--` are a command line that vault must not parse. */
+const PASSTHROUGH_COMMANDS = new Set(['exec', '__complete']);
+
+/**
+ * For `vault … exec … -- CMD ARGS`, cuts argv at the first `--` so that commander never sees
+ * CMD's arguments (it would otherwise take `--json`, `-n` or `--only` from them, since it
+ * drops the `--` before handing the rest to a subcommand). The subcommand is found the way
+ * commander finds it: the first word that is neither a global flag nor a global flag's value.
+ */
+export function splitPassthrough(program: Command, argv: string[]): { argv: string[]; rest?: string[] } {
+  const dashes = argv.indexOf('--');
+  if (dashes === -1) return { argv };
+  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
+  for (let i = 0; i < dashes; i++) {
+    const word = argv[i]!;
+    if (takesValue.has(word)) {
+      i++;
+      continue;
+    }
+    if (word.startsWith('-')) continue;
+    return PASSTHROUGH_COMMANDS.has(word) ? { argv: argv.slice(0, dashes), rest: argv.slice(dashes + 1) } : { argv };
+  }
+  return { argv };
 }

@@ -23,7 +23,7 @@ function cancelled(e: unknown): never {
 export async function promptHidden(io: IO, message: string): Promise<Buffer> {
   const { password } = await inquirer();
   try {
-    return Buffer.from(await password({ message }, context(io)), 'utf8');
+    return Buffer.from(await password({ message, toggleMask: false }, context(io)), 'utf8');
   } catch (e) {
     return cancelled(e);
   }
@@ -34,8 +34,8 @@ export async function promptNewPassphrase(io: IO, message: string): Promise<Buff
   const { password } = await inquirer();
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const first = await password({ message, validate: (v) => (v.length >= 8 ? true : 'use at least 8 characters') }, context(io));
-      const second = await password({ message: 'Repeat it' }, context(io));
+      const first = await password({ message, toggleMask: false, validate: (v) => (v.length >= 8 ? true : 'use at least 8 characters') }, context(io));
+      const second = await password({ message: 'Repeat it', toggleMask: false }, context(io));
       if (first === second) return Buffer.from(first, 'utf8');
       io.stderr.write('vault: the passphrases did not match; try again\n');
     } catch (e) {

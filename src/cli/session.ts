@@ -78,6 +78,17 @@ export class Session {
     this.io.stdout.write(data);
   }
 
+  /**
+   * Data for stdout, resolved once the stream has taken it. A pipe write completes later, and
+   * it keeps a reference to the Buffer, not a copy: wipe a value only after this resolves.
+   * Write errors (EPIPE) are left to the stream's error handler.
+   */
+  outFlushed(data: string | Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      this.io.stdout.write(data, () => resolve());
+    });
+  }
+
   outJson(value: unknown): void {
     this.io.stdout.write(JSON.stringify(value) + '\n');
   }

@@ -35,8 +35,8 @@ export function createVaultFile(path: string): Database {
     throw new VaultError('error', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
   closeSync(fd);
-  const db = connect(path, false);
-  migrate(db, true);
+  const db = connect(path, false, true);
+  migrate(db);
   return db;
 }
 
@@ -69,8 +69,8 @@ export function openVaultFile(path: string, options: OpenOptions = {}): Database
   }
   let db: Database | undefined;
   try {
-    db = connect(path, options.readonly ?? false);
-    migrate(db, false);
+    db = connect(path, options.readonly ?? false, false);
+    migrate(db);
     return db;
   } catch (e) {
     db?.close();
@@ -103,30 +103,34 @@ export function asStoreError(e: unknown, path: string): unknown {
   return e;
 }
 
-function connect(path: string, readonly: boolean): Database {
+/** `fresh`: this process just created the file, so it may start empty (user_version 0). */
+function connect(path: string, readonly: boolean, fresh: boolean): Database {
   const db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
-  // Read the schema version before anything writes to the file: a newer file is never touched.
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
+  try {
+    // Read the schema version before anything writes to the file: a newer file is never touched.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
+        hint: 'upgrade vault to open this file',
+      });
+    }
+    // Another program's SQLite database is refused before journal_mode = WAL rewrites its header.
+    if (!fresh && (version === 0 || !hasTable(db, 'meta'))) throw notAVault(path);
+    if (!readonly) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
+    db.pragma('secure_delete = ON');
+    db.pragma('synchronous = FULL');
+    return db;
+  } catch (e) {
     db.close();
-    throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
-      hint: 'upgrade vault to open this file',
-    });
+    throw e;
   }
-  if (!readonly) db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
-  db.pragma('secure_delete = ON');
-  db.pragma('synchronous = FULL');
-  return db;
 }
 
-/** Only a file this process just created may start from version 0; any other must be a vault. */
-function migrate(db: Database, fresh: boolean): void {
+/** Applies the migrations a file at an older (or, when just created, no) schema version needs. */
+function migrate(db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (!fresh && (current === 0 || !hasTable(db, 'meta'))) {
-    throw new VaultError('integrity', 'not a vault database');
-  }
   if (current === SCHEMA_VERSION) return;
   immediate(db, () => {
     const again = db.pragma('user_version', { simple: true }) as number;

@@ -50,7 +50,7 @@ export async function addMasterKey(vault: Vault, label: string): Promise<{ slot:
   const { text, raw } = generateMasterKey();
   let slot: SlotRow;
   try {
-    slot = await buildSlot(vault.id, 'master-key', label, { name: 'hkdf-sha256', params: {} }, raw, dataKey, vault.timestamp());
+    slot = await buildSlot(vault.id, 'master-key', label, { name: 'hkdf-sha256', params: {} }, raw, dataKey, vault.time());
   } finally {
     raw.fill(0);
   }
@@ -116,7 +116,7 @@ export async function setPassphrase(vault: Vault, passphrase: Buffer): Promise<{
   const dataKey = vault.requireKey();
   const existing = rows(vault, 'passphrase')[0];
   const family = existing && existing.kdf === 'pbkdf2-sha256' ? 'pbkdf2' : 'scrypt';
-  const fresh = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.timestamp(), existing?.id);
+  const fresh = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
   vault.transact(() => {
     const db = vault.database;
     if (existing) {
@@ -144,7 +144,7 @@ export function keychainSlot(vault: Vault): SlotInfo | undefined {
  */
 export async function addKeychainSlot(vault: Vault, kek: Buffer, options: { replace?: boolean } = {}): Promise<SlotInfo> {
   const dataKey = vault.requireKey();
-  const slot = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.timestamp());
+  const slot = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.time());
   vault.transact(() => {
     const old = keychainSlot(vault);
     if (old && !options.replace) {

@@ -77,7 +77,8 @@ let template: Promise<string> | undefined;
  */
 export async function freshVault(): Promise<{ dir: string; path: string; env: Record<string, string>; cleanup: () => void }> {
   template ??= (async () => {
-    const { dir } = tempDir('vault-template-');
+    const { dir, cleanup } = tempDir('vault-template-');
+    process.once('exit', cleanup);
     const path = join(dir, 'template.db');
     const r = await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } });
     if (r.status !== 0) throw new Error(`template init failed: ${r.stderr}`);

@@ -36,8 +36,13 @@ export function register(program: Command, io: IO): void {
           if (s.json) {
             s.outJson({ ns: secret.ns, name: secret.name, version: secret.version, ...jsonValue(secret.value), expires: isoTime(secret.expiresAt) });
           } else {
-            s.out(secret.value);
-            if (flags.newline && io.stdout.isTTY === true) s.out('\n');
+            // Writes complete in order: once the last one has, the value may be wiped.
+            if (flags.newline && io.stdout.isTTY === true) {
+              s.out(secret.value);
+              await s.outFlushed('\n');
+            } else {
+              await s.outFlushed(secret.value);
+            }
           }
         } finally {
           secret.value.fill(0);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { VaultError } from '../../core/errors.js';
@@ -20,6 +21,10 @@ export function register(program: Command, io: IO): void {
       const s = new Session(io, cmd);
       const path = s.vaultPath;
       s.ns; // validates VAULT_NS / --ns up front
+      // Refused before anyone types a passphrase twice or waits for the KDF; creation re-checks (O_EXCL).
+      if (existsSync(path)) {
+        throw new VaultError('exists', `a vault already exists at ${path}`, { hint: 'use it, or choose another path with --vault' });
+      }
       let passphrase = passphraseFromEnv(s.env.VAULT_PASSPHRASE, s.env.VAULT_PASSPHRASE_FILE);
       if (passphrase === undefined) {
         if (!s.interactive) {

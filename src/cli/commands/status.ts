@@ -62,7 +62,7 @@ export function registerHelp(program: Command, io: IO): void {
       }
       const target = topic === undefined ? program : program.commands.find((c) => c.name() === topic || c.aliases().includes(topic));
       if (!target) throw unknownTopic(topic!);
-      s.out(target.helpInformation());
+      target.outputHelp();
     });
 }
 

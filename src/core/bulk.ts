@@ -1,0 +1,327 @@
+import type { AuditOutcome } from '../audit/log.js';
+import { wipe } from '../crypto/aead.js';
+import { VaultError } from './errors.js';
+import { checkName, formatRef, isValidName, MAX_VALUE_BYTES, type SecretRef, type VersionedRef } from './names.js';
+import { Refusal, type SecretRow, type Vault, type VersionRow } from './vault.js';
+
+/**
+ * Operations on many secrets at once: `exec`, `env`, `export`, `inject` read a set of secrets
+ * (a namespace's current secrets, filtered, and/or explicit `vault://` references), `import`
+ * writes many. Each runs in ONE transaction with ONE audit entry, and a read's entry commits
+ * before any value leaves this module.
+ */
+
+/** Which of a namespace's current secrets to read. */
+export interface Selection {
+  /** only these names; each must exist (else not-found) */
+  only?: string[];
+  /** only names starting with this */
+  prefix?: string;
+}
+
+export interface ReadRequest {
+  op: 'exec' | 'env' | 'export' | 'inject';
+  /** the namespace read, and the one the audit entry names */
+  ns: string;
+  /** the namespace's secrets to read; omitted: none */
+  select?: Selection;
+  /** references to resolve, each to one version (the current one unless given) */
+  refs?: VersionedRef[];
+  /** read expired versions instead of refusing them (exit 9) */
+  allowExpired?: boolean;
+  /** more value-free audit detail, e.g. an exec's command basename and argument count */
+  detail?: Record<string, unknown>;
+}
+
+/** One decrypted secret. The caller owns `value` and should zero it when done. */
+export interface ResolvedSecret {
+  ns: string;
+  name: string;
+  version: number;
+  value: Buffer;
+  expiresAt: number | null;
+}
+
+export interface ReadResult {
+  /** the selected namespace secrets, by name */
+  secrets: ResolvedSecret[];
+  /** one per requested reference, in request order */
+  refs: ResolvedSecret[];
+}
+
+interface Planned {
+  ref: SecretRef;
+  row: VersionRow | undefined;
+  label: string;
+}
+
+/** Checks a selection's names and prefix; usage error when one is not a valid name. */
+export function checkSelection(select: Selection): Selection {
+  if (select.only !== undefined && select.prefix !== undefined) {
+    throw new VaultError('usage', '--only and --prefix cannot be used together');
+  }
+  if (select.only !== undefined) {
+    if (select.only.length === 0) throw new VaultError('usage', '--only needs at least one name');
+    for (const name of select.only) checkName(name);
+  }
+  return select;
+}
+
+/** `A,B , C` → [A, B, C], without duplicates; names are checked. */
+export function parseNameList(text: string): string[] {
+  const names = text.split(',').map((n) => n.trim());
+  for (const name of names) checkName(name);
+  return [...new Set(names)];
+}
+
+function refLabel(ref: VersionedRef): string {
+  return ref.version === undefined ? formatRef(ref) : `${formatRef(ref)}@${ref.version}`;
+}
+
+/** Finds the rows a request reads; needs no key. */
+function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Planned[]; missing: string[] } {
+  const missing: string[] = [];
+  const secrets: Planned[] = [];
+  if (req.select) {
+    const rows = vault.database
+      .prepare('SELECT * FROM secrets WHERE ns = ? AND removed_at IS NULL ORDER BY name')
+      .all(req.ns) as SecretRow[];
+    let chosen = rows;
+    const { only, prefix } = req.select;
+    if (only !== undefined) {
+      const wanted = new Set(only);
+      chosen = rows.filter((r) => wanted.has(r.name));
+      const have = new Set(chosen.map((r) => r.name));
+      for (const name of only) if (!have.has(name)) missing.push(formatRef({ ns: req.ns, name }));
+    } else if (prefix !== undefined) {
+      chosen = rows.filter((r) => r.name.startsWith(prefix));
+    }
+    for (const r of chosen) {
+      const ref = { ns: r.ns, name: r.name };
+      secrets.push({ ref, row: vault.versionRow(r.id, r.current_version), label: formatRef(ref) });
+    }
+  }
+  const refs: Planned[] = [];
+  for (const wanted of req.refs ?? []) {
+    const ref = { ns: wanted.ns, name: wanted.name };
+    const secret = vault.findSecret(ref, false);
+    const row = secret ? vault.versionRow(secret.id, wanted.version ?? secret.current_version) : undefined;
+    const label = refLabel(wanted);
+    if (!row && !missing.includes(label)) missing.push(label);
+    refs.push({ ref, row, label });
+  }
+  return { secrets, refs, missing };
+}
+
+function notFound(missing: string[]): VaultError {
+  const hint = 'vault list shows the stored names';
+  if (missing.length === 1) {
+    const [label] = missing as [string];
+    const at = label.indexOf('@');
+    if (at !== -1) return new VaultError('not-found', `secret ${label.slice(0, at)} has no version ${label.slice(at + 1)}`, { hint: `vault history ${label.slice(0, at)} lists its versions` });
+    return new VaultError('not-found', `no secret ${label}`, { hint });
+  }
+  return new VaultError('not-found', `no secrets ${missing.join(', ')}`, { hint });
+}
+
+/**
+ * Refuses, without unlocking and without an audit entry, a request naming secrets or
+ * versions that do not exist: a misspelt name fails before anyone is asked for a passphrase.
+ * (readSecrets checks again inside its transaction.)
+ */
+export function checkExists(vault: Vault, req: ReadRequest): void {
+  const { missing } = plan(vault, req);
+  if (missing.length > 0) throw notFound(missing);
+}
+
+/**
+ * Reads and decrypts what `req` asks for in one transaction and records one audit entry
+ * (op, namespace, the names read, `req.detail`). `prepare` runs inside the transaction on
+ * the decrypted values, before the entry is written: a VaultError it throws becomes the
+ * outcome `denied` and is rethrown (the values are zeroed); what it returns is returned
+ * once the entry has committed, and only then may it be released.
+ * Refusals: not-found (3) for a missing name, reference or version; expired (9) for an
+ * expired version unless `allowExpired`; integrity (7) when a ciphertext fails its check.
+ */
+export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result: ReadResult) => T): T {
+  vault.requireKey();
+  return vault.transact(() => {
+    const p = plan(vault, req);
+    const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
+    if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
+    const record = (outcome: AuditOutcome): void => vault.record({ op: req.op, ns: req.ns, outcome, detail });
+    if (p.missing.length > 0) {
+      record('not-found');
+      return new Refusal(notFound(p.missing));
+    }
+    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow }>;
+    if (!req.allowExpired) {
+      const now = vault.time();
+      const expired = all.find((s) => s.row.expires_at !== null && s.row.expires_at <= now);
+      if (expired) {
+        record('expired');
+        return new Refusal(
+          new VaultError('expired', `secret ${expired.label} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
+            hint: 'store a new value with vault rotate, or pass --allow-expired',
+          }),
+        );
+      }
+    }
+    const values: Buffer[] = [];
+    const resolve = (s: Planned & { row: VersionRow }): ResolvedSecret | null => {
+      const value = vault.openVersion(s.ref, s.row);
+      if (!value) return null;
+      values.push(value);
+      return { ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at };
+    };
+    const result: ReadResult = { secrets: [], refs: [] };
+    for (const [list, out] of [
+      [p.secrets, result.secrets],
+      [p.refs, result.refs],
+    ] as const) {
+      for (const s of list as Array<Planned & { row: VersionRow }>) {
+        const r = resolve(s);
+        if (!r) {
+          wipe(...values);
+          record('failed');
+          return new Refusal(
+            new VaultError('integrity', `secret ${formatRef(s.ref)} version ${s.row.version} failed its integrity check`, {
+              hint: 'the vault file may have been tampered with; restore it from a backup',
+            }),
+          );
+        }
+        out.push(r);
+      }
+    }
+    let prepared: T;
+    try {
+      prepared = prepare(result);
+    } catch (e) {
+      wipe(...values);
+      if (e instanceof VaultError) {
+        record('denied');
+        return new Refusal(e);
+      }
+      throw e;
+    }
+    record('ok');
+    return prepared;
+  });
+}
+
+/**
+ * Turns secrets into environment variables (name → text). Refuses (usage, naming the secret)
+ * a value holding a NUL byte, which no environment variable can carry, and a value that is
+ * not valid UTF-8, which node cannot pass to a child byte for byte.
+ */
+export function toEnvironment(secrets: Array<{ ns: string; name: string; value: Buffer }>): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const s of secrets) env.set(s.name, envText(s.value, `secret ${formatRef(s)}`));
+  return env;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A value as environment text; `what` names it in the refusal ("secret default/A"). */
+export function envText(value: Buffer, what: string): string {
+  if (value.includes(0)) {
+    throw new VaultError('usage', `${what} holds a NUL byte, which an environment variable cannot carry`, {
+      hint: 'vault get prints it as exact bytes',
+    });
+  }
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    throw new VaultError('usage', `${what} is not valid UTF-8, which cannot be passed in an environment variable`, {
+      hint: 'vault get prints it as exact bytes',
+    });
+  }
+}
+
+export interface EnvOptions extends Selection {
+  ns: string;
+  allowExpired?: boolean;
+}
+
+/**
+ * The namespace's current secrets as an environment (the library's `env()`): one audit entry
+ * (op `env`), refusals as readSecrets, and usage (2) for a value with a NUL byte or invalid UTF-8.
+ */
+export function readEnv(vault: Vault, options: EnvOptions): Record<string, string> {
+  const select: Selection = {};
+  if (options.only !== undefined) select.only = options.only;
+  if (options.prefix !== undefined) select.prefix = options.prefix;
+  checkSelection(select);
+  return readSecrets(vault, { op: 'env', ns: options.ns, select, allowExpired: options.allowExpired === true }, (r) => {
+    try {
+      return Object.fromEntries(toEnvironment(r.secrets));
+    } finally {
+      wipe(...r.secrets.map((s) => s.value));
+    }
+  });
+}
+
+// ---- import -------------------------------------------------------------------------------
+
+export interface ImportEntry {
+  name: string;
+  value: Buffer;
+}
+
+/**
+ * Refuses, listing them, names that are not secret names and values over 1 MiB (usage).
+ * Pure: run it before unlocking.
+ */
+export function checkImport(entries: ImportEntry[]): void {
+  const bad = entries.filter((e) => !isValidName(e.name)).map((e) => JSON.stringify(e.name));
+  if (bad.length > 0) {
+    throw new VaultError('usage', `invalid secret ${bad.length === 1 ? 'name' : 'names'} ${bad.join(', ')}`, {
+      hint: 'a name is an environment-variable name: letters, digits and "_", not starting with a digit, at most 128 characters',
+    });
+  }
+  const big = entries.filter((e) => e.value.length > MAX_VALUE_BYTES).map((e) => e.name);
+  if (big.length > 0) throw new VaultError('usage', `${big.length === 1 ? 'value' : 'values'} of ${big.join(', ')} larger than the 1 MiB limit`);
+}
+
+/** The names among `names` that already exist (not removed) in the namespace. */
+export function existingNames(vault: Vault, ns: string, names: string[]): string[] {
+  return names.filter((name) => vault.findSecret({ ns, name }, false) !== undefined);
+}
+
+function clashError(ns: string, names: string[]): VaultError {
+  const list = names.map((name) => formatRef({ ns, name })).join(', ');
+  return new VaultError('exists', `${names.length === 1 ? 'secret' : 'secrets'} ${list} already ${names.length === 1 ? 'exists' : 'exist'}; nothing was imported`, {
+    hint: 'use --overwrite to store new versions of them',
+  });
+}
+
+/**
+ * Stores every entry in the namespace in one transaction, with one audit entry (op `import`)
+ * listing the names. Existing names need `overwrite`, else the whole import is refused
+ * (exists, 8) listing them and nothing is written. A removed name is stored anew.
+ */
+export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean } = {}): { created: string[]; updated: string[] } {
+  checkImport(entries);
+  vault.requireKey();
+  return vault.transact(() => {
+    const clashes = existingNames(vault, ns, entries.map((e) => e.name));
+    if (clashes.length > 0 && !options.overwrite) return new Refusal(clashError(ns, clashes));
+    const created: string[] = [];
+    const updated: string[] = [];
+    for (const { name, value } of entries) {
+      const ref = { ns, name };
+      const secret = vault.findSecret(ref, true);
+      vault.storeVersion(ref, secret, value, { force: true, origin: 'import' });
+      (secret && secret.removed_at === null ? updated : created).push(name);
+    }
+    vault.record({ op: 'import', ns, outcome: 'ok', detail: { names: entries.map((e) => e.name), overwritten: updated } });
+    return { created, updated };
+  });
+}
+
+/** The same refusal importSecrets makes, for use before unlocking. */
+export function checkImportClashes(vault: Vault, ns: string, entries: ImportEntry[], overwrite: boolean): void {
+  if (overwrite) return;
+  const clashes = existingNames(vault, ns, entries.map((e) => e.name));
+  if (clashes.length > 0) throw clashError(ns, clashes);
+}

@@ -1,0 +1,135 @@
+/**
+ * The library API of vault (SPEC §11): open a vault with an unlock option and read or write
+ * secrets in-process. No CLI code is behind it: nothing here prompts, prints or exits.
+ * Errors are `VaultError`s carrying the codes of SPEC §8.
+ *
+ *   import { openVault } from 'vault-cli';
+ *   const vault = await openVault({ unlock: { masterKey: process.env.VAULT_MASTER_KEY! } });
+ *   const token = vault.get('GITHUB_TOKEN');
+ *   vault.close();
+ */
+import { VaultError } from './core/errors.js';
+import { checkNamespace, DEFAULT_NS, formatRef, parseSecretRef } from './core/names.js';
+import { Vault, type PutOptions, type SecretInfo } from './core/vault.js';
+import { defaultVaultPath } from './store/paths.js';
+import { parseMasterKey } from './unlock/masterkey.js';
+
+export { VaultError, EXIT, EXIT_CODE_TABLE, type ErrorCode } from './core/errors.js';
+export type { SecretInfo, VersionInfo, SlotInfo, VaultStatus } from './core/vault.js';
+export { Vault } from './core/vault.js';
+
+export type Unlock =
+  | { passphrase: string | Buffer }
+  | { masterKey: string }
+  /** the keychain slot's key, as read from the OS keychain by the caller */
+  | { keychainKek: Buffer; slotId: string };
+
+export interface OpenVaultOptions {
+  /** the vault file; default $VAULT_PATH or the platform data directory */
+  path?: string;
+  /** the namespace names resolve in when they carry none; default $VAULT_NS or `default` */
+  ns?: string;
+  unlock: Unlock;
+  /** accept a vault file other users can read */
+  insecurePermissions?: boolean;
+  /** the environment used for the defaults above; default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface GetOptions {
+  version?: number;
+  allowExpired?: boolean;
+}
+
+/** An unlocked vault. Call close() when done: it zeroes the keys and closes the file. */
+export interface VaultHandle {
+  readonly path: string;
+  readonly ns: string;
+  /** the value as UTF-8 text */
+  get(name: string, options?: GetOptions): string;
+  /** the exact bytes */
+  getBuffer(name: string, options?: GetOptions): Buffer;
+  /** the value parsed as JSON; a value that is not JSON is a `usage` error naming the secret */
+  getJson<T = unknown>(name: string, options?: GetOptions): T;
+  put(name: string, value: string | Buffer, options?: PutOptions): { version: number };
+  list(options?: { prefix?: string; allNamespaces?: boolean }): SecretInfo[];
+  close(): void;
+  /** the underlying facade, for operations this interface does not wrap */
+  readonly vault: Vault;
+}
+
+export async function openVault(options: OpenVaultOptions): Promise<VaultHandle> {
+  const env = options.env ?? process.env;
+  const path = options.path ?? defaultVaultPath(env);
+  const ns = checkNamespace(options.ns ?? (env.VAULT_NS || DEFAULT_NS));
+  const vault = Vault.open(path, { insecurePermissions: options.insecurePermissions === true });
+  try {
+    const u = options.unlock;
+    if ('masterKey' in u) {
+      const raw = parseMasterKey(u.masterKey, 'the master key');
+      try {
+        await vault.unlockWithMasterKey(raw);
+      } finally {
+        raw.fill(0);
+      }
+    } else if ('passphrase' in u) {
+      const bytes = Buffer.isBuffer(u.passphrase) ? u.passphrase : Buffer.from(u.passphrase, 'utf8');
+      await vault.unlockWithPassphrase(bytes);
+    } else {
+      await vault.unlockWithKeychainKek(u.slotId, u.keychainKek);
+    }
+  } catch (e) {
+    vault.close();
+    throw e;
+  }
+  return new Handle(vault, ns);
+}
+
+class Handle implements VaultHandle {
+  constructor(
+    readonly vault: Vault,
+    readonly ns: string,
+  ) {}
+
+  get path(): string {
+    return this.vault.path;
+  }
+
+  getBuffer(name: string, options: GetOptions = {}): Buffer {
+    return this.vault.get(parseSecretRef(name, this.ns), options).value;
+  }
+
+  get(name: string, options: GetOptions = {}): string {
+    const bytes = this.getBuffer(name, options);
+    try {
+      return bytes.toString('utf8');
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  getJson<T = unknown>(name: string, options: GetOptions = {}): T {
+    const text = this.get(name, options);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new VaultError('usage', `secret ${formatRef(parseSecretRef(name, this.ns))} is not valid JSON`);
+    }
+  }
+
+  put(name: string, value: string | Buffer, options: PutOptions = {}): { version: number } {
+    const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
+    return this.vault.put(parseSecretRef(name, this.ns), bytes, options);
+  }
+
+  list(options: { prefix?: string; allNamespaces?: boolean } = {}): SecretInfo[] {
+    return this.vault.list({
+      ...(options.allNamespaces ? {} : { ns: this.ns }),
+      ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+    });
+  }
+
+  close(): void {
+    this.vault.close();
+  }
+}

@@ -1,0 +1,65 @@
+import Database from 'better-sqlite3';
+import { Vault } from '../../src/core/vault.js';
+import { PASSPHRASE } from './cli.js';
+
+/**
+ * Stores secrets in a vault file through the library (one unlock for all of them, instead of
+ * one `vault put` each). `ns/NAME` keys go to that namespace, plain ones to `default`.
+ */
+export async function seed(path: string, secrets: Record<string, string | Buffer>): Promise<void> {
+  const vault = Vault.open(path);
+  try {
+    await vault.unlockWithPassphrase(Buffer.from(PASSPHRASE));
+    for (const [key, value] of Object.entries(secrets)) {
+      const slash = key.indexOf('/');
+      const ref = slash === -1 ? { ns: 'default', name: key } : { ns: key.slice(0, slash), name: key.slice(slash + 1) };
+      vault.put(ref, Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8'), { force: true });
+    }
+  } finally {
+    vault.close();
+  }
+}
+
+export interface AuditRecord {
+  op: string;
+  ns: string | null;
+  name: string | null;
+  outcome: string;
+  detail: Record<string, unknown> | null;
+}
+
+/** The audit entries, oldest first. */
+export function auditLog(path: string): AuditRecord[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT op, ns, name, outcome, detail FROM audit ORDER BY seq').all() as Array<Omit<AuditRecord, 'detail'> & { detail: string | null }>;
+    return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }));
+  } finally {
+    db.close();
+  }
+}
+
+/** Every row of the secrets, versions and audit tables, to compare a vault before and after. */
+export function snapshot(path: string): string {
+  const db = new Database(path, { readonly: true });
+  try {
+    const dump = (table: string): unknown[] => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all();
+    return JSON.stringify({ secrets: dump('secrets'), versions: dump('versions'), audit: dump('audit') }, (_k, v: unknown) =>
+      Buffer.isBuffer(v) ? v.toString('hex') : v,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** Moves a secret's current version's expiry into the past (the clock cannot be moved from outside). */
+export function expire(path: string, ns: string, name: string): void {
+  const db = new Database(path);
+  try {
+    db.prepare(
+      'UPDATE versions SET expires_at = 1 WHERE secret_id = (SELECT id FROM secrets WHERE ns = ? AND name = ?) AND version = (SELECT current_version FROM secrets WHERE ns = ? AND name = ?)',
+    ).run(ns, name, ns, name);
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,119 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Reads and edits a vault file from outside vault, the way an attacker or a curious user
+ * would: through python3's sqlite3 module, not through the code under test. BLOBs travel
+ * as `{hex}` objects both ways.
+ */
+
+export type Cell = string | number | null | { hex: string };
+export type Row = Record<string, Cell>;
+export interface Statement {
+  sql: string;
+  params?: Array<string | number | null | Buffer>;
+}
+
+const PY = `
+import json, sqlite3, sys
+req = json.load(sys.stdin)
+con = sqlite3.connect(req['path'], isolation_level=None)
+def enc(v):
+    return {'hex': v.hex()} if isinstance(v, bytes) else v
+def dec(v):
+    return bytes.fromhex(v['hex']) if isinstance(v, dict) else v
+out = []
+for st in req['statements']:
+    cur = con.execute(st['sql'], [dec(p) for p in st['params']])
+    cols = [d[0] for d in cur.description or []]
+    out.append([dict(zip(cols, [enc(v) for v in row])) for row in cur.fetchall()])
+con.close()
+json.dump(out, sys.stdout)
+`;
+
+/** Runs statements in autocommit mode (each one commits) and returns each one's rows. */
+export function sqlite(path: string, statements: Statement[]): Row[][] {
+  const req = {
+    path,
+    statements: statements.map((s) => ({
+      sql: s.sql,
+      params: (s.params ?? []).map((p) => (Buffer.isBuffer(p) ? { hex: p.toString('hex') } : p)),
+    })),
+  };
+  const r = spawnSync('python3', ['-c', PY], { input: JSON.stringify(req), encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`python3 sqlite3 failed (${r.status ?? r.error?.message}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Row[][];
+}
+
+export function query(path: string, sql: string, params: Statement['params'] = []): Row[] {
+  return sqlite(path, [{ sql, params }])[0]!;
+}
+
+export function exec(path: string, sql: string, params: Statement['params'] = []): void {
+  sqlite(path, [{ sql, params }]);
+}
+
+export function blob(cell: Cell | undefined): Buffer {
+  if (cell === null || typeof cell !== 'object') throw new Error(`not a blob: ${JSON.stringify(cell)}`);
+  return Buffer.from(cell.hex, 'hex');
+}
+
+/**
+ * Flips the low bit of one byte of a BLOB column in the rows `where` selects. `index` may be
+ * negative (from the end: -1 is the last byte).
+ */
+export function flipByte(path: string, table: string, column: string, where: string, params: Statement['params'], index: number): void {
+  const rows = query(path, `SELECT rowid AS rid, ${column} AS b FROM ${table} WHERE ${where}`, params);
+  if (rows.length !== 1) throw new Error(`flipByte: ${rows.length} rows match ${where}`);
+  const bytes = blob(rows[0]!.b);
+  const at = index < 0 ? bytes.length + index : index;
+  bytes[at] = bytes[at]! ^ 0x01;
+  exec(path, `UPDATE ${table} SET ${column} = ? WHERE rowid = ?`, [bytes, rows[0]!.rid as number]);
+}
+
+/**
+ * The rows that hold secrets and keys, as one comparable text. The audit table is left out
+ * (refusals append to it by design), and so is slots.last_used_at unless asked for: a
+ * successful unlock stamps it even when the operation is then refused.
+ */
+export function snapshot(path: string, options: { lastUsed?: boolean } = {}): string {
+  const slotCols = `id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at${options.lastUsed ? ', last_used_at' : ''}`;
+  const [meta, slots, secrets, versions] = sqlite(path, [
+    { sql: 'SELECT * FROM meta ORDER BY key' },
+    { sql: `SELECT ${slotCols} FROM slots ORDER BY id` },
+    { sql: 'SELECT * FROM secrets ORDER BY id' },
+    { sql: 'SELECT * FROM versions ORDER BY secret_id, version' },
+  ]);
+  return JSON.stringify({ meta, slots, secrets, versions }, null, 1);
+}
+
+/** The raw bytes of the file (no SQLite involved). */
+export function fileBytes(path: string): Buffer {
+  return readFileSync(path);
+}
+
+/**
+ * A second process (python3) holding the database open, so that vault's connection is not
+ * the last one and SQLite keeps the -wal and -shm files when vault exits.
+ */
+export async function holdOpen(path: string): Promise<{ release: () => Promise<void> }> {
+  const child = spawn(
+    'python3',
+    ['-c', `import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\ncon.execute('SELECT COUNT(*) FROM meta').fetchall()\nprint('ready', flush=True)\nsys.stdin.read()\ncon.close()\n`, path],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`holdOpen: python3 exited ${code}: ${err}`)));
+  });
+  return {
+    release: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
