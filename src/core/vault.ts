@@ -518,12 +518,11 @@ export class Vault {
         this.record({ op: 'rotate', ns: ref.ns, name: ref.name, outcome: 'not-found' });
         return new Refusal(notFound(ref));
       }
-      let expiresAt = options.expiresAt;
-      if (expiresAt === undefined) {
-        const current = this.findVersion(secret.id, secret.current_version);
-        expiresAt = current && current.expires_at !== null ? this.now() + Math.max(0, current.expires_at - current.created_at) : null;
-      }
-      const version = this.writeVersion(key, ref, secret, value, { force: true, expiresAt, origin: 'rotate' });
+      const current = this.findVersion(secret.id, secret.current_version);
+      const lifetime = options.expiresAt === undefined && current && current.expires_at !== null ? Math.max(0, current.expires_at - current.created_at) : null;
+      const version = this.writeVersion(key, ref, secret, value, { force: true, expiresAt: options.expiresAt ?? null, origin: 'rotate' });
+      // Counted from the new row's own created_at, so the lifetime carries over exactly.
+      if (lifetime !== null) this.db.prepare('UPDATE versions SET expires_at = created_at + ? WHERE secret_id = ? AND version = ?').run(lifetime, secret.id, version);
       this.record({ op: 'rotate', ns: ref.ns, name: ref.name, version, outcome: 'ok', detail: options.detail ?? null });
       return { version };
     });

@@ -61,7 +61,7 @@ describe('status', () => {
       [
         `path:      ${v.path}`,
         `vault id:  ${f.id}`,
-        'format:    1 (schema 1)',
+        'format:    1 (schema 2)',
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
         'slots:',
@@ -80,7 +80,7 @@ describe('status', () => {
       path: v.path,
       vaultId: f.id,
       formatVersion: 1,
-      schemaVersion: 1,
+      schemaVersion: 2,
       created: f.created,
       slots: f.slots.map((s) => ({
         id: s.id,

@@ -71,7 +71,7 @@ test('init --kdf pbkdf2 --json: the slot uses PBKDF2-HMAC-SHA256 at 600,000 iter
   assert.equal(r.status, 0);
   const out = JSON.parse(r.out) as { path: string; vaultId: string; kdf: string };
   assert.match(out.vaultId, /^[0-9a-f]{32}$/);
-  assert.equal(r.out, `${JSON.stringify({ path, vaultId: out.vaultId, kdf: 'pbkdf2-sha256' })}\n`);
+  assert.equal(r.out, `${JSON.stringify({ path, vaultId: out.vaultId, kdf: 'pbkdf2-sha256', keychain: false })}\n`);
 
   const st = await runVault(['status', '--json'], { env: { VAULT_PATH: path } });
   const slot = (JSON.parse(st.out) as StatusJson).slots[0]!;
