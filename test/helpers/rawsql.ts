@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { query } from './sqlite.js';
 
 /**
- * Reads and edits a vault file from outside vault, through the sqlite3 command-line shell,
- * not through the code under test. BLOB columns should be selected as hex(col).
+ * Reads and edits a vault file from outside vault (python3's sqlite3, see sqlite.ts), not
+ * through the code under test. Select BLOB columns as hex(col): rows come back as plain values.
  */
 export function sql(path: string, statement: string): Array<Record<string, string | number | null>> {
-  const r = spawnSync('sqlite3', ['-json', '-bail', path, statement], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as Array<Record<string, string | number | null>>);
+  return query(path, statement) as Array<Record<string, string | number | null>>;
 }
 
 /** Every stored ciphertext and wrapped key, hex, keyed by row. */
