@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { encodeAad } from '../crypto/aead.js';
 import type { Actor } from './actor.js';
 
@@ -67,6 +67,17 @@ export type AuditBody = Omit<AuditRow, 'mac'>;
 
 export const GENESIS_MAC = Buffer.alloc(32);
 
+// Compiling a statement costs more than running it; every `get` appends, so they are kept.
+const statements = new WeakMap<Database, Map<string, Statement>>();
+
+function stmt(db: Database, sql: string): Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let st = cache.get(sql);
+  if (!st) cache.set(sql, (st = db.prepare(sql)));
+  return st;
+}
+
 const HEAD_META = 'audit_head';
 const NEXT_SEQ_META = 'audit_next_seq';
 
@@ -114,7 +125,7 @@ function headTag(key: Buffer, vaultId: string, seq: number, mac: Buffer): Buffer
 
 /** The stored head record: null when absent, 'malformed' when it does not parse. */
 export function readHead(db: Database): ChainHead | 'malformed' | null {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(HEAD_META) as { value: string } | undefined;
+  const row = stmt(db, 'SELECT value FROM meta WHERE key = ?').get(HEAD_META) as { value: string } | undefined;
   if (!row) return null;
   const m = /^([1-9][0-9]{0,15}):([0-9a-f]{64}):([0-9a-f]{64})$/.exec(row.value);
   if (!m) return 'malformed';
@@ -126,12 +137,12 @@ export function headIsAuthentic(key: Buffer, vaultId: string, head: ChainHead): 
 }
 
 function writeMeta(db: Database, key: string, value: string): void {
-  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  stmt(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
 }
 
 /** The stored seq counter, or null when absent or malformed (a vault made before it existed). */
 export function readNextSeq(db: Database): number | null {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(NEXT_SEQ_META) as { value: string } | undefined;
+  const row = stmt(db, 'SELECT value FROM meta WHERE key = ?').get(NEXT_SEQ_META) as { value: string } | undefined;
   return row && /^[1-9][0-9]{0,15}$/.test(row.value) ? Number(row.value) : null;
 }
 
@@ -177,13 +188,13 @@ function bodyFor(seq: number, entry: AuditEntry, actor: Actor, now: number): Aud
  * it was not written by vault, and `verify` reports it as inserted.
  */
 export function appendAudit(db: Database, key: Buffer, vaultId: string, entry: AuditEntry, actor: Actor, now: number): { seq: number } {
-  const last = db.prepare(LAST_ROW).get() as { seq: number; mac: Buffer | null } | undefined;
+  const last = stmt(db, LAST_ROW).get() as { seq: number; mac: Buffer | null } | undefined;
   let prev = last?.mac ?? GENESIS_MAC;
   if (last && last.mac === null) {
-    const sealed = db.prepare(LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
+    const sealed = stmt(db, LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
     prev = sealed?.mac ?? GENESIS_MAC;
-    const update = db.prepare('UPDATE audit SET mac = ? WHERE seq = ?');
-    for (const row of db.prepare(AFTER).all(sealed?.seq ?? 0) as AuditRow[]) {
+    const update = stmt(db, 'UPDATE audit SET mac = ? WHERE seq = ?');
+    for (const row of stmt(db, AFTER).all(sealed?.seq ?? 0) as AuditRow[]) {
       if (row.mac !== null || !isFailedUnlock(row)) continue;
       const mac = entryMac(key, vaultId, row, prev);
       update.run(mac, row.seq);
@@ -194,7 +205,7 @@ export function appendAudit(db: Database, key: Buffer, vaultId: string, entry: A
   const head = stored && stored !== 'malformed' && headIsAuthentic(key, vaultId, stored) ? stored : null;
   const body = bodyFor(nextSeq(db, last?.seq ?? 0, head), entry, actor, now);
   const mac = entryMac(key, vaultId, body, prev);
-  db.prepare(INSERT).run({ ...body, mac });
+  stmt(db, INSERT).run({ ...body, mac });
   writeMeta(db, NEXT_SEQ_META, String(body.seq + 1));
   writeMeta(db, HEAD_META, `${body.seq}:${mac.toString('hex')}:${headTag(key, vaultId, body.seq, mac).toString('hex')}`);
   return { seq: body.seq };
@@ -208,9 +219,9 @@ export function appendAudit(db: Database, key: Buffer, vaultId: string, entry: A
 export function appendPending(db: Database, entry: AuditEntry & { op: 'unlock'; outcome: 'denied' }, actor: Actor, now: number): { seq: number } {
   return db
     .transaction(() => {
-      const last = db.prepare(LAST_ROW).get() as { seq: number } | undefined;
+      const last = stmt(db, LAST_ROW).get() as { seq: number } | undefined;
       const body = bodyFor(nextSeq(db, last?.seq ?? 0, null), { ...entry, ns: null, name: null, version: null }, actor, now);
-      db.prepare(INSERT).run({ ...body, mac: null });
+      stmt(db, INSERT).run({ ...body, mac: null });
       writeMeta(db, NEXT_SEQ_META, String(body.seq + 1));
       return { seq: body.seq };
     })
@@ -219,7 +230,7 @@ export function appendPending(db: Database, entry: AuditEntry & { op: 'unlock'; 
 
 /** The last sealed entry (seq and the first 16 hex digits of its MAC), and the unsealed count. */
 export function chainStatus(db: Database): { head: { seq: number; mac: string } | null; pending: number } {
-  const head = db.prepare(LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
-  const pending = (db.prepare(PENDING_COUNT).get() as { n: number }).n;
+  const head = stmt(db, LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
+  const pending = (stmt(db, PENDING_COUNT).get() as { n: number }).n;
   return { head: head ? { seq: head.seq, mac: head.mac.toString('hex').slice(0, 16) } : null, pending };
 }

@@ -311,12 +311,10 @@ export class Vault {
    */
   record(entry: AuditEntry): void {
     if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
-    if (this.usedSlot) {
-      this.db.prepare('UPDATE slots SET last_used_at = ? WHERE id = ?').run(this.now(), this.usedSlot);
-      this.usedSlot = null;
-    }
     try {
+      if (this.usedSlot) this.db.prepare('UPDATE slots SET last_used_at = ? WHERE id = ?').run(this.now(), this.usedSlot);
       appendAudit(this.db, this.auditKey, this.id, entry, this.actor, this.now());
+      this.usedSlot = null;
     } catch (e) {
       // Fail closed (SPEC §10): the caller's transaction rolls back, so nothing is changed or released.
       const what = entry.name ? `${entry.op} ${formatRef({ ns: entry.ns ?? '', name: entry.name })}` : entry.op;
