@@ -12,8 +12,9 @@
  * 3. Appending: the time of 1,000 appends (inside one transaction, so no fsync) at the start
  *    of a log and at the end of a 10,000-entry log; flat means O(1) appends.
  * 4. Whole process: `node -e ""`, `vault get` and `vault get` without the audit write
- *    (dist/scripts/bench-audit-cli.js --no-audit), with hyperfine when installed, else a
- *    spawn loop; medians, and ratios to bare node measured in the same run.
+ *    (dist/scripts/bench-audit-cli.js --no-audit), in an interleaved spawn loop and, when
+ *    installed, with hyperfine (which adds CPU time); medians, and ratios to bare node
+ *    measured in the same run.
  * 5. The query plans of the append's lookups, and SQLite's own step counts (sqlite3 .stats).
  */
 import { spawnSync } from 'node:child_process';
@@ -46,7 +47,7 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const fmt = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+const fmt = (ms: number): string => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 
 async function setup(): Promise<string> {
   const vault = await Vault.create(path, { passphrase: Buffer.from('bench passphrase'), kdf: { name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } } });
@@ -132,7 +133,12 @@ interface Whole {
   cpu?: { node: number; withAudit: number; without: number };
 }
 
-function wholeProcess(masterKey: string): Whole {
+/**
+ * Whole-process timings. The spawn loop interleaves the three commands (rotating their order)
+ * so that load from other processes hits all of them alike; hyperfine, when installed, runs
+ * each command's batch in turn and also reports CPU time.
+ */
+function wholeProcess(masterKey: string): Whole[] {
   const env = { ...process.env, VAULT_PATH: path, VAULT_MASTER_KEY: masterKey };
   const commands: Array<[string, string[]]> = [
     ['node', [process.execPath, '-e', '']],
@@ -143,36 +149,35 @@ function wholeProcess(masterKey: string): Whole {
     const r = spawnSync(argv[0]!, argv.slice(1), { env });
     if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.toString()}`);
   }
-  const hf = spawnSync('hyperfine', ['--version']);
-  if (hf.status === 0) {
-    const out = join(base, 'hyperfine.json');
-    const args = ['-N', '--warmup', '3', '--runs', String(RUNS), '--export-json', out];
-    for (const [name, argv] of commands) args.push('-n', name, argv.map((a) => (a === '' ? "''" : a)).join(' '));
-    const r = spawnSync('hyperfine', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0) throw new Error('hyperfine failed');
-    const results = (JSON.parse(readFileSync(out, 'utf8')) as { results: Array<{ command: string; median: number; user: number; system: number }> }).results;
-    const byName = (n: string): number => results.find((x) => x.command === n)!.median * 1000;
-    const cpu = (n: string): number => {
-      const r = results.find((x) => x.command === n)!;
-      return (r.user + r.system) * 1000;
-    };
-    return {
-      tool: 'hyperfine',
-      node: byName('node'),
-      withAudit: byName('with'),
-      without: byName('without'),
-      cpu: { node: cpu('node'), withAudit: cpu('with'), without: cpu('without') },
-    };
-  }
+  const out: Whole[] = [];
   const times: Record<string, number[]> = { node: [], with: [], without: [] };
   for (let k = 0; k < RUNS; k++) {
-    for (const [name, argv] of commands) {
+    for (let j = 0; j < commands.length; j++) {
+      const [name, argv] = commands[(j + k) % commands.length]!;
       const t = performance.now();
       spawnSync(argv[0]!, argv.slice(1), { env });
       times[name]!.push(performance.now() - t);
     }
   }
-  return { tool: 'spawn loop', node: median(times.node!), withAudit: median(times.with!), without: median(times.without!) };
+  out.push({ tool: 'interleaved spawn loop', node: median(times.node!), withAudit: median(times.with!), without: median(times.without!) });
+  if (spawnSync('hyperfine', ['--version']).status === 0) {
+    const json = join(base, 'hyperfine.json');
+    const args = ['-N', '--warmup', '3', '--runs', String(RUNS), '--export-json', json];
+    for (const [name, argv] of commands) args.push('-n', name, argv.map((a) => (a === '' ? "''" : a)).join(' '));
+    const r = spawnSync('hyperfine', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error('hyperfine failed');
+    const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: Array<{ command: string; median: number; user: number; system: number }> }).results;
+    const get = (n: string): { median: number; user: number; system: number } => results.find((x) => x.command === n)!;
+    const cpu = (n: string): number => (get(n).user + get(n).system) * 1000;
+    out.push({
+      tool: 'hyperfine',
+      node: get('node').median * 1000,
+      withAudit: get('with').median * 1000,
+      without: get('without').median * 1000,
+      cpu: { node: cpu('node'), withAudit: cpu('with'), without: cpu('without') },
+    });
+  }
+  return out;
 }
 
 function plans(): string[] {
@@ -195,7 +200,7 @@ try {
   const key = await setup();
   const ip = await inProcess(key);
   const ap = await appendCost(key);
-  const wp = wholeProcess(key);
+  const wps = wholeProcess(key);
   const pct = (a: number, b: number): string => `${(((a - b) / b) * 100).toFixed(0)}%`;
   console.log(`vault get, audit log of 10,000 entries (${path})`);
   console.log(`in-process Vault.get, median of 1,000 calls each:`);
@@ -205,14 +210,16 @@ try {
   console.log(`appending 1,000 entries in one transaction (median of 5):`);
   console.log(`  on a new log             ${fmt(ap.small)}`);
   console.log(`  on a ${ap.entries}-entry log ${fmt(ap.large)}`);
-  console.log(`whole process (${wp.tool}, median of ${RUNS} runs):`);
-  console.log(`  node -e ""               ${fmt(wp.node)}  (1.00x)`);
-  console.log(`  vault get                ${fmt(wp.withAudit)}  (${(wp.withAudit / wp.node).toFixed(2)}x node)`);
-  console.log(`  vault get, no audit      ${fmt(wp.without)}  (${(wp.without / wp.node).toFixed(2)}x node)`);
-  console.log(`  audit cost               ${fmt(wp.withAudit - wp.without)} (${pct(wp.withAudit, wp.without)} of a get)`);
-  if (wp.cpu) {
-    console.log(`  CPU (user+sys, mean)     node ${fmt(wp.cpu.node)}, get ${fmt(wp.cpu.withAudit)}, get without audit ${fmt(wp.cpu.without)}`);
-    console.log(`  (wall minus CPU is waiting, mostly on the fsyncs of the commit and of the checkpoint at close)`);
+  for (const wp of wps) {
+    console.log(`whole process (${wp.tool}, median of ${RUNS} runs):`);
+    console.log(`  node -e ""               ${fmt(wp.node)}  (1.00x)`);
+    console.log(`  vault get                ${fmt(wp.withAudit)}  (${(wp.withAudit / wp.node).toFixed(2)}x node)`);
+    console.log(`  vault get, no audit      ${fmt(wp.without)}  (${(wp.without / wp.node).toFixed(2)}x node)`);
+    console.log(`  audit cost               ${fmt(wp.withAudit - wp.without)} (${pct(wp.withAudit, wp.without)} of a get)`);
+    if (wp.cpu) {
+      console.log(`  CPU (user+sys, mean)     node ${fmt(wp.cpu.node)}, get ${fmt(wp.cpu.withAudit)}, get without audit ${fmt(wp.cpu.without)}`);
+      console.log(`  (wall minus CPU is waiting, mostly on the fsyncs of the commit and of the checkpoint at close)`);
+    }
   }
   console.log('query plans of the append lookups on this log:');
   for (const l of plans()) console.log(`  ${l}`);
