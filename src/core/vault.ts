@@ -412,34 +412,31 @@ export class Vault {
   /** Decrypts one version (the current one by default); the audit entry commits first. */
   get(ref: SecretRef, options: GetOptions = {}): SecretValue {
     const key = this.requireKey();
-    let released: Buffer | null = null;
-    try {
-      return this.transact(() => {
-        const secret = this.findSecret(ref, false);
-        const version = options.version ?? secret?.current_version;
-        const row = secret && version !== undefined ? this.findVersion(secret.id, version) : undefined;
-        if (!secret || !row) {
-          this.record({ op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null, outcome: 'not-found' });
-          return new Refusal(options.version !== undefined && secret ? notFoundVersion(ref, options.version) : notFound(ref));
-        }
-        if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) {
-          this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'expired' });
-          return new Refusal(expired(ref, row.expires_at));
-        }
-        const value = this.decrypt(key, ref, row);
-        if (!value) {
-          this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'failed' });
-          return new Refusal(tampered(ref, row.version));
-        }
-        released = value;
+    return this.transact(() => {
+      const secret = this.findSecret(ref, false);
+      const version = options.version ?? secret?.current_version;
+      const row = secret && version !== undefined ? this.findVersion(secret.id, version) : undefined;
+      if (!secret || !row) {
+        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null, outcome: 'not-found' });
+        return new Refusal(options.version !== undefined && secret ? notFoundVersion(ref, options.version) : notFound(ref));
+      }
+      if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) {
+        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'expired' });
+        return new Refusal(expired(ref, row.expires_at));
+      }
+      const value = this.decrypt(key, ref, row);
+      if (!value) {
+        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'failed' });
+        return new Refusal(tampered(ref, row.version));
+      }
+      try {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'ok' });
-        return { ns: ref.ns, name: ref.name, version: row.version, value, expiresAt: row.expires_at };
-      });
-    } catch (e) {
-      // The entry (or its commit) failed: the value never leaves this method.
-      wipe(released);
-      throw e;
-    }
+      } catch (e) {
+        wipe(value); // no entry, no value: it never leaves this method
+        throw e;
+      }
+      return { ns: ref.ns, name: ref.name, version: row.version, value, expiresAt: row.expires_at };
+    });
   }
 
   // ---- writing ------------------------------------------------------------------------
