@@ -21,16 +21,14 @@ import type { Actor } from './actor.js';
  * entry's MAC (which covers its seq) makes permanent.
  */
 
-export type AuditOp =
-  | 'init' | 'get' | 'put' | 'rotate' | 'rotate-master' | 'rm' | 'rollback'
-  | 'exec' | 'env' | 'export' | 'inject' | 'import'
-  | 'key-add' | 'key-rm' | 'keychain-enable' | 'keychain-disable' | 'passwd' | 'unlock' | 'kdf-upgrade';
-
-export const AUDIT_OPS: ReadonlyArray<AuditOp> = [
+/** Every operation an entry may record; `vault audit --op` accepts these. */
+export const AUDIT_OPS = [
   'init', 'get', 'put', 'rotate', 'rotate-master', 'rm', 'rollback',
   'exec', 'env', 'export', 'inject', 'import',
   'key-add', 'key-rm', 'keychain-enable', 'keychain-disable', 'passwd', 'unlock', 'kdf-upgrade',
-];
+] as const;
+
+export type AuditOp = (typeof AUDIT_OPS)[number];
 
 export type AuditOutcome = 'ok' | 'denied' | 'failed' | 'not-found' | 'expired';
 

@@ -43,23 +43,26 @@ export interface AuditVerification {
 /** Upper bound on whole-log searches while classifying: classification is best effort. */
 const MAX_SCANS = 32;
 
-/** Walks and checks the whole chain; reads only. */
+/**
+ * Walks and checks the whole chain; reads only, in one read transaction (a consistent
+ * snapshot while other processes append). Rows are streamed; only a failure loads them all,
+ * to classify it.
+ */
 export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVerification {
-  const rows = db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[];
+  return db.transaction(() => walk(db, key, vaultId))();
+}
+
+const ALL = 'SELECT * FROM audit ORDER BY seq';
+
+function walk(db: Database, key: Buffer, vaultId: string): AuditVerification {
+  let loaded: AuditRow[] | null = null;
+  const all = (): AuditRow[] => (loaded ??= db.prepare(ALL).all() as AuditRow[]);
   const stored = readHead(db);
   const head: ChainHead | null = stored && stored !== 'malformed' && headIsAuthentic(key, vaultId, stored) ? stored : null;
   const counter = readNextSeq(db);
 
   const fits = (row: AuditRow, seq: number, prev: Buffer): boolean =>
     row.mac !== null && row.mac.length === 32 && macEquals(entryMac(key, vaultId, { ...row, seq }, prev), row.mac);
-
-  let lastSealedIdx = -1;
-  for (let j = rows.length - 1; j >= 0; j--) {
-    if (rows[j]!.mac !== null) {
-      lastSealedIdx = j;
-      break;
-    }
-  }
 
   let prev: Buffer = GENESIS_MAC;
   let expect = 1;
@@ -77,6 +80,7 @@ export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVe
 
   /** The entry at index i is sealed but does not fit after `prev` at seq `expect`. */
   const classify = (i: number): AuditVerification => {
+    const rows = all();
     const e = rows[i]!;
     const t = expect;
     if (e.seq > t) return fail(t, 'missing', `${span(t, e.seq - 1)} deleted`);
@@ -122,6 +126,7 @@ export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVe
 
   /** The entry at index i has no MAC but sealed entries follow it. */
   const classifyUnsealed = (i: number): AuditVerification => {
+    const rows = all();
     const e = rows[i]!;
     let j = i + 1;
     while (rows[j]!.mac === null) j++;
@@ -132,32 +137,50 @@ export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVe
     return fail(e.seq, 'edited', 'its mac was removed');
   };
 
-  let i = 0;
-  for (; i < rows.length; i++) {
-    const e = rows[i]!;
+  // Unsealed rows seen since the last sealed one: the pending tail if nothing sealed follows.
+  const tail: AuditRow[] = [];
+  let index = 0;
+  let failed: (() => AuditVerification) | null = null;
+  for (const e of db.prepare(ALL).iterate() as IterableIterator<AuditRow>) {
     if (e.mac === null) {
-      if (i > lastSealedIdx) break;
-      return classifyUnsealed(i);
+      tail.push(e);
+      index++;
+      continue;
+    }
+    if (tail.length > 0) {
+      const at = index - tail.length;
+      failed = () => classifyUnsealed(at);
+      break;
     }
     if (head && lastGood && lastGood.seq === head.seq && macEquals(prev, head.mac)) {
-      return fail(e.seq, 'inserted', `it comes after #${head.seq}, the last entry the chain head record vouches for`);
+      const seq = e.seq;
+      failed = () => fail(seq, 'inserted', `it comes after #${head.seq}, the last entry the chain head record vouches for`);
+      break;
     }
     if (fits(e, e.seq, prev)) {
       // The MAC covers the seq, so this gap was there when the entry was written: a failed
       // unlock deleted while unsealed, or entries deleted from the end, before this append.
-      if (e.seq !== expect) return fail(expect, 'missing', `${span(expect, e.seq - 1)} deleted before entry #${e.seq} was written`);
+      if (e.seq !== expect) {
+        const seq = e.seq;
+        failed = () => fail(expect, 'missing', `${span(expect, seq - 1)} deleted before entry #${seq} was written`);
+        break;
+      }
       prev = e.mac;
       expect = e.seq + 1;
       lastGood = e;
       entries++;
+      index++;
       continue;
     }
-    return classify(i);
+    const at = index;
+    failed = () => classify(at);
+    break;
   }
+  if (failed) return failed();
 
   // Unsealed rows at the end: one that the head vouches for has lost its MAC.
-  for (let j = i; j < rows.length; j++) {
-    if (head && rows[j]!.seq <= head.seq) return fail(rows[j]!.seq, 'edited', 'its mac was removed');
+  for (const p of tail) {
+    if (head && p.seq <= head.seq) return fail(p.seq, 'edited', 'its mac was removed');
   }
   if (entries > 0 || stored !== null) {
     if (stored === null) return fail(expect, 'missing', `the chain head record is missing, so entries after #${expect - 1} may have been deleted`);
@@ -167,8 +190,7 @@ export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVe
       return fail(head.seq, 'edited', 'the chain head record names an older entry than the last one (an old copy was put back)');
     }
   }
-  for (let j = i; j < rows.length; j++) {
-    const p = rows[j]!;
+  for (const p of tail) {
     if (!isFailedUnlock(p)) return fail(p.seq, 'inserted', 'it has no mac and is not a failed unlock, the only entry written without one');
     if (p.seq !== expect) return fail(expect, 'missing', `${span(expect, p.seq - 1)} deleted while not yet sealed`);
     expect = p.seq + 1;

@@ -130,7 +130,10 @@ export function register(program: Command, io: IO): void {
     .option('--op <op>', 'entries for these operations, comma-separated (get,put,…)')
     .option('--since <time>', 'entries since a duration ago (24h, 7d) or an ISO 8601 date or date-time')
     .option('--limit <k>', 'the K most recent matching entries (printed oldest first)', parseLimit)
-    .addHelpText('after', '\nvault audit verify checks the whole chain (exit 7 names the first altered entry).')
+    .addHelpText(
+      'after',
+      '\n--ns NS keeps one namespace\'s entries ($VAULT_NS does not filter the log).\nvault audit verify checks the whole chain (exit 7 names the first altered entry).',
+    )
     .action(async (flags: AuditFlags, cmd: Command) => {
       const s = new Session(io, cmd);
       const filter = filterFrom(flags, s.opts.ns, Date.now());
