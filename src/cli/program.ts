@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { IO } from './io.js';
+import { register as registerAudit } from './commands/audit.js';
 import { register as registerGet } from './commands/get.js';
 import { register as registerHistory } from './commands/history.js';
 import { register as registerInit } from './commands/init.js';
@@ -34,6 +35,7 @@ const COMMANDS: ReadonlyArray<Register> = [
   registerEnv,
   registerImport,
   registerInject,
+  registerAudit,
   registerStatus,
   registerCompletion,
   registerHelp,
