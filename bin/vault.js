@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { run } from '../dist/src/cli/main.js';
 
 // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.

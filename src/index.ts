@@ -13,6 +13,8 @@ import { checkNamespace, DEFAULT_NS, formatRef, parseSecretRef } from './core/na
 import { Vault, type PutOptions, type SecretInfo } from './core/vault.js';
 import { defaultVaultPath } from './store/paths.js';
 import { parseMasterKey } from './unlock/masterkey.js';
+import { readEnv } from './core/bulk.js';
+import { maskSecrets } from './exec/mask.js';
 
 export { VaultError, EXIT, EXIT_CODE_TABLE, type ErrorCode } from './core/errors.js';
 export type { SecretInfo, VersionInfo, SlotInfo, VaultStatus } from './core/vault.js';
@@ -53,6 +55,17 @@ export interface VaultHandle {
   getJson<T = unknown>(name: string, options?: GetOptions): T;
   put(name: string, value: string | Buffer, options?: PutOptions): { version: number };
   list(options?: { prefix?: string; allNamespaces?: boolean }): SecretInfo[];
+  /**
+   * The namespace's current secrets as environment variables (one audit entry, op `env`).
+   * Refuses (usage) a value with a NUL byte or invalid UTF-8, and (expired) an expired one.
+   */
+  env(options?: { only?: string[]; prefix?: string; allowExpired?: boolean }): Record<string, string>;
+  /**
+   * `text` with every value this handle knows replaced by `*****` (values of 4 or more
+   * characters): the namespace's current values, read once on first use (one `env` audit
+   * entry; expired ones included), and every value get/env returned since.
+   */
+  maskSecrets(text: string): string;
   close(): void;
   /** the underlying facade, for operations this interface does not wrap */
   readonly vault: Vault;
@@ -86,6 +99,9 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
 }
 
 class Handle implements VaultHandle {
+  private known: Set<string> | null = null;
+  private returned = new Set<string>();
+
   constructor(
     readonly vault: Vault,
     readonly ns: string,
@@ -96,7 +112,9 @@ class Handle implements VaultHandle {
   }
 
   getBuffer(name: string, options: GetOptions = {}): Buffer {
-    return this.vault.get(parseSecretRef(name, this.ns), options).value;
+    const value = this.vault.get(parseSecretRef(name, this.ns), options).value;
+    this.returned.add(value.toString('utf8'));
+    return value;
   }
 
   get(name: string, options: GetOptions = {}): string {
@@ -129,7 +147,22 @@ class Handle implements VaultHandle {
     });
   }
 
+  env(options: { only?: string[]; prefix?: string; allowExpired?: boolean } = {}): Record<string, string> {
+    const vars = readEnv(this.vault, { ns: this.ns, ...options });
+    for (const value of Object.values(vars)) this.returned.add(value);
+    return vars;
+  }
+
+  maskSecrets(text: string): string {
+    if (this.known === null) {
+      this.known = new Set(Object.values(readEnv(this.vault, { ns: this.ns, allowExpired: true })));
+    }
+    return maskSecrets(text, [...this.known, ...this.returned]);
+  }
+
   close(): void {
+    this.known = null;
+    this.returned.clear();
     this.vault.close();
   }
 }

@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { colorEnabled, processIO, type IO } from './io.js';
 import { formatError, toVaultError } from './output.js';
-import { buildProgram, splitPassthrough, type RunState } from './program.js';
+import { buildProgram, findCommand, splitPassthrough, type RunState } from './program.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,19 +21,6 @@ function errorStyle(argv: string[], io: IO): { json: boolean; debug: boolean; co
   };
 }
 
-/** Global options whose value is the next argument: `vault --vault PATH --version` has no command. */
-const VALUE_OPTIONS = new Set(['--vault', '--ns']);
-
-/** The index of the command word in argv, or -1. */
-function commandIndex(argv: string[]): number {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (VALUE_OPTIONS.has(arg)) i++;
-    else if (!arg.startsWith('-')) return i;
-  }
-  return -1;
-}
-
 /**
  * The one top-level catch: runs the command, maps every error to its exit status
  * (SPEC §8) and prints it by the rules of SPEC §9. Returns the exit status; never exits.
@@ -42,12 +29,12 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
   const state: RunState = { status: 0 };
   // `--version` is handled here, not by commander: commander would also take it from
   // `vault get NAME --version 2`, where it belongs to get.
-  const command = commandIndex(argv);
+  const program = buildProgram(io, state);
+  const command = findCommand(program, argv);
   if (argv.slice(0, command === -1 ? argv.length : command).includes('--version')) {
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const program = buildProgram(io, state);
   if (argv.length === 0) {
     program.outputHelp({ error: true });
     return 2;

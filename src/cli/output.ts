@@ -28,6 +28,7 @@ export function formatError(err: VaultError, style: ErrorStyle): string {
   if (style.json) {
     const body: { code: ErrorCode; message: string; hint?: string } = { code: err.code, message: err.message };
     if (err.hint) body.hint = err.hint;
+    if (err.details) Object.assign(body, err.details);
     return JSON.stringify({ error: body }) + '\n';
   }
   const red = (s: string): string => (style.color ? `\u001b[31m${s}\u001b[39m` : s);

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { IO } from './io.js';
+import { register as registerAudit } from './commands/audit.js';
 import { register as registerGet } from './commands/get.js';
 import { register as registerHistory } from './commands/history.js';
 import { register as registerInit } from './commands/init.js';
@@ -17,7 +18,6 @@ import { register as registerImport } from './commands/import.js';
 import { register as registerInject } from './commands/inject.js';
 import { register as registerCompletion } from './commands/completion.js';
 
-/** Each command module adds its commands to the program; the order is the help order. */
 /** What an action reports beyond success or a thrown error: `exec` passes on its child's status. */
 export interface RunState {
   status: number;
@@ -27,6 +27,7 @@ export interface RunState {
 
 export type Register = (program: Command, io: IO, state: RunState) => void;
 
+/** Each command module adds its commands to the program; the order is the help order. */
 const COMMANDS: ReadonlyArray<Register> = [
   registerInit,
   registerPut,
@@ -42,6 +43,7 @@ const COMMANDS: ReadonlyArray<Register> = [
   registerEnv,
   registerImport,
   registerInject,
+  registerAudit,
   registerStatus,
   registerCompletion,
   registerHelp,
@@ -77,23 +79,28 @@ export function buildProgram(io: IO, state: RunState): Command {
 const PASSTHROUGH_COMMANDS = new Set(['exec', '__complete']);
 
 /**
+ * The index of the command word in argv, found the way commander finds it: the first word that
+ * is neither a global flag nor a global flag's value, before any `--`. -1 when there is none.
+ */
+export function findCommand(program: Command, argv: string[]): number {
+  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') return -1;
+    if (takesValue.has(word)) i++;
+    else if (!word.startsWith('-')) return i;
+  }
+  return -1;
+}
+
+/**
  * For `vault … exec … -- CMD ARGS`, cuts argv at the first `--` so that commander never sees
  * CMD's arguments (it would otherwise take `--json`, `-n` or `--only` from them, since it
- * drops the `--` before handing the rest to a subcommand). The subcommand is found the way
- * commander finds it: the first word that is neither a global flag nor a global flag's value.
+ * drops the `--` before handing the rest to a subcommand).
  */
 export function splitPassthrough(program: Command, argv: string[]): { argv: string[]; rest?: string[] } {
   const dashes = argv.indexOf('--');
-  if (dashes === -1) return { argv };
-  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
-  for (let i = 0; i < dashes; i++) {
-    const word = argv[i]!;
-    if (takesValue.has(word)) {
-      i++;
-      continue;
-    }
-    if (word.startsWith('-')) continue;
-    return PASSTHROUGH_COMMANDS.has(word) ? { argv: argv.slice(0, dashes), rest: argv.slice(dashes + 1) } : { argv };
-  }
-  return { argv };
+  const command = findCommand(program, argv);
+  if (dashes === -1 || command === -1 || !PASSTHROUGH_COMMANDS.has(argv[command]!)) return { argv };
+  return { argv: argv.slice(0, dashes), rest: argv.slice(dashes + 1) };
 }

@@ -38,17 +38,21 @@ export const EXIT_CODE_TABLE: ReadonlyArray<{ code: number; name: string; when: 
 export interface VaultErrorOptions {
   hint?: string;
   cause?: unknown;
+  /** machine-readable facts added to the `--json` error object (e.g. the audit entry that failed); never a value */
+  details?: Record<string, string | number | boolean | null>;
 }
 
 export class VaultError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  readonly details: Record<string, string | number | boolean | null> | undefined;
 
   constructor(code: ErrorCode, message: string, options: VaultErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VaultError';
     this.code = code;
     this.hint = options.hint;
+    this.details = options.details;
   }
 
   get exitStatus(): number {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
-import { appendAudit, type AuditEntry } from '../audit/log.js';
+import { appendAudit, appendPending, chainStatus, type AuditEntry } from '../audit/log.js';
+import { queryAudit, type AuditFilter, type AuditRecord } from '../audit/query.js';
+import { verifyChain, type AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, deriveKek, isBelowDefaults, parseKdf, SALT_BYTES, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
@@ -248,7 +250,10 @@ export class Vault {
     const row = this.db.prepare(`SELECT * FROM slots WHERE id = ? AND kind = 'keychain'`).get(slotId) as SlotRow | undefined;
     if (!row) throw new VaultError('not-found', `no keychain slot ${slotId}`);
     const key = await this.tryUnwrap(row, kek);
-    if (!key) throw authFailed();
+    if (!key) {
+      this.recordFailedUnlock('keychain');
+      throw authFailed();
+    }
     this.finishUnlock(key, row.id);
   }
 
@@ -271,6 +276,7 @@ export class Vault {
         return row;
       }
     }
+    this.recordFailedUnlock(kind);
     throw authFailed();
   }
 
@@ -371,11 +377,46 @@ export class Vault {
    */
   record(entry: AuditEntry): void {
     if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
-    if (this.usedSlot) {
-      this.db.prepare('UPDATE slots SET last_used_at = ? WHERE id = ?').run(this.now(), this.usedSlot);
+    try {
+      if (this.usedSlot) this.db.prepare('UPDATE slots SET last_used_at = ? WHERE id = ?').run(this.now(), this.usedSlot);
+      appendAudit(this.db, this.auditKey, this.id, entry, this.actor, this.now());
       this.usedSlot = null;
+    } catch (e) {
+      // Fail closed (SPEC §10): the caller's transaction rolls back, so nothing is changed or released.
+      const what = entry.name ? `${entry.op} ${formatRef({ ns: entry.ns ?? '', name: entry.name })}` : entry.op;
+      const reason = (e as Error).message ?? String(e);
+      throw new VaultError('error', `cannot write the audit log entry for ${what}: ${reason}`, {
+        hint: 'nothing was changed or released; check that the vault file is writable and the disk is not full',
+        cause: e,
+      });
     }
-    appendAudit(this.db, this.auditKey, this.id, entry, this.actor, this.now());
+  }
+
+  /**
+   * Records a failed unlock (`method`: the kind of slot tried, never what was typed). With no
+   * key the entry is written unsealed in its own transaction; the next record() seals it into
+   * the chain. Best effort: a vault that cannot be written (read-only file, busy, full disk)
+   * must not turn the auth failure into another error.
+   */
+  recordFailedUnlock(method: SlotKind): void {
+    const entry = { op: 'unlock', outcome: 'denied', detail: { method } } as const;
+    try {
+      if (this.auditKey) this.transact(() => this.record(entry));
+      else appendPending(this.db, entry, this.actor, this.now());
+    } catch {
+      // deliberately ignored: see above
+    }
+  }
+
+  /** Every matching audit entry, oldest first; needs no key (entries hold no values). */
+  auditLog(filter: AuditFilter = {}): AuditRecord[] {
+    return queryAudit(this.db, filter);
+  }
+
+  /** Checks the whole audit chain under the audit key; reads only. */
+  verifyAudit(): AuditVerification {
+    if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
+    return verifyChain(this.db, this.auditKey, this.id);
   }
 
   /** Runs fn in BEGIN IMMEDIATE; a Refusal returned by fn is thrown after its entry commits. */
@@ -457,7 +498,12 @@ export class Vault {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'failed' });
         return new Refusal(tampered(ref, row.version));
       }
-      this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'ok' });
+      try {
+        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'ok' });
+      } catch (e) {
+        wipe(value); // no entry, no value: it never leaves this method
+        throw e;
+      }
       return { ns: ref.ns, name: ref.name, version: row.version, value, expiresAt: row.expires_at };
     });
   }
@@ -602,9 +648,7 @@ export class Vault {
   /** Counts and facts for `vault status`; needs no key. */
   status(): VaultStatus {
     const count = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
-    const head = this.db.prepare('SELECT seq, mac FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; mac: Buffer }
-      | undefined;
+    const chain = chainStatus(this.db);
     const created = this.db.prepare(`SELECT value FROM meta WHERE key = 'created_at'`).get() as { value: string } | undefined;
     return {
       path: this.path,
@@ -617,7 +661,8 @@ export class Vault {
       removed: count('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NOT NULL'),
       versions: count('SELECT COUNT(*) AS n FROM versions'),
       auditEntries: count('SELECT COUNT(*) AS n FROM audit'),
-      auditHead: head ? { seq: head.seq, mac: head.mac.toString('hex').slice(0, 16) } : null,
+      auditHead: chain.head,
+      auditPending: chain.pending,
     };
   }
 
@@ -658,6 +703,8 @@ export interface VaultStatus {
   versions: number;
   auditEntries: number;
   auditHead: { seq: number; mac: string } | null;
+  /** failed unlocks recorded while locked, not yet sealed into the chain */
+  auditPending: number;
 }
 
 export { Refusal };

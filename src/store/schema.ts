@@ -65,7 +65,15 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) STRICT;
     `);
   },
-  // 2: key slots wrap the data key to an X25519 public key (src/crypto/slotwrap.ts), so that
+  // 2: the audit chain's lookups stay O(log n) however long the log grows: the last sealed
+  // entry (appendAudit, status) and the unsealed failed unlocks (status, verify).
+  (db) => {
+    db.exec(`
+      CREATE INDEX audit_sealed ON audit (seq) WHERE mac IS NOT NULL;
+      CREATE INDEX audit_pending ON audit (seq) WHERE mac IS NULL;
+    `);
+  },
+  // 3: key slots wrap the data key to an X25519 public key (src/crypto/slotwrap.ts), so that
   // rotate --master can re-wrap every slot without its passphrase or master key.
   (db) => {
     db.exec(`

@@ -59,7 +59,11 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
         ? parseMasterKey(sources.masterKey, 'VAULT_MASTER_KEY')
         : parseMasterKey(readSecretFile(sources.masterKeyFile!, 'VAULT_MASTER_KEY_FILE').toString('utf8'), 'VAULT_MASTER_KEY_FILE');
     try {
-      if (!vault.hasSlot('master-key')) throw new VaultError('auth-failed', 'wrong passphrase or key');
+      if (!vault.hasSlot('master-key')) {
+        // Every master-key slot revoked: still a failed unlock, and recorded as one.
+        vault.recordFailedUnlock('master-key');
+        throw new VaultError('auth-failed', 'wrong passphrase or key');
+      }
       await vault.unlockWithMasterKey(raw);
     } finally {
       raw.fill(0);

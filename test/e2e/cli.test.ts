@@ -1,3 +1,4 @@
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ describe('status', () => {
       [
         `path:      ${v.path}`,
         `vault id:  ${f.id}`,
-        'format:    1 (schema 2)',
+        `format:    1 (schema ${SCHEMA_VERSION})`,
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
         'slots:',
@@ -80,7 +81,7 @@ describe('status', () => {
       path: v.path,
       vaultId: f.id,
       formatVersion: 1,
-      schemaVersion: 2,
+      schemaVersion: SCHEMA_VERSION,
       created: f.created,
       slots: f.slots.map((s) => ({
         id: s.id,
@@ -94,7 +95,7 @@ describe('status', () => {
       secrets: f.counts.secrets,
       removed: f.counts.removed,
       versions: f.counts.versions,
-      audit: { entries: f.counts.entries, head: f.head },
+      audit: { entries: f.counts.entries, head: f.head, pending: 0 },
     };
     assert.equal(r.out, `${JSON.stringify(expected)}\n`);
     assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ lastUsed: unknown }> }).slots[0]!.lastUsed, 'string', 'the put stamped the slot');

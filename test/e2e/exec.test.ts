@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BIN, freshVault, PASSPHRASE, runVault, type RunResult } from '../helpers/cli.js';
+import { BIN, freshVault, PASSPHRASE, runCommand, runVault, tempDir, type RunResult } from '../helpers/cli.js';
 import { auditLog, expire, seed } from '../helpers/seed.js';
 
 /** A child that prints its argv (after the script) and its whole environment as JSON. */
@@ -338,4 +338,16 @@ test('exec with no command is a usage error', async () => {
     assert.equal(r.status, 2);
     assert.equal(r.stderr, 'vault: error: no command to run\nvault: hint: vault exec [flags] -- CMD [ARGS…], or vault exec [flags] --command "STRING"\n');
   });
+});
+
+test('the launcher itself (its shebang runs node --) reports a missing --env-file as vault exit 2, not node exit 9', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const r = await runCommand(BIN, ['exec', '--env-file', join(dir, 'absent.env'), '--', 'true'], { env: { VAULT_PATH: join(dir, 'v.db') } });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `vault: error: cannot read env file ${join(dir, 'absent.env')}: ENOENT\n`);
+    assert.equal(r.out, '');
+  } finally {
+    cleanup();
+  }
 });

@@ -1,3 +1,4 @@
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -119,7 +120,7 @@ describe('the vault file', () => {
     writeFileSync(path, readFileSync(v.path), { mode: 0o600 });
     exec(path, 'PRAGMA user_version = 99');
     const before = readFileSync(path);
-    const expected = `vault: error: the vault at ${path} has schema version 99, newer than this vault (2)\nvault: hint: upgrade vault to open this file\n`;
+    const expected = `vault: error: the vault at ${path} has schema version 99, newer than this vault (${SCHEMA_VERSION})\nvault: hint: upgrade vault to open this file\n`;
     const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
     for (const args of [['list'], ['status'], ['get', 'A'], ['put', 'B']]) {
       refused(await runVault(args, { env, input: 'x' }), 7, expected, args.join(' '));

@@ -34,7 +34,8 @@ export function baseEnv(home: string): Record<string, string> {
 
 /** Spawns `node bin/vault.js ARGS` with no TTY, stdin a pipe (closed after `input`). */
 export function runVault(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return runCommand(process.execPath, [BIN, ...args], options);
+  // `--` as the launcher's shebang does: node 20 would otherwise act on `exec --env-file F` itself.
+  return runCommand(process.execPath, ['--', BIN, ...args], options);
 }
 
 export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {

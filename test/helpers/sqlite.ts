@@ -72,14 +72,14 @@ export function flipByte(path: string, table: string, column: string, where: str
 }
 
 /**
- * The rows that hold secrets and keys, as one comparable text. The audit table is left out
- * (refusals append to it by design), and so is slots.last_used_at unless asked for: a
+ * The rows that hold secrets and keys, as one comparable text. The audit table and its head
+ * and counter in meta are left out (refusals append to the log by design), and so is slots.last_used_at unless asked for: a
  * successful unlock stamps it even when the operation is then refused.
  */
 export function snapshot(path: string, options: { lastUsed?: boolean } = {}): string {
   const slotCols = `id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at${options.lastUsed ? ', last_used_at' : ''}`;
   const [meta, slots, secrets, versions] = sqlite(path, [
-    { sql: 'SELECT * FROM meta ORDER BY key' },
+    { sql: `SELECT * FROM meta WHERE key NOT IN ('audit_head', 'audit_next_seq') ORDER BY key` },
     { sql: `SELECT ${slotCols} FROM slots ORDER BY id` },
     { sql: 'SELECT * FROM secrets ORDER BY id' },
     { sql: 'SELECT * FROM versions ORDER BY secret_id, version' },

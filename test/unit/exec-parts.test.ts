@@ -116,7 +116,7 @@ test('complete: commands, flags, names, namespaces, delegation after exec', () =
   assert.equal(c('nosuchcommand', ''), 'values\n');
 });
 
-test('a missing --env-file is a usage error naming the file (in-process: node itself stops a spawned vault first)', async () => {
+test('a missing --env-file is a usage error naming the file (in-process)', async () => {
   const out = new PassThrough();
   const err = new PassThrough();
   let stderr = '';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { checkExists, checkSelection, envText, parseNameList, readSecrets, toEnvironment, type ReadRequest, type Selection } from '../../core/bulk.js';
+import { execDetail } from '../../audit/detail.js';
 import { VaultError } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
@@ -93,7 +93,7 @@ export function register(program: Command, io: IO, state: RunState): void {
       const select = selectionFrom(flags);
       const fileEntries: EnvFileEntry[] = (flags.envFile ?? []).flatMap((f) => parseEnvFile(readTextFile(f, 'env file'), f, ns));
       const referring = fileEntries.filter((e) => e.ref !== undefined);
-      const detail: Record<string, unknown> = { command: basename(file), argc: args.length };
+      const detail: Record<string, unknown> = execDetail([file, ...args]);
       if (flags.command !== undefined) detail.shell = true;
       const request: ReadRequest = {
         op: 'exec',

@@ -25,7 +25,7 @@ export function register(program: Command, io: IO): void {
           secrets: st.secrets,
           removed: st.removed,
           versions: st.versions,
-          audit: { entries: st.auditEntries, head: st.auditHead },
+          audit: { entries: st.auditEntries, head: st.auditHead, pending: st.auditPending },
           ...(keychain ? { keychain: { available: keychain.available, reason: keychain.available ? null : keychain.reason } } : {}),
         });
         return;
@@ -35,7 +35,7 @@ export function register(program: Command, io: IO): void {
         `vault id:  ${st.vaultId}`,
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
         `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,
-        `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}`,
+        `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}${st.auditPending > 0 ? `, ${st.auditPending} failed unlock${st.auditPending === 1 ? '' : 's'} not sealed yet` : ''}`,
         `slots:`,
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
         ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),

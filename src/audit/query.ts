@@ -1,0 +1,83 @@
+import type { Database } from 'better-sqlite3';
+import type { AuditRow } from './log.js';
+
+/** Which entries `vault audit` shows; every field narrows the selection. */
+export interface AuditFilter {
+  ns?: string;
+  name?: string;
+  /** any of these operations */
+  ops?: string[];
+  /** entries at or after this time (epoch ms) */
+  since?: number;
+  /** the K most recent matching entries (still returned oldest first) */
+  limit?: number;
+}
+
+/** One entry as readers see it. Holds no value: the log never stores one. */
+export interface AuditRecord {
+  seq: number;
+  /** epoch milliseconds */
+  at: number;
+  op: string;
+  ns: string | null;
+  name: string | null;
+  version: number | null;
+  outcome: string;
+  actor: { user: string; pid: number; parent: string };
+  /** the structured detail, or null; a stored detail that is not a JSON object is returned as text */
+  detail: Record<string, unknown> | string | null;
+  /** false for a failed unlock recorded while locked and not sealed into the chain yet */
+  sealed: boolean;
+}
+
+function parseDetail(text: string | null): Record<string, unknown> | string | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : text;
+  } catch {
+    return text;
+  }
+}
+
+/** Matching entries, oldest first. Reads only; needs no key (entries hold no values). */
+export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.ns !== undefined) {
+    where.push('ns = @ns');
+    params.ns = filter.ns;
+  }
+  if (filter.name !== undefined) {
+    where.push('name = @name');
+    params.name = filter.name;
+  }
+  if (filter.ops !== undefined && filter.ops.length > 0) {
+    where.push(`op IN (${filter.ops.map((_, k) => `@op${k}`).join(', ')})`);
+    filter.ops.forEach((op, k) => (params[`op${k}`] = op));
+  }
+  if (filter.since !== undefined) {
+    where.push('at >= @since');
+    params.since = filter.since;
+  }
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  let rows: AuditRow[];
+  if (filter.limit !== undefined) {
+    params.limit = filter.limit;
+    rows = (db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq DESC LIMIT @limit`).all(params) as AuditRow[]).reverse();
+  } else {
+    rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
+  }
+  return rows.map((r) => ({
+    seq: r.seq,
+    at: r.at,
+    op: r.op,
+    ns: r.ns,
+    name: r.name,
+    version: r.version,
+    outcome: r.outcome,
+    actor: { user: r.actor_user, pid: r.actor_pid, parent: r.actor_parent },
+    detail: parseDetail(r.detail),
+    sealed: r.mac !== null,
+  }));
+}
