@@ -13,6 +13,8 @@ import { checkNamespace, DEFAULT_NS, formatRef, parseSecretRef } from './core/na
 import { Vault, type PutOptions, type SecretInfo } from './core/vault.js';
 import { defaultVaultPath } from './store/paths.js';
 import { parseMasterKey } from './unlock/masterkey.js';
+import { systemKeychain } from './unlock/keychain.js';
+import { keychainWarning, unlockWithKeychain } from './unlock/keychain-slot.js';
 import { readEnv } from './core/bulk.js';
 import { maskSecrets } from './exec/mask.js';
 
@@ -24,7 +26,9 @@ export type Unlock =
   | { passphrase: string | Buffer }
   | { masterKey: string }
   /** the keychain slot's key, as read from the OS keychain by the caller */
-  | { keychainKek: Buffer; slotId: string };
+  | { keychainKek: Buffer; slotId: string }
+  /** the keychain slot, with its key read from the OS keychain here (service `vault`, account = vault id) */
+  | { keychain: true };
 
 export interface OpenVaultOptions {
   /** the vault file; default $VAULT_PATH or the platform data directory */
@@ -88,6 +92,13 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
     } else if ('passphrase' in u) {
       const bytes = Buffer.isBuffer(u.passphrase) ? u.passphrase : Buffer.from(u.passphrase, 'utf8');
       await vault.unlockWithPassphrase(bytes);
+    } else if ('keychain' in u) {
+      const attempt = await unlockWithKeychain(vault, systemKeychain(env));
+      if (!attempt.ok) {
+        throw new VaultError('locked', `cannot unlock with the OS keychain: ${keychainWarning(attempt.reason)}`, {
+          hint: 'unlock with a passphrase or a master key instead',
+        });
+      }
     } else {
       await vault.unlockWithKeychainKek(u.slotId, u.keychainKek);
     }

@@ -116,10 +116,12 @@ test('a keychain entry deleted by the user: one warning, fall-through, and enabl
   if (!keyringOrSkip(t)) return;
   const { path, home, pass } = setup(t);
   const only = { VAULT_PATH: path };
-  const [init, put, forget, get, withPass, kstatus, enable, get2, enable2] = await inKeyring(home, [
+  const [init, put, lib, forget, libMissing, get, withPass, kstatus, enable, get2, enable2] = await inKeyring(home, [
     { args: ['init', '--keychain'], env: pass },
     { args: ['put', 'A'], env: only, input: 'a-value' },
+    { libraryGet: { path, name: 'A' } },
     { forget: path },
+    { libraryGet: { path, name: 'A' } },
     { args: ['get', 'A'], env: only },
     { args: ['get', 'A'], env: pass },
     { args: ['keychain', 'status', '--json'], env: only },
@@ -129,7 +131,14 @@ test('a keychain entry deleted by the user: one warning, fall-through, and enabl
   ]);
   assert.equal(ok(init, 'init').stderr, `created vault ${path}; the Secret Service unlocks it on this login\n`);
   ok(put, 'put');
+  // The library API unlocks with { keychain: true } too, and says why when it cannot.
+  assert.equal(ok(lib, 'library get').out, 'a-value');
   ok(forget, 'forget');
+  assert.equal(libMissing!.status, 4);
+  assert.equal(
+    libMissing!.stderr,
+    'cannot unlock with the OS keychain: the OS keychain has no key for this vault (was it deleted?); vault keychain enable stores a new one\n',
+  );
   assert.equal(get!.status, 4);
   assert.equal(get!.out, '');
   assert.equal(get!.stderr, `vault: warning: the OS keychain has no key for this vault (was it deleted?); vault keychain enable stores a new one\n${LOCKED}`);

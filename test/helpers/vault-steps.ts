@@ -12,10 +12,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Vault } from '../../src/core/vault.js';
+import { openVault, VaultError } from '../../src/index.js';
 import { systemKeychain } from '../../src/unlock/keychain.js';
 import { BIN } from './cli.js';
 
-export type Step = { args: string[]; env?: Record<string, string>; input?: string } | { forget: string };
+export type Step =
+  | { args: string[]; env?: Record<string, string>; input?: string }
+  | { forget: string }
+  /** openVault({ path, unlock: { keychain: true } }).get(name), through the library API */
+  | { libraryGet: { path: string; name: string } };
 export interface StepResult {
   status: number | null;
   out: string;
@@ -34,6 +39,19 @@ async function main(): Promise<void> {
       vault.close();
       const removed = await systemKeychain(process.env).remove(id);
       results.push({ status: removed ? 0 : 1, out: '', stderr: '' });
+      continue;
+    }
+    if ('libraryGet' in step) {
+      try {
+        const handle = await openVault({ path: step.libraryGet.path, unlock: { keychain: true } });
+        try {
+          results.push({ status: 0, out: handle.get(step.libraryGet.name), stderr: '' });
+        } finally {
+          handle.close();
+        }
+      } catch (e) {
+        results.push({ status: e instanceof VaultError ? e.exitStatus : 1, out: '', stderr: `${(e as Error).message}\n` });
+      }
       continue;
     }
     const env: Record<string, string> = { LANG: 'C.UTF-8' };
