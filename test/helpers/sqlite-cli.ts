@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import type { AuditRow } from '../../src/audit/log.js';
 
 /**
  * The `sqlite3` command-line shell: the "outside tool" that tampers with a vault file in
@@ -17,21 +18,8 @@ export function sqliteJson<T = Record<string, unknown>>(path: string, query: str
   return out === '' ? [] : (JSON.parse(out) as T[]);
 }
 
-export interface RawAuditRow {
-  seq: number;
-  at: number;
-  op: string;
-  ns: string | null;
-  name: string | null;
-  version: number | null;
-  outcome: string;
-  actor_user: string;
-  actor_pid: number;
-  actor_parent: string;
-  detail: string | null;
-  /** hex, or null for an unsealed entry */
-  mac: string | null;
-}
+/** An audit row as `sqlite3 -json` gives it: the MAC as hex, null for an unsealed entry. */
+export type RawAuditRow = Omit<AuditRow, 'mac'> & { mac: string | null };
 
 export function auditRows(path: string): RawAuditRow[] {
   return sqliteJson<RawAuditRow>(

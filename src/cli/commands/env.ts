@@ -68,22 +68,20 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
   io.stdout.write(output, () => output.fill(0));
 }
 
-export function register(program: Command, io: IO): void {
-  program
-    .command('env')
-    .description('print the namespace\'s secrets as variables: eval "$(vault env --format shell)"')
-    .addOption(formatOption("dotenv (default), shell (export NAME='…' lines for eval) or json"))
-    .option('--only <names>', 'only these secrets (comma-separated names)')
-    .option('--prefix <prefix>', 'only secrets whose names start with this')
-    .option('--allow-expired', 'include expired secrets instead of refusing them')
-    .action((flags: EnvFlags, cmd: Command) => printSecrets(io, cmd, 'env', flags));
+const COMMANDS: ReadonlyArray<{ op: 'env' | 'export'; description: string; formats: string }> = [
+  { op: 'env', description: 'print the namespace\'s secrets as variables: eval "$(vault env --format shell)"', formats: "dotenv (default), shell (export NAME='…' lines for eval) or json" },
+  { op: 'export', description: "print the namespace's secrets in plaintext (the audit log records it)", formats: 'dotenv (default), shell or json' },
+];
 
-  program
-    .command('export')
-    .description("print the namespace's secrets in plaintext (the audit log records it)")
-    .addOption(formatOption('dotenv (default), shell or json'))
-    .option('--only <names>', 'only these secrets (comma-separated names)')
-    .option('--prefix <prefix>', 'only secrets whose names start with this')
-    .option('--allow-expired', 'include expired secrets instead of refusing them')
-    .action((flags: EnvFlags, cmd: Command) => printSecrets(io, cmd, 'export', flags));
+export function register(program: Command, io: IO): void {
+  for (const { op, description, formats } of COMMANDS) {
+    program
+      .command(op)
+      .description(description)
+      .addOption(formatOption(formats))
+      .option('--only <names>', 'only these secrets (comma-separated names)')
+      .option('--prefix <prefix>', 'only secrets whose names start with this')
+      .option('--allow-expired', 'include expired secrets instead of refusing them')
+      .action((flags: EnvFlags, cmd: Command) => printSecrets(io, cmd, op, flags));
+  }
 }
