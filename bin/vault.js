@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { run } from '../dist/src/cli/main.js';
+import { run } from '../dist/cli/main.js';
 
 // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.
 process.stdout.on('error', (e) => {

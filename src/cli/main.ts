@@ -3,11 +3,19 @@ import { CommanderError } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { colorEnabled, processIO, type IO } from './io.js';
 import { formatError, toVaultError } from './output.js';
-import { buildProgram, findCommand, splitPassthrough, type RunState } from './program.js';
+import { addCommands, buildProgram, findCommand, splitPassthrough, type RunState } from './program.js';
 
+/** The version in our package.json, found upwards from this file (bundled or not). */
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'vault-cli') return pkg.version;
+    } catch {
+      // not here: go up
+    }
+  }
+  return 'unknown';
 }
 
 /** Flags that shape how an error is printed, read straight from argv: they must work even when parsing failed. */
@@ -29,12 +37,13 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
   const state: RunState = { status: 0 };
   // `--version` is handled here, not by commander: commander would also take it from
   // `vault get NAME --version 2`, where it belongs to get.
-  const program = buildProgram(io, state);
+  const program = buildProgram(io);
   const command = findCommand(program, argv);
   if (argv.slice(0, command === -1 ? argv.length : command).includes('--version')) {
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  await addCommands(program, io, state, command === -1 ? undefined : argv[command]);
   if (argv.length === 0) {
     program.outputHelp({ error: true });
     return 2;

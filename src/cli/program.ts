@@ -1,23 +1,5 @@
 import { Command, Option } from 'commander';
 import type { IO } from './io.js';
-import { register as registerAudit } from './commands/audit.js';
-import { register as registerGet } from './commands/get.js';
-import { register as registerHistory } from './commands/history.js';
-import { register as registerInit } from './commands/init.js';
-import { register as registerList } from './commands/list.js';
-import { register as registerPut } from './commands/put.js';
-import { register as registerRm } from './commands/rm.js';
-import { register as registerStatus, registerHelp } from './commands/status.js';
-import { register as registerRotate } from './commands/rotate.js';
-import { register as registerPasswd } from './commands/passwd.js';
-import { register as registerKey } from './commands/key.js';
-import { register as registerKeychain } from './commands/keychain.js';
-import { register as registerExec } from './commands/exec.js';
-import { register as registerEnv } from './commands/env.js';
-import { register as registerImport } from './commands/import.js';
-import { register as registerInject } from './commands/inject.js';
-import { register as registerCompletion } from './commands/completion.js';
-
 /** What an action reports beyond success or a thrown error: `exec` passes on its child's status. */
 export interface RunState {
   status: number;
@@ -27,29 +9,45 @@ export interface RunState {
 
 export type Register = (program: Command, io: IO, state: RunState) => void;
 
-/** Each command module adds its commands to the program; the order is the help order. */
-const COMMANDS: ReadonlyArray<Register> = [
-  registerInit,
-  registerPut,
-  registerGet,
-  registerList,
-  registerHistory,
-  registerRm,
-  registerRotate,
-  registerPasswd,
-  registerKey,
-  registerKeychain,
-  registerExec,
-  registerEnv,
-  registerImport,
-  registerInject,
-  registerAudit,
-  registerStatus,
-  registerCompletion,
-  registerHelp,
+/**
+ * The command modules, in help order, with the command words each registers. A module is
+ * imported only when its command runs (start-up time is paid per invocation: `vault get`
+ * must not load exec, audit or rotation code); help, completion and an unknown word load all.
+ */
+const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Register> }> = [
+  { words: ['init'], load: async () => (await import('./commands/init.js')).register },
+  { words: ['put'], load: async () => (await import('./commands/put.js')).register },
+  { words: ['get'], load: async () => (await import('./commands/get.js')).register },
+  { words: ['list', 'ls'], load: async () => (await import('./commands/list.js')).register },
+  { words: ['history', 'rollback'], load: async () => (await import('./commands/history.js')).register },
+  { words: ['rm'], load: async () => (await import('./commands/rm.js')).register },
+  { words: ['rotate'], load: async () => (await import('./commands/rotate.js')).register },
+  { words: ['passwd'], load: async () => (await import('./commands/passwd.js')).register },
+  { words: ['key'], load: async () => (await import('./commands/key.js')).register },
+  { words: ['keychain'], load: async () => (await import('./commands/keychain.js')).register },
+  { words: ['exec'], load: async () => (await import('./commands/exec.js')).register },
+  { words: ['env', 'export'], load: async () => (await import('./commands/env.js')).register },
+  { words: ['import'], load: async () => (await import('./commands/import.js')).register },
+  { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
+  { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
+  { words: ['status'], load: async () => (await import('./commands/status.js')).register },
+  { words: ['completion', '__complete'], load: async () => (await import('./commands/completion.js')).register },
+  { words: ['help'], load: async () => (await import('./commands/status.js')).registerHelp },
 ];
 
-export function buildProgram(io: IO, state: RunState): Command {
+/** Words whose command needs every other command registered (to list or complete them). */
+const NEEDS_ALL = new Set(['help', '__complete']);
+
+/** Registers the module of `word`, or every module when the word needs them or is unknown. */
+export async function addCommands(program: Command, io: IO, state: RunState, word: string | undefined): Promise<void> {
+  const own = word === undefined || NEEDS_ALL.has(word) ? [] : MODULES.filter((m) => m.words.includes(word));
+  const chosen = own.length > 0 ? own : MODULES;
+  const registers = await Promise.all(chosen.map((m) => m.load()));
+  for (const register of registers) register(program, io, state);
+}
+
+/** The program with its global options; addCommands adds the commands. */
+export function buildProgram(io: IO): Command {
   const program = new Command('vault');
   program
     .description('a local secret vault: encrypted secrets for developers, scripts and CI')
@@ -70,8 +68,6 @@ export function buildProgram(io: IO, state: RunState): Command {
       writeErr: (s) => io.stderr.write(s),
       outputError: () => undefined,
     });
-  for (const register of COMMANDS) register(program, io, state);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
   return program;
 }
 

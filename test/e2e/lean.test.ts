@@ -19,7 +19,7 @@ test('vault get in a script loads no prompt, table, keychain or colour module', 
     assert.equal(get.status, 0, get.stderr);
     assert.equal(get.out, 'abc123');
     const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-    assert.ok(loaded.some((u) => u.includes('/dist/src/cli/main.js')), 'the trace saw the program load');
+    assert.ok(loaded.some((u) => u.includes('/dist/cli/main.js')), 'the trace saw the program load');
     assert.deepEqual(loaded.filter((u) => HEAVY.some((h) => u.includes(`/node_modules/${h}`))), []);
   } finally {
     v.cleanup();

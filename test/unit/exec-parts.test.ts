@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { run } from '../../src/cli/main.js';
-import { buildProgram, splitPassthrough } from '../../src/cli/program.js';
+import { addCommands, buildProgram, splitPassthrough } from '../../src/cli/program.js';
 import { complete, renderCompletion, type NameSource } from '../../src/cli/complete.js';
 import { childEnvironment } from '../../src/exec/environment.js';
 import { parseTemplate, renderTemplate, writeFileAtomic } from '../../src/exec/inject.js';
 import { tempDir } from '../helpers/cli.js';
 
-function program(): ReturnType<typeof buildProgram> {
+/** The program with every command registered, as `vault __complete` builds it. */
+async function program(): Promise<ReturnType<typeof buildProgram>> {
   const sink = new PassThrough();
-  return buildProgram({ stdin: new PassThrough(), stdout: sink, stderr: sink, env: {} }, { status: 0 });
+  const io = { stdin: new PassThrough(), stdout: sink, stderr: sink, env: {} };
+  const p = buildProgram(io);
+  await addCommands(p, io, { status: 0 }, '__complete');
+  return p;
 }
 
-test('splitPassthrough cuts at the first -- only for exec, skipping global flags and their values', () => {
-  const p = program();
+test('splitPassthrough cuts at the first -- only for exec, skipping global flags and their values', async () => {
+  const p = await program();
   assert.deepEqual(splitPassthrough(p, ['exec', '--only', 'A', '--', 'cmd', '--json', '--', 'x']), { argv: ['exec', '--only', 'A'], rest: ['cmd', '--json', '--', 'x'] });
   assert.deepEqual(splitPassthrough(p, ['--vault', 'exec', '--ns', 'get', 'exec', '--', 'a']), { argv: ['--vault', 'exec', '--ns', 'get', 'exec'], rest: ['a'] });
   assert.deepEqual(splitPassthrough(p, ['--ns', 'exec', 'get', '--', 'A']), { argv: ['--ns', 'exec', 'get', '--', 'A'] });
@@ -96,8 +100,8 @@ const NAMES: NameSource = {
   namespaces: () => ['default', 'prod'],
 };
 
-test('complete: commands, flags, names, namespaces, delegation after exec', () => {
-  const p = program();
+test('complete: commands, flags, names, namespaces, delegation after exec', async () => {
+  const p = await program();
   const c = (...words: string[]): string => renderCompletion(complete(p, words, NAMES));
   assert.match(c('st'), /^values\nstatus\t[^\t\n]+\n$/);
   assert.match(c(''), /^values\n(.+\n)+$/);
