@@ -20,7 +20,7 @@ export function register(program: Command, io: IO): void {
     .action(async (opts: { kdf: 'scrypt' | 'pbkdf2'; keychain?: boolean }, cmd: Command) => {
       const s = new Session(io, cmd);
       const path = s.vaultPath;
-      s.ns; // validates VAULT_NS / --ns up front
+      void s.ns; // a bad VAULT_NS / --ns fails before the vault is created
       // Refused before anyone types a passphrase twice or waits for the KDF; creation re-checks (O_EXCL).
       if (existsSync(path)) {
         throw new VaultError('exists', `a vault already exists at ${path}`, { hint: 'use it, or choose another path with --vault' });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT_CODE_TABLE } from '../../core/errors.js';
+import { EXIT_CODE_TABLE, VaultError } from '../../core/errors.js';
 import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
 import { Session } from '../session.js';
@@ -66,7 +66,6 @@ export function registerHelp(program: Command, io: IO): void {
     });
 }
 
-import { VaultError } from '../../core/errors.js';
 function unknownTopic(topic: string): VaultError {
   return new VaultError('usage', `no help topic ${JSON.stringify(topic)}`, { hint: 'vault help lists the commands; vault help exit-codes lists the exit codes' });
 }
