@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # The main job of the quick start: a demo vault in a temporary directory, a secret stored
-# from stdin, read back by a script, and injected into a child process.
+# from stdin, read back by a script, injected into a child process, and the audit log checked.
+# Each step is echoed before it runs; no value is ever echoed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT
 export VAULT_PATH="$demo/vault.db"
 export VAULT_PASSPHRASE='demo passphrase, not for real use'
-vault() { node bin/vault.js "$@"; }
+vault() { node -- bin/vault.js "$@"; }
+step() { printf '\n$ %s\n' "$*" >&2; }
 
-set -x
+step vault init
 vault init
+step "printf '…' | vault put STRIPE_KEY --description 'demo key'"
 printf 'sk_test_demo_4242\n' | vault put STRIPE_KEY --description 'demo key'
+step vault list
 vault list
+step 'token="$(vault get STRIPE_KEY)"'
 token="$(vault get STRIPE_KEY)"
-set +x
 echo "a script read STRIPE_KEY: ${#token} characters"
-set -x
+step "vault exec --mask -- sh -c 'echo \"the child sees \$STRIPE_KEY\"'"
+vault exec --mask -- sh -c 'echo "the child sees $STRIPE_KEY"'
+step vault audit
+vault audit
+step vault audit verify
+vault audit verify
+step vault status
 vault status
