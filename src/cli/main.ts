@@ -30,6 +30,18 @@ function errorStyle(argv: string[], io: IO): { json: boolean; debug: boolean; co
 }
 
 /**
+ * Commander's messages in our style (SPEC §9: lowercase, one line, no trailing period):
+ * "error: option '--kdf <kdf>' argument 'x' is invalid. Allowed choices are a, b." becomes
+ * "option '--kdf <kdf>' argument 'x' is invalid; allowed choices are a, b".
+ */
+export function commanderMessage(text: string): string {
+  return text
+    .replace(/^error: /, '')
+    .replace(/\.\s+([A-Z])/g, (_m, c: string) => `; ${c.toLowerCase()}`)
+    .replace(/\.$/, '');
+}
+
+/**
  * The one top-level catch: runs the command, maps every error to its exit status
  * (SPEC §8) and prints it by the rules of SPEC §9. Returns the exit status; never exits.
  */
@@ -56,7 +68,7 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      const message = e.message.replace(/^error: /, '');
+      const message = commanderMessage(e.message);
       const err = new VaultError('usage', message, { hint: 'vault --help lists the commands and flags' });
       io.stderr.write(formatError(err, errorStyle(argv, io)));
       return err.exitStatus;

@@ -172,7 +172,7 @@ describe('usage errors → 2', () => {
     refused(await runVault(['--bogus', 'list'], { env: v.env }), 2, `vault: error: unknown option '--bogus'\n${HELP_HINT}`);
     refused(await runVault(['frobnicate'], { env: v.env }), 2, `vault: error: unknown command 'frobnicate'\n${HELP_HINT}`);
     refused(await runVault(['get'], { env: v.env }), 2, `vault: error: missing required argument 'name'\n${HELP_HINT}`);
-    refused(await runVault(['get', 'A', 'B'], { env: v.env }), 2, `vault: error: too many arguments for 'get'. Expected 1 argument but got 2.\n${HELP_HINT}`);
+    refused(await runVault(['get', 'A', 'B'], { env: v.env }), 2, `vault: error: too many arguments for 'get'; expected 1 argument but got 2\n${HELP_HINT}`);
   });
 
   test('invalid namespaces and names, empty names; nothing is opened', async () => {

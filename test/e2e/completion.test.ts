@@ -154,5 +154,5 @@ test('vault __complete reads names without unlocking and prints nothing on stder
 test('vault completion refuses an unknown shell', async () => {
   const r = await runVault(['completion', 'tcsh']);
   assert.equal(r.status, 2);
-  assert.equal(r.stderr.split('\n')[0], "vault: error: command-argument value 'tcsh' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.");
+  assert.equal(r.stderr.split('\n')[0], "vault: error: command-argument value 'tcsh' is invalid for argument 'shell'; allowed choices are bash, zsh, fish");
 });

@@ -99,7 +99,7 @@ test('env output: dotenv by default, parsed back unchanged by the dotenv package
     assert.equal(clash.stderr, '{"error":{"code":"usage","message":"--json cannot be used with --format shell"}}\n');
     const bad = await runVault(['env', '--format', 'xml'], { env: v.env });
     assert.equal(bad.status, 2);
-    assert.equal(bad.stderr.split('\n')[0], "vault: error: option '--format <format>' argument 'xml' is invalid. Allowed choices are dotenv, shell, json.");
+    assert.equal(bad.stderr.split('\n')[0], "vault: error: option '--format <format>' argument 'xml' is invalid; allowed choices are dotenv, shell, json");
     assert.deepEqual(
       auditLog(v.path).filter((e) => e.op === 'env').map((e) => [e.outcome, e.detail]),
       [

@@ -87,7 +87,7 @@ test('init --kdf pbkdf2 --json: the slot uses PBKDF2-HMAC-SHA256 at 600,000 iter
 test('init --kdf with another value → 2', async () => {
   const path = join(dir(), 'vault.db');
   const r = await runVault(['init', '--kdf', 'argon2'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } });
-  assert.equal(r.stderr, "vault: error: option '--kdf <kdf>' argument 'argon2' is invalid. Allowed choices are scrypt, pbkdf2.\nvault: hint: vault --help lists the commands and flags\n");
+  assert.equal(r.stderr, "vault: error: option '--kdf <kdf>' argument 'argon2' is invalid; allowed choices are scrypt, pbkdf2\nvault: hint: vault --help lists the commands and flags\n");
   assert.equal(r.status, 2);
   assert.equal(existsSync(path), false);
 });

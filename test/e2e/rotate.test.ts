@@ -114,7 +114,7 @@ test('bad generation flags are usage errors and change nothing', async () => {
       [['--generate=7'], 'vault: error: invalid length "7" for --generate'],
       [['--generate=4097'], 'vault: error: invalid length "4097" for --generate'],
       [['--generate=0x20'], 'vault: error: invalid length "0x20" for --generate'],
-      [['--generate', '--charset', 'emoji'], "vault: error: option '--charset <set>' argument 'emoji' is invalid. Allowed choices are alnum, alpha, num, hex, base64url, ascii."],
+      [['--generate', '--charset', 'emoji'], "vault: error: option '--charset <set>' argument 'emoji' is invalid; allowed choices are alnum, alpha, num, hex, base64url, ascii"],
       [['--charset', 'hex'], 'vault: error: --charset needs --generate'],
       [['--print'], 'vault: error: --print needs --generate'],
       [['--generate', '--from-file', '/dev/null'], 'vault: error: --generate cannot be combined with --from-file'],
