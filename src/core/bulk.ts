@@ -98,14 +98,14 @@ function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Plann
     }
     for (const r of chosen) {
       const ref = { ns: r.ns, name: r.name };
-      secrets.push({ ref, row: vault.versionRow(r.id, r.current_version), label: formatRef(ref) });
+      secrets.push({ ref, row: vault.findVersion(r.id, r.current_version), label: formatRef(ref) });
     }
   }
   const refs: Planned[] = [];
   for (const wanted of req.refs ?? []) {
     const ref = { ns: wanted.ns, name: wanted.name };
     const secret = vault.findSecret(ref, false);
-    const row = secret ? vault.versionRow(secret.id, wanted.version ?? secret.current_version) : undefined;
+    const row = secret ? vault.findVersion(secret.id, wanted.version ?? secret.current_version) : undefined;
     const label = refLabel(wanted);
     if (!row && !missing.includes(label)) missing.push(label);
     refs.push({ ref, row, label });

@@ -610,7 +610,8 @@ export class Vault {
     return row && (includeRemoved || row.removed_at === null) ? row : undefined;
   }
 
-  private findVersion(secretId: number, version: number): VersionRow | undefined {
+  /** One stored version of a secret, or undefined. */
+  findVersion(secretId: number, version: number): VersionRow | undefined {
     return this.db.prepare('SELECT * FROM versions WHERE secret_id = ? AND version = ?').get(secretId, version) as VersionRow | undefined;
   }
 
@@ -672,11 +673,6 @@ export class Vault {
   /** The clock this vault was opened with; epoch milliseconds. */
   time(): number {
     return this.now();
-  }
-
-  /** One stored version of a secret, or undefined. */
-  versionRow(secretId: number, version: number): VersionRow | undefined {
-    return this.findVersion(secretId, version);
   }
 
   /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
@@ -788,11 +784,12 @@ export function checkValueSize(value: Buffer): void {
   }
 }
 
-function authFailed(): VaultError {
+/** The one answer to a wrong passphrase or key, whatever part was wrong (SPEC §3). */
+export function authFailed(): VaultError {
   return new VaultError('auth-failed', 'wrong passphrase or key');
 }
 
-function notFound(ref: SecretRef): VaultError {
+export function notFound(ref: SecretRef): VaultError {
   return new VaultError('not-found', `no secret ${formatRef(ref)}`, { hint: 'vault list shows the stored names' });
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { VaultError } from '../core/errors.js';
-import type { Vault } from '../core/vault.js';
+import { authFailed, type Vault } from '../core/vault.js';
 import { parseMasterKey } from './masterkey.js';
 
 /**
@@ -62,7 +62,7 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
       if (!vault.hasSlot('master-key')) {
         // Every master-key slot revoked: still a failed unlock, and recorded as one.
         vault.recordFailedUnlock('master-key');
-        throw new VaultError('auth-failed', 'wrong passphrase or key');
+        throw authFailed();
       }
       await vault.unlockWithMasterKey(raw);
     } finally {

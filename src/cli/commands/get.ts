@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { VaultError } from '../../core/errors.js';
-import { formatRef, parseVersion, type SecretRef } from '../../core/names.js';
+import { parseVersion } from '../../core/names.js';
 import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
 import { Session } from '../session.js';
+import { notFound } from '../../core/vault.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -49,8 +49,4 @@ export function register(program: Command, io: IO): void {
         }
       });
     });
-}
-
-function notFound(ref: SecretRef): VaultError {
-  return new VaultError('not-found', `no secret ${formatRef(ref)}`, { hint: 'vault list shows the stored names' });
 }

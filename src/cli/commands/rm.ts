@@ -4,6 +4,7 @@ import { formatRef } from '../../core/names.js';
 import type { IO } from '../io.js';
 import { promptConfirm } from '../prompt.js';
 import { Session } from '../session.js';
+import { notFound } from '../../core/vault.js';
 
 export function register(program: Command, io: IO): void {
   program
@@ -18,7 +19,7 @@ export function register(program: Command, io: IO): void {
       await s.withVault(false, async (vault) => {
         const secret = vault.findSecret(ref, true);
         if (!secret || (secret.removed_at !== null && !flags.purge)) {
-          throw new VaultError('not-found', `no secret ${formatRef(ref)}`, { hint: 'vault list shows the stored names' });
+          throw notFound(ref);
         }
         if (!flags.yes) {
           if (!s.interactive) {
