@@ -24,8 +24,8 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { LAST_ROW, LAST_SEALED } from '../src/audit/log.js';
-import { buildSlot, insertSlot, Vault } from '../src/core/vault.js';
-import { generateMasterKey } from '../src/unlock/masterkey.js';
+import { Vault } from '../src/core/vault.js';
+import { addMasterKey } from '../src/unlock/slots.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'vault.js');
@@ -52,9 +52,7 @@ const fmt = (ms: number): string => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0
 async function setup(): Promise<string> {
   const vault = await Vault.create(path, { passphrase: Buffer.from('bench passphrase'), kdf: { name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } } });
   try {
-    const key = generateMasterKey();
-    const slot = await buildSlot(vault.id, 'master-key', 'bench', { name: 'hkdf-sha256', params: {} }, key.raw, vault.requireKey(), Date.now());
-    vault.transact(() => insertSlot(vault.database, slot));
+    const key = { text: (await addMasterKey(vault, 'bench')).key };
     vault.put(ref, Buffer.from('bench-value-0123456789'));
     vault.transact(() => {
       for (let k = 0; k < 10_000 - 2; k++) vault.record({ op: 'get', ns: 'default', name: `NAME_${k % 100}`, version: 1, outcome: 'ok' });

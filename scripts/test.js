@@ -2,7 +2,8 @@
 // Runs every compiled test file with node's test runner. Test files are found here rather
 // than by a glob so the same command works on every Node >= 20.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -20,5 +21,9 @@ function find(dir) {
 
 let files = find(join(root, 'dist', 'test')).sort();
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Rollback anchors (src/store/anchor.ts) written by the tests go to a directory of this run,
+// not into the developer's ~/.local/state.
+const state = mkdtempSync(join(tmpdir(), 'vault-test-state-'));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, XDG_STATE_HOME: state } });
+rmSync(state, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -11,6 +11,7 @@
 import { VaultError } from './core/errors.js';
 import { checkNamespace, DEFAULT_NS, formatRef, parseSecretRef } from './core/names.js';
 import { Vault, type PutOptions, type SecretInfo } from './core/vault.js';
+import { anchorDir } from './store/anchor.js';
 import { defaultVaultPath } from './store/paths.js';
 import { parseMasterKey } from './unlock/masterkey.js';
 import { systemKeychain } from './unlock/keychain.js';
@@ -79,7 +80,7 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
   const env = options.env ?? process.env;
   const path = options.path ?? defaultVaultPath(env);
   const ns = checkNamespace(options.ns ?? (env.VAULT_NS || DEFAULT_NS));
-  const vault = Vault.open(path, { insecurePermissions: options.insecurePermissions === true });
+  const vault = Vault.open(path, { insecurePermissions: options.insecurePermissions === true, anchorDir: anchorDir(env) });
   try {
     const u = options.unlock;
     if ('masterKey' in u) {

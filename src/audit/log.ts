@@ -26,7 +26,21 @@ export const AUDIT_OPS = [
   'init', 'get', 'put', 'rotate', 'rotate-master', 'rm', 'rollback',
   'exec', 'env', 'export', 'inject', 'import',
   'key-add', 'key-rm', 'keychain-enable', 'keychain-disable', 'passwd', 'unlock', 'kdf-upgrade',
+  'key-update', 'upgrade', 'accept-restore',
 ] as const;
+
+/** An audit key and the first seq it MACs: `rotate --master` starts a new one (docs/security.md). */
+export interface AuditKey {
+  fromSeq: number;
+  key: Buffer;
+}
+
+/** The key that MACs entry `seq`: the last one that starts at or before it. */
+export function keyFor(keys: ReadonlyArray<AuditKey>, seq: number): Buffer {
+  let key = keys[0]!.key;
+  for (const k of keys) if (k.fromSeq <= seq) key = k.key;
+  return key;
+}
 
 export type AuditOp = (typeof AUDIT_OPS)[number];
 
@@ -104,9 +118,18 @@ export function macEquals(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** A failed unlock is the only kind of entry that may be written without a MAC. */
-export function isFailedUnlock(row: Pick<AuditRow, 'op' | 'outcome' | 'ns' | 'name' | 'version'>): boolean {
-  return row.op === 'unlock' && row.outcome === 'denied' && row.ns === null && row.name === null && row.version === null;
+const FAILED_UNLOCK_DETAILS = new Set(['passphrase', 'master-key', 'keychain'].map((method) => JSON.stringify({ method })));
+
+/**
+ * A failed unlock is the only kind of entry that may be written without a MAC, and only in
+ * exactly the shape recordFailedUnlock writes: anything else in an unsealed row was written by
+ * someone else, and sealing it would make it look like ours.
+ */
+export function isFailedUnlock(row: Pick<AuditRow, 'op' | 'outcome' | 'ns' | 'name' | 'version' | 'detail'>): boolean {
+  return (
+    row.op === 'unlock' && row.outcome === 'denied' && row.ns === null && row.name === null && row.version === null &&
+    row.detail !== null && FAILED_UNLOCK_DETAILS.has(row.detail)
+  );
 }
 
 // ---- the head record and the seq counter -------------------------------------------------
@@ -158,7 +181,7 @@ const INSERT = `INSERT INTO audit (seq, at, op, ns, name, version, outcome, acto
 // audit_sealed (migration 2): b-tree seeks (EXPLAIN QUERY PLAN: SEARCH, no SCAN), so an
 // append costs the same however long the log is. test/unit/audit-plan.test.ts holds them to it.
 export const LAST_ROW = 'SELECT seq, mac FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)';
-export const LAST_SEALED = 'SELECT seq, mac FROM audit WHERE seq = (SELECT MAX(seq) FROM audit WHERE mac IS NOT NULL)';
+export const LAST_SEALED = 'SELECT seq, at, mac FROM audit WHERE seq = (SELECT MAX(seq) FROM audit WHERE mac IS NOT NULL)';
 export const AFTER = 'SELECT * FROM audit WHERE seq > ? ORDER BY seq';
 export const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM audit WHERE mac IS NULL';
 
@@ -189,11 +212,15 @@ export function appendAudit(db: Database, key: Buffer, vaultId: string, entry: A
   const last = stmt(db, LAST_ROW).get() as { seq: number; mac: Buffer | null } | undefined;
   let prev = last?.mac ?? GENESIS_MAC;
   if (last && last.mac === null) {
-    const sealed = stmt(db, LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
+    const sealed = stmt(db, LAST_SEALED).get() as { seq: number; at: number; mac: Buffer } | undefined;
     prev = sealed?.mac ?? GENESIS_MAC;
     const update = stmt(db, 'UPDATE audit SET mac = ? WHERE seq = ?');
+    // Time never goes backwards through the chain, nor past now: a row claiming otherwise was
+    // not written by a failed unlock of ours, and stays unsealed (verify reports it).
+    let floor = sealed?.at ?? 0;
     for (const row of stmt(db, AFTER).all(sealed?.seq ?? 0) as AuditRow[]) {
-      if (row.mac !== null || !isFailedUnlock(row)) continue;
+      if (row.mac !== null || !isFailedUnlock(row) || row.at < floor || row.at > now) continue;
+      floor = row.at;
       const mac = entryMac(key, vaultId, row, prev);
       update.run(mac, row.seq);
       prev = mac;
@@ -231,4 +258,14 @@ export function chainStatus(db: Database): { head: { seq: number; mac: string } 
   const head = stmt(db, LAST_SEALED).get() as { seq: number; mac: Buffer } | undefined;
   const pending = (stmt(db, PENDING_COUNT).get() as { n: number }).n;
   return { head: head ? { seq: head.seq, mac: head.mac.toString('hex').slice(0, 16) } : null, pending };
+}
+
+/**
+ * Re-tags the head record under `key`: rotate --master, after its entry (the last one under
+ * the old audit key), hands the head to the new key that every later append uses.
+ */
+export function retagHead(db: Database, key: Buffer, vaultId: string): void {
+  const head = readHead(db);
+  if (!head || head === 'malformed') return;
+  writeMeta(db, HEAD_META, `${head.seq}:${head.mac.toString('hex')}:${headTag(key, vaultId, head.seq, head.mac).toString('hex')}`);
 }

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { entryMac, GENESIS_MAC, headIsAuthentic, isFailedUnlock, macEquals, readHead, readNextSeq, type AuditRow, type ChainHead } from './log.js';
+import { entryMac, GENESIS_MAC, headIsAuthentic, isFailedUnlock, keyFor, macEquals, readHead, readNextSeq, type AuditKey, type AuditRow, type ChainHead } from './log.js';
 
 /**
  * Verification of the audit chain. The chain is walked in seq order from the genesis MAC;
@@ -48,13 +48,16 @@ const MAX_SCANS = 32;
  * snapshot while other processes append). Rows are streamed; only a failure loads them all,
  * to classify it.
  */
-export function verifyChain(db: Database, key: Buffer, vaultId: string): AuditVerification {
-  return db.transaction(() => walk(db, key, vaultId))();
+export function verifyChain(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
+  return db.transaction(() => walk(db, keys, vaultId))();
 }
 
 const ALL = 'SELECT * FROM audit ORDER BY seq';
 
-function walk(db: Database, key: Buffer, vaultId: string): AuditVerification {
+function walk(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
+  // Each entry is MACed by the audit key of its epoch; rotate --master starts a new epoch, and
+  // its first entry chains from the last one of the old epoch, linking the two chains.
+  const key = keys[keys.length - 1]!.key;
   let loaded: AuditRow[] | null = null;
   const all = (): AuditRow[] => (loaded ??= db.prepare(ALL).all() as AuditRow[]);
   const stored = readHead(db);
@@ -62,7 +65,7 @@ function walk(db: Database, key: Buffer, vaultId: string): AuditVerification {
   const counter = readNextSeq(db);
 
   const fits = (row: AuditRow, seq: number, prev: Buffer): boolean =>
-    row.mac !== null && row.mac.length === 32 && macEquals(entryMac(key, vaultId, { ...row, seq }, prev), row.mac);
+    row.mac !== null && row.mac.length === 32 && macEquals(entryMac(keyFor(keys, seq), vaultId, { ...row, seq }, prev), row.mac);
 
   let prev: Buffer = GENESIS_MAC;
   let expect = 1;

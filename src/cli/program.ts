@@ -30,6 +30,7 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['import'], load: async () => (await import('./commands/import.js')).register },
   { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
+  { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },
   { words: ['completion', '__complete'], load: async () => (await import('./commands/completion.js')).register },
   { words: ['help'], load: async () => (await import('./commands/status.js')).registerHelp },

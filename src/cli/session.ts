@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { checkNamespace, DEFAULT_NS, MAX_VALUE_BYTES, parseSecretRef, type SecretRef } from '../core/names.js';
 import { Vault } from '../core/vault.js';
+import { anchorDir } from '../store/anchor.js';
 import { defaultVaultPath } from '../store/paths.js';
 import { unlockVault, type UnlockMethod } from '../unlock/sources.js';
 import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
@@ -118,8 +119,12 @@ export class Session {
     return withSpinner(this.io, !this.opts.quiet, label, work);
   }
 
-  openVault(): Vault {
-    return Vault.open(this.vaultPath, { insecurePermissions: this.opts.insecurePermissions === true });
+  openVault(options: { acceptRestore?: boolean } = {}): Vault {
+    return Vault.open(this.vaultPath, {
+      insecurePermissions: this.opts.insecurePermissions === true,
+      anchorDir: anchorDir(this.env),
+      acceptRestore: options.acceptRestore === true,
+    });
   }
 
   /** Unlocks by the order of SPEC §4. */
@@ -141,8 +146,8 @@ export class Session {
   }
 
   /** Opens the vault (unlocked when asked), runs fn, and always closes it. */
-  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T): Promise<T> {
-    const vault = this.openVault();
+  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T, options: { acceptRestore?: boolean } = {}): Promise<T> {
+    const vault = this.openVault(options);
     try {
       if (unlock) await this.unlock(vault);
       return await fn(vault);

@@ -51,6 +51,7 @@ export interface ReadResult {
 
 interface Planned {
   ref: SecretRef;
+  secret: SecretRow | undefined;
   row: VersionRow | undefined;
   label: string;
 }
@@ -83,9 +84,7 @@ function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Plann
   const missing: string[] = [];
   const secrets: Planned[] = [];
   if (req.select) {
-    const rows = vault.database
-      .prepare('SELECT * FROM secrets WHERE ns = ? AND removed_at IS NULL ORDER BY name')
-      .all(req.ns) as SecretRow[];
+    const rows = vault.currentSecrets(req.ns);
     let chosen = rows;
     const { only, prefix } = req.select;
     if (only !== undefined) {
@@ -98,7 +97,7 @@ function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Plann
     }
     for (const r of chosen) {
       const ref = { ns: r.ns, name: r.name };
-      secrets.push({ ref, row: vault.findVersion(r.id, r.current_version), label: formatRef(ref) });
+      secrets.push({ ref, secret: r, row: vault.findVersion(r.id, r.current_version), label: formatRef(ref) });
     }
   }
   const refs: Planned[] = [];
@@ -108,7 +107,7 @@ function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Plann
     const row = secret ? vault.findVersion(secret.id, wanted.version ?? secret.current_version) : undefined;
     const label = refLabel(wanted);
     if (!row && !missing.includes(label)) missing.push(label);
-    refs.push({ ref, row, label });
+    refs.push({ ref, secret, row, label });
   }
   return { secrets, refs, missing };
 }
@@ -154,7 +153,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       record('not-found');
       return new Refusal(notFound(p.missing));
     }
-    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow }>;
+    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow; secret: SecretRow }>;
     if (!req.allowExpired) {
       const now = vault.time();
       const expired = all.find((s) => s.row.expires_at !== null && s.row.expires_at <= now);
@@ -168,8 +167,8 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       }
     }
     const values: Buffer[] = [];
-    const resolve = (s: Planned & { row: VersionRow }): ResolvedSecret | null => {
-      const value = vault.openVersion(s.ref, s.row);
+    const resolve = (s: Planned & { row: VersionRow; secret: SecretRow }): ResolvedSecret | null => {
+      const value = vault.openVersion(s.secret, s.row);
       if (!value) return null;
       values.push(value);
       return { ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at };
@@ -179,7 +178,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       [p.secrets, result.secrets],
       [p.refs, result.refs],
     ] as const) {
-      for (const s of list as Array<Planned & { row: VersionRow }>) {
+      for (const s of list as Array<Planned & { row: VersionRow; secret: SecretRow }>) {
         const r = resolve(s);
         if (!r) {
           wipe(...values);
@@ -310,7 +309,7 @@ export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], 
     const updated: string[] = [];
     for (const { name, value } of entries) {
       const ref = { ns, name };
-      const secret = vault.findSecret(ref, true);
+      const secret = vault.findSecret(ref, true, true);
       vault.storeVersion(ref, secret, value, { force: true, origin: 'import' });
       (secret && secret.removed_at === null ? updated : created).push(name);
     }

@@ -1,22 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
-import { appendAudit, appendPending, chainStatus, type AuditEntry } from '../audit/log.js';
+import { appendAudit, appendPending, chainStatus, retagHead, type AuditEntry, type AuditKey } from '../audit/log.js';
 import { queryAudit, type AuditFilter, type AuditRecord } from '../audit/query.js';
 import { verifyChain, type AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
-import { canonicalParams, defaultKdf, deriveKek, isBelowDefaults, parseKdf, SALT_BYTES, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
-import { slotMac, slotPublicKey, unwrapWithKek, wrapToPublicKey } from '../crypto/slotwrap.js';
+import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
+import { mac, macEqual, subkey } from '../crypto/mac.js';
+import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotKdf, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
+import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor } from '../store/anchor.js';
 import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
+import { deleteMeta, getMeta, setMeta } from '../store/meta.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
+import * as secrets from '../store/secrets.js';
+import type { SecretRow, VersionRow } from '../store/secrets.js';
+import * as slots from '../store/slots.js';
+import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
+import { legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
-/** The ciphertext format; bound into every AAD so an old/new format mix fails closed. */
-export const FORMAT_VERSION = 1;
-
-export type SlotKind = 'passphrase' | 'keychain' | 'master-key';
+export { FORMAT_VERSION };
+export type { SlotKind, SlotRow, SecretRow, VersionRow };
 
 export interface SlotInfo {
   id: string;
@@ -26,6 +32,8 @@ export interface SlotInfo {
   kdfParams: string;
   createdAt: number;
   lastUsedAt: number | null;
+  /** `sealed`; `pending` (a rotated key waits for the slot's next unlock); `legacy` (0.1's wrap, converted at its next unlock) */
+  state: 'sealed' | 'pending' | 'legacy';
 }
 
 export interface SecretInfo {
@@ -73,6 +81,13 @@ export interface VaultContext {
   /** the clock (tests move it); epoch milliseconds */
   now?: () => number;
   actor?: Actor;
+  /**
+   * Where the rollback anchors live (src/store/anchor.ts); null turns rollback detection
+   * across runs off (a throw-away vault). Default: from the process environment.
+   */
+  anchorDir?: string | null;
+  /** accept a vault older than its anchor (a restore from backup), audited, instead of refusing it */
+  acceptRestore?: boolean;
 }
 
 export interface CreateOptions extends VaultContext {
@@ -81,104 +96,80 @@ export interface CreateOptions extends VaultContext {
   kdf?: PassphraseKdf | KdfSpec;
 }
 
-interface SlotRow {
-  id: string;
-  kind: SlotKind;
-  label: string | null;
-  kdf: string;
-  kdf_params: string;
-  salt: Buffer;
-  nonce: Buffer;
-  wrapped_key: Buffer;
-  created_at: number;
-  last_used_at: number | null;
-  /** X25519 public key the data key is wrapped to (src/crypto/slotwrap.ts) */
-  public_key: Buffer | null;
-  ephemeral_key: Buffer | null;
-  /** HMAC under the data key over the public key and KDF fields; checked by rotate --master */
-  key_mac: Buffer | null;
-}
-
-interface SecretRow {
-  id: number;
-  ns: string;
-  name: string;
-  current_version: number;
-  description: string | null;
-  created_at: number;
-  updated_at: number;
-  removed_at: number | null;
-}
-
-interface VersionRow {
-  version: number;
-  nonce: Buffer;
-  ciphertext: Buffer;
-  size: number;
-  expires_at: number | null;
-  origin: string;
-  created_at: number;
-}
-
-/** The KDFs each slot kind may use. */
-const KDFS_OF_KIND: Record<string, readonly string[]> = {
-  passphrase: ['scrypt', 'pbkdf2-sha256'],
-  'master-key': ['hkdf-sha256'],
-  keychain: ['none'],
-};
-
 /** A refusal decided inside a transaction whose audit entry must still be committed. */
 class Refusal {
   constructor(readonly error: VaultError) {}
 }
 
+const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
+const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
+
 /**
  * One vault file. Opening it needs no key: names, versions, slots and status are readable
- * while locked. Reading or changing a value, or a slot, needs the data key, which one of the
- * unlock methods recovers from a key slot. Every operation that reads or changes a secret or
- * a slot writes its audit entry in the same transaction.
+ * while locked (and are then only what the file says). Reading or changing a value or a
+ * slot needs the data key, which an unlock recovers from a key slot (src/keyring); the
+ * unlock then checks the whole vault's state record and the rollback anchor before anything
+ * is served. Every operation that reads or changes a secret or a slot writes its audit
+ * entry in the same transaction (docs/readme/audit.md has the policy).
  */
 export class Vault {
   private dataKey: Buffer | null = null;
-  private auditKey: Buffer | null = null;
+  /** the audit keys, oldest first, each with the first seq it MACs; the last one is current */
+  private auditKeys: AuditKey[] = [];
+  private anchorKey: Buffer | null = null;
   private usedSlot: string | null = null;
+  /** the used slot's KEK, for re-sealing it at rotate --master; wiped at close */
+  private usedKek: Buffer | null = null;
+  private changed = false;
+  private stateCounter = 0;
+  private seenDataVersion = -1;
   private readonly now: () => number;
   private readonly actor: Actor;
+  private readonly anchors: string | null;
+  private readonly acceptRestore: boolean;
+  /** what an unlock with acceptRestore accepted: the anchor's state and the file's, or 'unverifiable' */
+  accepted: { from: { state: number; audit: number } | 'unverifiable'; to: { state: number; audit: number } } | null = null;
 
   private constructor(
     readonly path: string,
     private readonly db: Database,
     readonly id: string,
+    private format: number,
     ctx: VaultContext,
   ) {
     this.now = ctx.now ?? Date.now;
     this.actor = ctx.actor ?? currentActor();
+    this.anchors = ctx.anchorDir === undefined ? defaultAnchorDir(process.env) : ctx.anchorDir;
+    this.acceptRestore = ctx.acceptRestore === true;
   }
 
   /** Creates a new vault with one passphrase slot and returns it unlocked. */
   static async create(path: string, options: CreateOptions): Promise<Vault> {
     const spec = typeof options.kdf === 'object' ? options.kdf : defaultKdf(options.kdf ?? 'scrypt');
     if (spec.name !== 'scrypt' && spec.name !== 'pbkdf2-sha256') throw new VaultError('usage', 'a passphrase slot needs scrypt or pbkdf2');
-    // Validate (and spend the KDF time) before the file exists, so a failure leaves nothing behind.
     parseKdf(spec.name, canonicalParams(spec));
     const dataKey = randomBytes(32);
-    const auditKey = randomBytes(32);
     const id = randomBytes(16).toString('hex');
-    const slot = await buildSlot(id, 'passphrase', null, spec, options.passphrase, dataKey, (ctxNow(options))());
+    const now = (options.now ?? Date.now)();
+    // Validate (and spend the KDF time) before the file exists, so a failure leaves nothing behind.
+    const { row, kek } = await buildSlot(id, 'passphrase', null, spec, options.passphrase, dataKey, now);
     const db = createVaultFile(path);
-    const vault = new Vault(path, db, id, options);
+    const vault = new Vault(path, db, id, FORMAT_VERSION, options);
     vault.dataKey = dataKey;
-    vault.auditKey = auditKey;
-    vault.usedSlot = slot.id;
+    vault.auditKeys = [{ fromSeq: 1, key: randomBytes(32) }];
+    vault.anchorKey = randomBytes(32);
+    vault.usedSlot = row.id;
+    vault.usedKek = kek;
     try {
       immediate(db, () => {
-        const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-        meta.run('vault_id', id);
-        meta.run('format_version', String(FORMAT_VERSION));
-        meta.run('created_at', String(vault.now()));
-        meta.run('audit_key', vault.sealAuditKey(dataKey));
-        insertSlot(db, slot);
+        setMeta(db, 'vault_id', id);
+        setMeta(db, 'format_version', String(FORMAT_VERSION));
+        setMeta(db, 'created_at', String(now));
+        vault.writeSealedKeys(dataKey);
+        slots.insertSlot(db, row);
+        vault.changed = true;
         vault.record({ op: 'init', outcome: 'ok', detail: { kdf: spec.name } });
+        vault.writeState(dataKey);
       });
     } catch (e) {
       // A vault that could not be completed must not stay behind to block a retry with `exists`.
@@ -186,6 +177,7 @@ export class Vault {
       for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
       throw asStoreError(e, path);
     }
+    vault.afterCommit();
     return vault;
   }
 
@@ -193,13 +185,14 @@ export class Vault {
   static open(path: string, options: OpenOptions & VaultContext = {}): Vault {
     const db = openVaultFile(path, options);
     try {
-      const row = db.prepare(`SELECT value FROM meta WHERE key = 'vault_id'`).get() as { value: string } | undefined;
-      const format = db.prepare(`SELECT value FROM meta WHERE key = 'format_version'`).get() as { value: string } | undefined;
-      if (!row || !format) throw new VaultError('integrity', `${path} is not a vault file or is damaged`);
-      if (format.value !== String(FORMAT_VERSION)) {
-        throw new VaultError('integrity', `the vault at ${path} has format ${format.value}, which this vault cannot read`);
+      const id = getMeta(db, 'vault_id');
+      const format = getMeta(db, 'format_version');
+      if (id === undefined || format === undefined) throw new VaultError('integrity', `${path} is not a vault file or is damaged`);
+      if (!/^[0-9a-f]{32}$/.test(id)) throw integrity(`the vault id of ${path} is malformed`);
+      if (format !== '1' && format !== String(FORMAT_VERSION)) {
+        throw new VaultError('integrity', `the vault at ${path} has format ${format}, which this vault cannot read`);
       }
-      return new Vault(path, db, row.value, options);
+      return new Vault(path, db, id, Number(format), options);
     } catch (e) {
       db.close();
       throw asStoreError(e, path);
@@ -207,9 +200,11 @@ export class Vault {
   }
 
   close(): void {
-    wipe(this.dataKey, this.auditKey);
+    wipe(this.dataKey, this.anchorKey, this.usedKek, ...this.auditKeys.map((k) => k.key));
     this.dataKey = null;
-    this.auditKey = null;
+    this.anchorKey = null;
+    this.usedKek = null;
+    this.auditKeys = [];
     if (this.db.open) this.db.close();
   }
 
@@ -221,23 +216,26 @@ export class Vault {
     return this.db;
   }
 
+  /** The clock this vault was opened with; epoch milliseconds. */
+  time(): number {
+    return this.now();
+  }
 
   // ---- slots and unlocking ------------------------------------------------------------
 
   slots(): SlotInfo[] {
-    const rows = this.db.prepare('SELECT * FROM slots ORDER BY created_at, id').all() as SlotRow[];
-    return rows.map(slotInfo);
+    return slots.allSlots(this.db).map(slotInfo);
   }
 
   hasSlot(kind: SlotKind): boolean {
-    return this.db.prepare('SELECT 1 FROM slots WHERE kind = ?').get(kind) !== undefined;
+    return slots.hasSlotKind(this.db, kind);
   }
 
   /** Tries every passphrase slot. Wrong passphrase: auth-failed, with no hint of why. */
   async unlockWithPassphrase(passphrase: Buffer): Promise<void> {
-    const slot = await this.unlockKind('passphrase', passphrase);
-    const spec = parseKdf(slot.kdf, slot.kdf_params);
-    if (isBelowDefaults(spec)) await this.upgradeKdf(slot, spec, passphrase);
+    const opened = await this.unlockKind('passphrase', passphrase);
+    const spec = parseKdf(opened.row.kdf, opened.row.kdf_params);
+    if (isBelowDefaults(spec)) await this.upgradeKdf(opened.row, spec, passphrase);
   }
 
   /** Tries every master-key slot with the KEK derived from the raw 32-byte key. */
@@ -247,128 +245,370 @@ export class Vault {
 
   /** Unlocks with a keychain slot's KEK, as read from the OS keychain. */
   async unlockWithKeychainKek(slotId: string, kek: Buffer): Promise<void> {
-    const row = this.db.prepare(`SELECT * FROM slots WHERE id = ? AND kind = 'keychain'`).get(slotId) as SlotRow | undefined;
-    if (!row) throw new VaultError('not-found', `no keychain slot ${slotId}`);
-    const key = await this.tryUnwrap(row, kek);
-    if (!key) {
+    const row = slots.slotById(this.db, slotId);
+    if (!row || row.kind !== 'keychain') throw new VaultError('not-found', `no keychain slot ${slotId}`);
+    const opened = await unlockSlots(this.id, [row], kek, true);
+    if (!opened) {
       this.recordFailedUnlock('keychain');
       throw authFailed();
     }
-    this.finishUnlock(key, row.id);
+    this.finishUnlock(opened);
   }
 
   /** Whether `kek` opens the keychain slot `slotId`; the vault stays as locked or unlocked as it was. */
   async keychainKekOpens(slotId: string, kek: Buffer): Promise<boolean> {
-    const row = this.db.prepare(`SELECT * FROM slots WHERE id = ? AND kind = 'keychain'`).get(slotId) as SlotRow | undefined;
-    if (!row || kek.length !== 32) return false;
-    const key = await this.tryUnwrap(row, kek);
-    wipe(key);
-    return key !== null;
+    const row = slots.slotById(this.db, slotId);
+    if (!row || row.kind !== 'keychain' || kek.length !== 32) return false;
+    try {
+      const opened = await unlockSlots(this.id, [row], kek, true);
+      if (!opened) return false;
+      wipe(opened.dataKey, opened.kek);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
-  private async unlockKind(kind: SlotKind, secret: Buffer): Promise<SlotRow> {
-    const rows = this.db.prepare('SELECT * FROM slots WHERE kind = ? ORDER BY created_at, id').all(kind) as SlotRow[];
+  private async unlockKind(kind: SlotKind, secret: Buffer): Promise<OpenedSlot> {
+    const rows = slots.slotsOfKind(this.db, kind);
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);
-    for (const row of rows) {
-      const key = await this.tryUnwrap(row, secret);
-      if (key) {
-        this.finishUnlock(key, row.id);
-        return row;
+    const opened = await unlockSlots(this.id, rows, secret, true);
+    if (!opened) {
+      this.recordFailedUnlock(kind);
+      throw authFailed();
+    }
+    this.finishUnlock(opened);
+    return opened;
+  }
+
+  /**
+   * The slot gave a data key: check that it is the vault's (the audit keys open under it,
+   * every slot's MAC, the state record, the anchor), then hold it. A legacy vault (format 1)
+   * is upgraded here; a stale slot is re-sealed.
+   */
+  private finishUnlock(opened: OpenedSlot): void {
+    const { dataKey } = opened;
+    try {
+      if (this.format === 1) {
+        this.checkAnchorFormat();
+        this.upgrade(opened);
+      } else {
+        const auditKeys = this.openAuditKeys(dataKey);
+        const anchorKey = this.openAnchorKey(dataKey);
+        if (!auditKeys || !anchorKey) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
+        this.verifyState(dataKey);
+        this.dataKey = dataKey;
+        this.auditKeys = auditKeys;
+        this.anchorKey = anchorKey;
+      }
+    } catch (e) {
+      wipe(dataKey, opened.kek);
+      throw e;
+    }
+    this.usedSlot = opened.row.id;
+    this.usedKek = opened.kek;
+    this.seenDataVersion = this.dataVersion();
+    this.checkAnchor();
+    if (opened.stale && this.format === FORMAT_VERSION) {
+      const row = slots.slotById(this.db, opened.row.id);
+      if (row && (row.wrap_format !== FORMAT_VERSION || row.pending)) {
+        this.transact(() => {
+          slots.replaceSlot(this.db, sealSlot(this.id, row!, opened.kek, this.requireKey()));
+          this.changed = true;
+          this.record({ op: 'key-update', outcome: 'ok', detail: { slot: row!.id, from: row!.wrap_format === 1 ? 'legacy' : 'pending' } });
+        });
       }
     }
-    this.recordFailedUnlock(kind);
-    throw authFailed();
   }
 
-  /** Parameter bounds are checked first: a downgraded slot is an integrity error, not a KDF run. */
-  private async tryUnwrap(row: SlotRow, secret: Buffer): Promise<Buffer | null> {
-    const spec = parseKdf(row.kdf, row.kdf_params);
-    if (row.kdf_params !== canonicalParams(spec)) throw new VaultError('integrity', `key slot ${row.id} has non-canonical kdf parameters`);
-    // A passphrase slot switched to a cheap KDF is a downgrade, refused before any work.
-    if (!KDFS_OF_KIND[row.kind]?.includes(spec.name)) throw new VaultError('integrity', `key slot ${row.id} (${row.kind}) cannot use kdf ${spec.name}`);
-    const { public_key, ephemeral_key } = row;
-    if (!public_key || !ephemeral_key) throw new VaultError('integrity', `key slot ${row.id} has no public key`);
-    const kek = await deriveKek(spec, secret, row.salt);
+  /** Every slot's MAC and the state record's MAC over the digest of all slot and secret MACs. */
+  private verifyState(dataKey: Buffer): void {
+    const all = slots.allSlots(this.db);
+    for (const row of all) {
+      if (!slotMacOk(this.id, dataKey, row)) throw integrity(`key slot ${row.id} failed its integrity check: it was added or edited without a key`);
+    }
+    const state = parseState(getMeta(this.db, 'state'));
+    if (!state) throw integrity('the vault state record is missing or malformed');
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, secrets.secretMacs(this.db)));
+    if (!macEqual(state.mac, expected)) {
+      throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
+    }
+    this.stateCounter = state.counter;
+  }
+
+  /** Inside a write transaction that changed secrets or slots: the next state record. */
+  private writeState(dataKey: Buffer): void {
+    const counter = this.stateCounter + 1;
+    const digest = stateDigest(slots.allSlots(this.db), secrets.secretMacs(this.db));
+    setMeta(this.db, 'state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
+    this.stateCounter = counter;
+    this.changed = false;
+  }
+
+  private dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  // ---- sealed keys in meta ------------------------------------------------------------
+
+  private writeSealedKeys(dataKey: Buffer): void {
+    const list = Buffer.concat(
+      this.auditKeys.flatMap((k) => {
+        const from = Buffer.alloc(8);
+        from.writeBigUInt64BE(BigInt(k.fromSeq));
+        return [from, k.key];
+      }),
+    );
+    setMeta(this.db, 'audit_keys', sealText(dataKey, list, encodeAad(AUDIT_KEYS_AAD, [this.id])));
+    wipe(list);
+    setMeta(this.db, 'anchor_key', sealText(dataKey, this.anchorKey!, encodeAad(ANCHOR_KEY_AAD, [this.id])));
+  }
+
+  private openAuditKeys(dataKey: Buffer): AuditKey[] | null {
+    const text = getMeta(this.db, 'audit_keys');
+    const bytes = text === undefined ? null : openText(dataKey, text, encodeAad(AUDIT_KEYS_AAD, [this.id]));
+    if (!bytes || bytes.length === 0 || bytes.length % 40 !== 0) return null;
+    const keys: AuditKey[] = [];
+    for (let at = 0; at < bytes.length; at += 40) {
+      keys.push({ fromSeq: Number(bytes.readBigUInt64BE(at)), key: Buffer.from(bytes.subarray(at + 8, at + 40)) });
+    }
+    wipe(bytes);
+    return keys;
+  }
+
+  private openAnchorKey(dataKey: Buffer): Buffer | null {
+    const text = getMeta(this.db, 'anchor_key');
+    return text === undefined ? null : openText(dataKey, text, encodeAad(ANCHOR_KEY_AAD, [this.id]));
+  }
+
+  // ---- the rollback anchor ------------------------------------------------------------
+
+  private anchorFile(): string | null {
+    return this.anchors === null ? null : anchorPath(this.anchors, this.id, this.path);
+  }
+
+  private anchorMac(state: number, audit: number, format: number): string {
+    return mac(this.anchorKey!, 'vault/anchor/v1', [this.id, state, audit, format]).toString('hex');
+  }
+
+  private auditHeadSeq(): number {
+    return chainStatus(this.db).head?.seq ?? 0;
+  }
+
+  /** A legacy (format 1) file where this user has seen an upgraded one: a downgrade. */
+  private checkAnchorFormat(): void {
+    const file = this.anchorFile();
+    const a = file === null ? null : readAnchor(file);
+    if (a !== null && (a === 'malformed' || a.format > this.format)) {
+      throw integrity('the vault file is in the format of release 0.1, but this user has already used it upgraded: it was replaced by an older or forged copy');
+    }
+  }
+
+  /** After the state was verified: the file must not be older than what this user saw. */
+  private checkAnchor(): void {
+    const file = this.anchorFile();
+    if (file === null) return;
+    const a = readAnchor(file);
+    const audit = this.auditHeadSeq();
+    if (a !== null) {
+      const authentic = a !== 'malformed' && macEqual(Buffer.from(a.mac, 'hex'), Buffer.from(this.anchorMac(a.state, a.audit, a.format), 'hex'));
+      const older = authentic && (a.state > this.stateCounter || a.audit > audit);
+      if (!authentic || older) {
+        if (!this.acceptRestore) {
+          const why = !authentic
+            ? `the rollback anchor ${file} does not verify under this vault's key: the vault file was replaced, or the anchor was edited`
+            : `the vault file was rolled back: it is at state ${this.stateCounter} (audit entry #${audit}), but this user last saw state ${a.state} (audit entry #${a.audit})`;
+          throw new VaultError('integrity', why, { hint: 'if you restored this file from a backup on purpose, accept it with: vault accept-restore' });
+        }
+        const from = authentic ? { state: a.state, audit: a.audit } : ('unverifiable' as const);
+        const to = { state: this.stateCounter, audit };
+        this.accepted = { from, to };
+        this.transact(() => this.record({ op: 'accept-restore', outcome: 'ok', detail: { from, to } }));
+        return;
+      }
+      if (a.state === this.stateCounter && a.audit === audit && a.format === this.format) return;
+    }
+    this.saveAnchor();
+  }
+
+  private saveAnchor(): void {
+    const file = this.anchorFile();
+    if (file === null || !this.anchorKey) return;
+    const state = this.stateCounter;
+    const audit = this.auditHeadSeq();
     try {
-      const aad = slotAad(this.id, { ...row, public_key, ephemeral_key });
-      return unwrapWithKek(kek, public_key, { ephemeralKey: ephemeral_key, nonce: row.nonce, box: row.wrapped_key }, aad);
-    } finally {
-      wipe(kek);
+      writeAnchor(file, { state, audit, format: this.format, mac: this.anchorMac(state, audit, this.format) });
+    } catch {
+      // Best effort: the change has committed; an unwritable state directory only weakens
+      // rollback detection on this machine (docs/security.md).
     }
   }
 
-  private finishUnlock(dataKey: Buffer, slotId: string): void {
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'audit_key'`).get() as { value: string } | undefined;
-    const auditKey = row ? this.openAuditKey(dataKey, row.value) : null;
-    if (!auditKey) {
-      wipe(dataKey);
-      throw new VaultError('integrity', 'the vault audit key failed its check', { hint: 'the vault file may have been tampered with' });
-    }
+  private afterCommit(): void {
+    this.seenDataVersion = this.dataVersion();
+    this.saveAnchor();
+  }
+
+  // ---- upgrade from release 0.1 -------------------------------------------------------
+
+  /**
+   * Format 1 -> 2, at the first unlock by this release, in one transaction: every version
+   * re-encrypted under the new associated data (uid, expiry, origin, time), every secret
+   * given a uid and a MAC, the unlocking slot sealed, every slot MACed, the audit key moved
+   * into the key list, an anchor key and the state record made. The slot's 0.1 wrap is
+   * trusted this once (nothing in a 0.1 file could authenticate it; docs/security.md).
+   */
+  private upgrade(opened: OpenedSlot): void {
+    const dataKey = opened.dataKey;
+    const legacyAudit = getMeta(this.db, 'audit_key');
+    const auditKey = legacyAudit === undefined ? null : openText(dataKey, legacyAudit, encodeAad('vault/audit-key/v1', [this.id, 1]));
+    if (!auditKey) throw integrity('the vault audit key failed its check');
     this.dataKey = dataKey;
-    this.auditKey = auditKey;
-    this.usedSlot = slotId;
+    this.auditKeys = [{ fromSeq: 1, key: auditKey }];
+    this.anchorKey = randomBytes(32);
+    let versions = 0;
+    const all = secrets.allSecrets(this.db);
+    this.seenDataVersion = this.dataVersion();
+    try {
+      this.transact(() => {
+        for (const s of all) {
+          const uid = randomBytes(16);
+          for (const v of secrets.versionsOf(this.db, s.id)) {
+            const plain = open(dataKey, v.nonce, v.ciphertext, legacyValueAad(this.id, s, v.version));
+            if (!plain) throw tampered(s, v.version);
+            const sealed = seal(dataKey, plain, valueAad(this.id, uid, v));
+            wipe(plain);
+            secrets.setCiphertext(this.db, s.id, v.version, sealed.nonce, sealed.box);
+            versions++;
+          }
+          const row = { ...s, uid };
+          secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, dataKey, row) });
+        }
+        for (const row of slots.allSlots(this.db)) {
+          const fresh = row.id === opened.row.id ? sealSlot(this.id, row, opened.kek, dataKey) : { ...row, key_mac: slotMac(this.id, dataKey, row) };
+          slots.replaceSlot(this.db, fresh);
+        }
+        deleteMeta(this.db, 'audit_key');
+        this.writeSealedKeys(dataKey);
+        setMeta(this.db, 'format_version', String(FORMAT_VERSION));
+        this.format = FORMAT_VERSION;
+        this.changed = true;
+        this.record({ op: 'upgrade', outcome: 'ok', detail: { from: 1, to: FORMAT_VERSION, secrets: all.length, versions } });
+      });
+    } catch (e) {
+      this.format = 1;
+      this.dataKey = null;
+      wipe(auditKey, this.anchorKey);
+      this.auditKeys = [];
+      this.anchorKey = null;
+      throw e;
+    }
+    opened.stale = false;
   }
 
-  private sealAuditKey(dataKey: Buffer): string {
-    const { nonce, box } = seal(dataKey, this.auditKey!, encodeAad('vault/audit-key/v1', [this.id, FORMAT_VERSION]));
-    return Buffer.concat([nonce, box]).toString('base64');
-  }
-
-  private openAuditKey(dataKey: Buffer, stored: string): Buffer | null {
-    const bytes = Buffer.from(stored, 'base64');
-    return open(dataKey, bytes.subarray(0, 12), bytes.subarray(12), encodeAad('vault/audit-key/v1', [this.id, FORMAT_VERSION]));
-  }
-
-  /** Re-wraps a passphrase slot whose KDF parameters are below today's defaults. */
+  /** Re-seals a passphrase slot whose KDF parameters are below today's defaults. */
   private async upgradeKdf(row: SlotRow, spec: KdfSpec, passphrase: Buffer): Promise<void> {
     const family: PassphraseKdf = spec.name === 'scrypt' ? 'scrypt' : 'pbkdf2';
-    const fresh = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
-    immediate(this.db, () => {
-      this.checkKeyCurrent();
-      this.db
-        .prepare('UPDATE slots SET kdf = ?, kdf_params = ?, salt = ?, nonce = ?, wrapped_key = ?, public_key = ?, ephemeral_key = ?, key_mac = ? WHERE id = ?')
-        .run(fresh.kdf, fresh.kdf_params, fresh.salt, fresh.nonce, fresh.wrapped_key, fresh.public_key, fresh.ephemeral_key, fresh.key_mac, row.id);
+    const { row: fresh, kek } = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
+    this.transact(() => {
+      slots.replaceSlot(this.db, fresh);
+      this.changed = true;
       this.record({ op: 'kdf-upgrade', outcome: 'ok', detail: { slot: row.id, from: `${row.kdf} ${row.kdf_params}`, to: `${fresh.kdf} ${fresh.kdf_params}` } });
     });
+    wipe(this.usedKek);
+    this.usedKek = kek;
   }
 
-  /**
-   * The audit key sealed under `dataKey`, for meta `audit_key`. `rotate --master` re-seals the
-   * same audit key under the new data key, so the chain keeps verifying across rotations.
-   */
-  sealedAuditKeyFor(dataKey: Buffer): string {
-    if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
-    return this.sealAuditKey(dataKey);
-  }
-
-  /** Switches to a new data key after the transaction that re-encrypted everything committed. */
-  adoptDataKey(dataKey: Buffer): void {
-    this.requireKey();
-    if (this.dataKey !== dataKey) wipe(this.dataKey);
-    this.dataKey = dataKey;
-  }
-
-  /**
-   * Inside a write transaction: the data key held here is still the vault's. Another process
-   * may have run `rotate --master` since this one unlocked; writing (or reading) with the old
-   * key then would mix keys in one file, so it is refused. The audit key is re-sealed by every
-   * rotation, so whether it still opens tells exactly that.
-   */
-  private checkKeyCurrent(): void {
-    if (!this.dataKey) return;
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'audit_key'`).get() as { value: string } | undefined;
-    const key = row ? this.openAuditKey(this.dataKey, row.value) : null;
-    if (!key) {
-      throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', {
-        hint: 'run the command again',
-      });
-    }
-    wipe(key);
-  }
+  // ---- what the keyring operations (src/keyring, src/unlock/slots.ts) use ---------------
 
   requireKey(): Buffer {
     if (!this.dataKey) throw new VaultError('locked', 'the vault is locked');
     return this.dataKey;
+  }
+
+  /** The slot this process unlocked with, and its KEK (rotate --master re-seals it directly). */
+  unlockedSlot(): { id: string; kek: Buffer } | null {
+    return this.usedSlot && this.usedKek ? { id: this.usedSlot, kek: this.usedKek } : null;
+  }
+
+  /** Stores a slot (new or replaced) inside transact(); its MAC is recomputed under the held key. */
+  saveSlot(row: SlotRow, replace: boolean): void {
+    const fresh = { ...row, key_mac: slotMac(this.id, this.requireKey(), row) };
+    if (replace) slots.replaceSlot(this.db, fresh);
+    else slots.insertSlot(this.db, fresh);
+    this.changed = true;
+  }
+
+  /** Stores a slot exactly as given (rotate --master: its MAC is already under the new key). */
+  replaceSlotRow(row: SlotRow): void {
+    slots.replaceSlot(this.db, row);
+    this.changed = true;
+  }
+
+  removeSlotRow(id: string): void {
+    slots.deleteSlot(this.db, id);
+    this.changed = true;
+  }
+
+  /** The slot rows (for the keyring operations; no key material leaves the keyring). */
+  slotRows(kind?: SlotKind): SlotRow[] {
+    return kind === undefined ? slots.allSlots(this.db) : slots.slotsOfKind(this.db, kind);
+  }
+
+  /**
+   * rotate --master: inside its transaction, after every version and slot was rewritten under
+   * `newKey`: re-MAC every secret, start a new audit key (the rekey entry, recorded by the
+   * caller just before, is the last one under the old key), re-seal the kept anchor key, and
+   * write the state record under the new key.
+   */
+  rekey(newKey: Buffer): { nextAuditKey: AuditKey } {
+    for (const s of secrets.allSecrets(this.db)) secrets.updateSecret(this.db, { ...s, mac: secretMac(this.id, newKey, s) });
+    const next: AuditKey = { fromSeq: this.auditHeadSeq() + 1, key: randomBytes(32) };
+    const previous = this.auditKeys;
+    this.auditKeys = [...previous, next];
+    this.writeSealedKeys(newKey);
+    this.auditKeys = previous;
+    retagHead(this.db, next.key, this.id);
+    this.changed = true;
+    this.writeState(newKey);
+    return { nextAuditKey: next };
+  }
+
+  /** After the rotation committed: hold the new data key and audit key. */
+  adoptKeys(newKey: Buffer, nextAuditKey: AuditKey): void {
+    if (this.dataKey !== newKey) wipe(this.dataKey);
+    this.dataKey = newKey;
+    this.auditKeys = [...this.auditKeys, nextAuditKey];
+    this.seenDataVersion = this.dataVersion();
+    this.saveAnchor();
+  }
+
+  /**
+   * Inside a write transaction: the key held here is still the vault's, and if another
+   * connection changed the file since this one last looked (PRAGMA data_version), the state
+   * record still verifies. Another process may have run `rotate --master` since this one
+   * unlocked; writing or reading with the old key then would mix keys in one file.
+   */
+  private checkCurrent(): void {
+    if (!this.dataKey) return;
+    const version = this.dataVersion();
+    if (version === this.seenDataVersion) return;
+    const keys = this.openAuditKeys(this.dataKey);
+    if (!keys) {
+      throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', {
+        hint: 'run the command again',
+      });
+    }
+    const current = keys[keys.length - 1]!;
+    const mine = this.auditKeys[this.auditKeys.length - 1];
+    if (!mine || !current.key.equals(mine.key)) {
+      wipe(...this.auditKeys.map((k) => k.key));
+      this.auditKeys = keys;
+    } else {
+      wipe(...keys.map((k) => k.key));
+    }
+    this.verifyState(this.dataKey);
+    this.seenDataVersion = version;
   }
 
   /**
@@ -376,11 +616,11 @@ export class Vault {
    * unlocked session also stamps the slot that unlocked it as used.
    */
   record(entry: AuditEntry): void {
-    if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
+    const key = this.auditKeys[this.auditKeys.length - 1];
+    if (!key) throw new VaultError('locked', 'the vault is locked');
     try {
-      if (this.usedSlot) this.db.prepare('UPDATE slots SET last_used_at = ? WHERE id = ?').run(this.now(), this.usedSlot);
-      appendAudit(this.db, this.auditKey, this.id, entry, this.actor, this.now());
-      this.usedSlot = null;
+      if (this.usedSlot) slots.touchSlot(this.db, this.usedSlot, this.now());
+      appendAudit(this.db, key.key, this.id, entry, this.actor, this.now());
     } catch (e) {
       // Fail closed (SPEC §10): the caller's transaction rolls back, so nothing is changed or released.
       const what = entry.name ? `${entry.op} ${formatRef({ ns: entry.ns ?? '', name: entry.name })}` : entry.op;
@@ -395,13 +635,13 @@ export class Vault {
   /**
    * Records a failed unlock (`method`: the kind of slot tried, never what was typed). With no
    * key the entry is written unsealed in its own transaction; the next record() seals it into
-   * the chain. Best effort: a vault that cannot be written (read-only file, busy, full disk)
-   * must not turn the auth failure into another error.
+   * the chain. Best effort: a vault that cannot be written must not turn the auth failure into
+   * another error.
    */
   recordFailedUnlock(method: SlotKind): void {
     const entry = { op: 'unlock', outcome: 'denied', detail: { method } } as const;
     try {
-      if (this.auditKey) this.transact(() => this.record(entry));
+      if (this.auditKeys.length > 0) this.transact(() => this.record(entry));
       else appendPending(this.db, entry, this.actor, this.now());
     } catch {
       // deliberately ignored: see above
@@ -413,10 +653,10 @@ export class Vault {
     return queryAudit(this.db, filter);
   }
 
-  /** Checks the whole audit chain under the audit key; reads only. */
+  /** Checks the whole audit chain under the audit keys; reads only. */
   verifyAudit(): AuditVerification {
-    if (!this.auditKey) throw new VaultError('locked', 'the vault is locked');
-    return verifyChain(this.db, this.auditKey, this.id);
+    if (this.auditKeys.length === 0) throw new VaultError('locked', 'the vault is locked');
+    return verifyChain(this.db, this.auditKeys, this.id);
   }
 
   /** Runs fn in BEGIN IMMEDIATE; a Refusal returned by fn is thrown after its entry commits. */
@@ -424,27 +664,27 @@ export class Vault {
     let out: T | Refusal;
     try {
       out = immediate(this.db, () => {
-        this.checkKeyCurrent();
-        return fn();
+        this.checkCurrent();
+        const result = fn();
+        if (this.changed) this.writeState(this.requireKey());
+        return result;
       });
     } catch (e) {
+      this.changed = false;
       throw asStoreError(e, this.path);
     }
+    this.afterCommit();
     if (out instanceof Refusal) throw out.error;
     return out;
   }
 
   // ---- reading ------------------------------------------------------------------------
 
+  /** What the file lists; while locked it is what the file says, unverified (docs/security.md). */
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
-    const rows = this.db
-      .prepare(
-        `SELECT s.*, v.expires_at FROM secrets s JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
-         WHERE s.removed_at IS NULL AND (@ns IS NULL OR s.ns = @ns) ORDER BY s.ns, s.name`,
-      )
-      .all({ ns: options.ns ?? null }) as Array<SecretRow & { expires_at: number | null }>;
-    return rows
+    return secrets
+      .currentSecrets(this.db, options.ns ?? null)
       .filter((r) => options.prefix === undefined || r.name.startsWith(options.prefix))
       .map((r) => ({
         ns: r.ns,
@@ -462,9 +702,7 @@ export class Vault {
   history(ref: SecretRef): { removed: boolean; versions: VersionInfo[] } {
     const secret = this.findSecret(ref, true);
     if (!secret) throw notFound(ref);
-    const rows = this.db
-      .prepare('SELECT version, size, expires_at, origin, created_at FROM versions WHERE secret_id = ? ORDER BY version')
-      .all(secret.id) as VersionRow[];
+    const rows = secrets.versionsOf(this.db, secret.id);
     return {
       removed: secret.removed_at !== null,
       versions: rows.map((v) => ({
@@ -480,20 +718,21 @@ export class Vault {
 
   /** Decrypts one version (the current one by default); the audit entry commits first. */
   get(ref: SecretRef, options: GetOptions = {}): SecretValue {
-    const key = this.requireKey();
+    this.requireKey();
     return this.transact(() => {
       const secret = this.findSecret(ref, false);
       const version = options.version ?? secret?.current_version;
-      const row = secret && version !== undefined ? this.findVersion(secret.id, version) : undefined;
+      const row = secret && version !== undefined ? secrets.findVersion(this.db, secret.id, version) : undefined;
       if (!secret || !row) {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null, outcome: 'not-found' });
+        if (secret && options.version === undefined) return new Refusal(tampered(ref, secret.current_version));
         return new Refusal(options.version !== undefined && secret ? notFoundVersion(ref, options.version) : notFound(ref));
       }
       if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'expired' });
         return new Refusal(expired(ref, row.expires_at));
       }
-      const value = this.decrypt(key, ref, row);
+      const value = this.openVersion(secret, row);
       if (!value) {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'failed' });
         return new Refusal(tampered(ref, row.version));
@@ -513,15 +752,15 @@ export class Vault {
   /** Stores a new version. An existing (not removed) name needs `force`. */
   put(ref: SecretRef, value: Buffer, options: PutOptions = {}): { version: number } {
     checkValueSize(value);
-    const key = this.requireKey();
+    this.requireKey();
     return this.transact(() => {
-      const secret = this.findSecret(ref, true);
+      const secret = this.findSecret(ref, true, true);
       if (secret && secret.removed_at === null && !options.force) {
         return new Refusal(
           new VaultError('exists', `secret ${formatRef(ref)} already exists`, { hint: 'use --force to store a new version, or vault rotate' }),
         );
       }
-      const version = this.writeVersion(key, ref, secret, value, options);
+      const version = this.storeVersion(ref, secret, value, options);
       this.record({ op: options.origin === 'rotate' ? 'rotate' : 'put', ns: ref.ns, name: ref.name, version, outcome: 'ok' });
       return { version };
     });
@@ -529,19 +768,19 @@ export class Vault {
 
   /** Makes a new version whose value is that of `version`. Restores a removed secret. */
   rollback(ref: SecretRef, version: number): { version: number } {
-    const key = this.requireKey();
+    this.requireKey();
     return this.transact(() => {
       const secret = this.findSecret(ref, true);
       if (!secret) return new Refusal(notFound(ref));
-      const row = this.findVersion(secret.id, version);
+      const row = secrets.findVersion(this.db, secret.id, version);
       if (!row) return new Refusal(notFoundVersion(ref, version));
-      const value = this.decrypt(key, ref, row);
+      const value = this.openVersion(secret, row);
       if (!value) {
         this.record({ op: 'rollback', ns: ref.ns, name: ref.name, version, outcome: 'failed' });
         return new Refusal(tampered(ref, version));
       }
       try {
-        const created = this.writeVersion(key, ref, secret, value, { force: true, expiresAt: row.expires_at, origin: `rollback:${version}` });
+        const created = this.storeVersion(ref, secret, value, { force: true, expiresAt: row.expires_at, origin: `rollback:${version}` });
         this.record({ op: 'rollback', ns: ref.ns, name: ref.name, version: created, outcome: 'ok', detail: { from: version } });
         return { version: created };
       } finally {
@@ -557,42 +796,49 @@ export class Vault {
    */
   rotate(ref: SecretRef, value: Buffer, options: { expiresAt?: number | null; detail?: Record<string, unknown> } = {}): { version: number } {
     checkValueSize(value);
-    const key = this.requireKey();
+    this.requireKey();
     return this.transact(() => {
       const secret = this.findSecret(ref, false);
       if (!secret) {
         this.record({ op: 'rotate', ns: ref.ns, name: ref.name, outcome: 'not-found' });
         return new Refusal(notFound(ref));
       }
-      const current = this.findVersion(secret.id, secret.current_version);
-      const lifetime = options.expiresAt === undefined && current && current.expires_at !== null ? Math.max(0, current.expires_at - current.created_at) : null;
-      const version = this.writeVersion(key, ref, secret, value, { force: true, expiresAt: options.expiresAt ?? null, origin: 'rotate' });
-      // Counted from the new row's own created_at, so the lifetime carries over exactly.
-      if (lifetime !== null) this.db.prepare('UPDATE versions SET expires_at = created_at + ? WHERE secret_id = ? AND version = ?').run(lifetime, secret.id, version);
+      const current = secrets.findVersion(this.db, secret.id, secret.current_version);
+      const now = this.now();
+      let expiresAt = options.expiresAt ?? null;
+      if (options.expiresAt === undefined && current && current.expires_at !== null) expiresAt = now + Math.max(0, current.expires_at - current.created_at);
+      const version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'rotate' }, now);
       this.record({ op: 'rotate', ns: ref.ns, name: ref.name, version, outcome: 'ok', detail: options.detail ?? null });
       return { version };
     });
   }
 
-  /** Removes a secret from use; `purge` also destroys every stored version. */
+  /**
+   * Removes a secret from use; `purge` also destroys every stored version. A purged secret
+   * keeps its row (a tombstone: the highest version, a new uid), so a version number is never
+   * used twice and no old ciphertext can ever match it again.
+   */
   rm(ref: SecretRef, options: { purge?: boolean } = {}): { versions: number } {
-    this.requireKey();
+    const key = this.requireKey();
     const result = this.transact(() => {
       const secret = this.findSecret(ref, true);
       if (!secret || (secret.removed_at !== null && !options.purge)) return new Refusal(notFound(ref));
-      const count = (this.db.prepare('SELECT COUNT(*) AS n FROM versions WHERE secret_id = ?').get(secret.id) as { n: number }).n;
+      const count = secrets.countVersionsOf(this.db, secret.id);
+      const now = this.now();
+      const row: SecretRow = { ...secret, removed_at: now, updated_at: now };
       if (options.purge) {
-        this.db.prepare('DELETE FROM secrets WHERE id = ?').run(secret.id);
-      } else {
-        this.db.prepare('UPDATE secrets SET removed_at = ?, updated_at = ? WHERE id = ?').run(this.now(), this.now(), secret.id);
+        secrets.deleteVersions(this.db, secret.id);
+        row.uid = randomBytes(16);
+        row.expires_at = null;
+        row.description = null;
       }
+      secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, key, row) });
+      this.changed = true;
       this.record({ op: 'rm', ns: ref.ns, name: ref.name, version: secret.current_version, outcome: 'ok', detail: { purge: !!options.purge } });
       return { versions: count };
     });
     // The zeroed pages sit in the WAL until a checkpoint; while another process holds the file
-    // open none happens at close, and vault.db would keep the purged ciphertexts. Best effort:
-    // a reader in the middle of a transaction defers it to a later checkpoint; the purge itself
-    // has committed, so a failure here is not the user's error.
+    // open none happens at close, and vault.db would keep the purged ciphertexts. Best effort.
     if (options.purge) {
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -605,85 +851,103 @@ export class Vault {
 
   // ---- internals shared with the other operations ----------------------------------------
 
-  findSecret(ref: SecretRef, includeRemoved: boolean): SecretRow | undefined {
-    const row = this.db.prepare('SELECT * FROM secrets WHERE ns = ? AND name = ?').get(ref.ns, ref.name) as SecretRow | undefined;
-    return row && (includeRemoved || row.removed_at === null) ? row : undefined;
+  /**
+   * The secret's row, or undefined (also for a purged one, unless `tombstones`). With a key
+   * held, its MAC is checked first: an edited or rolled-back row is refused (integrity),
+   * never served.
+   */
+  findSecret(ref: SecretRef, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
+    const row = secrets.findSecret(this.db, ref.ns, ref.name);
+    if (!row) return undefined;
+    if (this.dataKey && this.format === FORMAT_VERSION && !secretMacOk(this.id, this.dataKey, row)) {
+      throw integrity(`secret ${formatRef(ref)} failed its integrity check: its record was edited or rolled back`);
+    }
+    if (row.removed_at !== null && !includeRemoved) return undefined;
+    if (row.removed_at !== null && !tombstones && secrets.countVersionsOf(this.db, row.id) === 0) return undefined;
+    return row;
+  }
+
+  /** A namespace's current secrets, by name; each one's MAC checked when a key is held. */
+  currentSecrets(ns: string): SecretRow[] {
+    const rows = secrets.currentSecrets(this.db, ns);
+    if (this.dataKey && this.format === FORMAT_VERSION) {
+      for (const row of rows) {
+        if (!secretMacOk(this.id, this.dataKey, row)) throw integrity(`secret ${formatRef(row)} failed its integrity check: its record was edited or rolled back`);
+      }
+    }
+    return rows;
   }
 
   /** One stored version of a secret, or undefined. */
   findVersion(secretId: number, version: number): VersionRow | undefined {
-    return this.db.prepare('SELECT * FROM versions WHERE secret_id = ? AND version = ?').get(secretId, version) as VersionRow | undefined;
+    return secrets.findVersion(this.db, secretId, version);
   }
 
-  private decrypt(key: Buffer, ref: SecretRef, row: VersionRow): Buffer | null {
-    return open(key, row.nonce, row.ciphertext, valueAad(this.id, ref, row.version));
+  /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
+  openVersion(secret: SecretRow, row: VersionRow): Buffer | null {
+    const key = this.requireKey();
+    if (!secret.uid) return null;
+    return open(key, row.nonce, row.ciphertext, valueAad(this.id, secret.uid, row));
   }
 
-  /** Inserts the next version (and the secret row if new); call inside a transaction. */
-  private writeVersion(key: Buffer, ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions): number {
-    const now = this.now();
-    let secretId: number;
-    let version: number;
+  /**
+   * Stores the next version of a secret (a new secret when `secret` is undefined) inside
+   * transact(); returns its number. The number is one above the highest ever used.
+   */
+  storeVersion(ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions = {}, now = this.now()): number {
+    checkValueSize(value);
+    const key = this.requireKey();
+    const uid = secret?.uid ?? randomBytes(16);
+    const version = (secret?.highest_version ?? 0) + 1;
+    const v: VersionRow = {
+      secret_id: 0, version, nonce: Buffer.alloc(0), ciphertext: Buffer.alloc(0), size: value.length,
+      expires_at: options.expiresAt ?? null, origin: options.origin ?? 'put', created_at: now,
+    };
+    const sealed = seal(key, value, valueAad(this.id, uid, v));
+    const row: Omit<SecretRow, 'id' | 'mac'> = {
+      ns: ref.ns,
+      name: ref.name,
+      uid,
+      current_version: version,
+      highest_version: version,
+      description: options.description === undefined ? (secret?.description ?? null) : options.description,
+      created_at: secret?.created_at ?? now,
+      updated_at: now,
+      removed_at: null,
+      expires_at: v.expires_at,
+    };
+    const rowMac = secretMac(this.id, key, row);
+    let id: number;
     if (secret) {
-      secretId = secret.id;
-      const max = this.db.prepare('SELECT MAX(version) AS v FROM versions WHERE secret_id = ?').get(secret.id) as { v: number | null };
-      version = (max.v ?? 0) + 1;
-      const description = options.description === undefined ? secret.description : options.description;
-      this.db
-        .prepare('UPDATE secrets SET current_version = ?, description = ?, updated_at = ?, removed_at = NULL WHERE id = ?')
-        .run(version, description, now, secret.id);
+      id = secret.id;
+      secrets.updateSecret(this.db, { ...row, id, mac: rowMac });
     } else {
-      version = 1;
-      const info = this.db
-        .prepare('INSERT INTO secrets (ns, name, current_version, description, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?)')
-        .run(ref.ns, ref.name, options.description ?? null, now, now);
-      secretId = Number(info.lastInsertRowid);
+      id = secrets.insertSecret(this.db, { ...row, mac: rowMac });
     }
-    const { nonce, box } = seal(key, value, valueAad(this.id, ref, version));
-    this.db
-      .prepare('INSERT INTO versions (secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(secretId, version, nonce, box, value.length, options.expiresAt ?? null, options.origin ?? 'put', now);
+    secrets.insertVersion(this.db, { ...v, secret_id: id, nonce: sealed.nonce, ciphertext: sealed.box });
+    this.changed = true;
     return version;
   }
 
   /** Counts and facts for `vault status`; needs no key. */
   status(): VaultStatus {
-    const count = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
+    const c = secrets.counts(this.db);
     const chain = chainStatus(this.db);
-    const created = this.db.prepare(`SELECT value FROM meta WHERE key = 'created_at'`).get() as { value: string } | undefined;
+    const created = getMeta(this.db, 'created_at');
     return {
       path: this.path,
       vaultId: this.id,
-      formatVersion: FORMAT_VERSION,
+      formatVersion: this.format,
       schemaVersion: SCHEMA_VERSION,
-      createdAt: created ? Number(created.value) : null,
+      createdAt: created ? Number(created) : null,
       slots: this.slots(),
-      secrets: count('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NULL'),
-      removed: count('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NOT NULL'),
-      versions: count('SELECT COUNT(*) AS n FROM versions'),
-      auditEntries: count('SELECT COUNT(*) AS n FROM audit'),
+      secrets: c.secrets,
+      removed: c.removed,
+      versions: c.versions,
+      auditEntries: c.audit,
       auditHead: chain.head,
       auditPending: chain.pending,
     };
-  }
-
-  // ---- building blocks for operations on many secrets (src/core/bulk.ts) ----------------
-  // Each is meant to run inside transact(), next to the record() of the operation.
-
-  /** The clock this vault was opened with; epoch milliseconds. */
-  time(): number {
-    return this.now();
-  }
-
-  /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
-  openVersion(ref: SecretRef, row: VersionRow): Buffer | null {
-    return this.decrypt(this.requireKey(), ref, row);
-  }
-
-  /** Stores the next version of a secret (a new secret when `secret` is undefined); returns it. */
-  storeVersion(ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions = {}): number {
-    checkValueSize(value);
-    return this.writeVersion(this.requireKey(), ref, secret, value, options);
   }
 }
 
@@ -705,66 +969,15 @@ export interface VaultStatus {
 
 export { Refusal };
 
-function ctxNow(ctx: VaultContext): () => number {
-  return ctx.now ?? Date.now;
+function sealText(key: Buffer, plain: Buffer, aad: Buffer): string {
+  const { nonce, box } = seal(key, plain, aad);
+  return Buffer.concat([nonce, box]).toString('base64');
 }
 
-export function valueAad(vaultId: string, ref: SecretRef, version: number): Buffer {
-  return encodeAad('vault/secret/v1', [vaultId, FORMAT_VERSION, ref.ns, ref.name, version]);
+function openText(key: Buffer, text: string, aad: Buffer): Buffer | null {
+  const bytes = Buffer.from(text, 'base64');
+  return open(key, bytes.subarray(0, 12), bytes.subarray(12), aad);
 }
-
-type SlotKeyFields = Pick<SlotRow, 'id' | 'kind' | 'kdf' | 'kdf_params' | 'salt'> & { public_key: Buffer };
-
-/** Associated data of a slot's wrap: vault, format, slot id, kind, KDF name, parameters, salt, public and ephemeral keys. */
-export function slotAad(vaultId: string, row: SlotKeyFields & { ephemeral_key: Buffer }): Buffer {
-  return encodeAad('vault/slot/v2', [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key, row.ephemeral_key]);
-}
-
-/** The MAC binding a slot's public key and KDF fields to the data key (see src/crypto/slotwrap.ts). */
-export function slotKeyMac(vaultId: string, dataKey: Buffer, row: SlotKeyFields): Buffer {
-  return slotMac(dataKey, [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key]);
-}
-
-/**
- * Wraps `dataKey` to an existing slot's public key: a fresh ephemeral key, nonce and MAC.
- * Needs no secret of the slot; `rotate --master` uses it for every slot.
- */
-export function rewrapSlot(vaultId: string, row: SlotKeyFields, dataKey: Buffer): Pick<SlotRow, 'ephemeral_key' | 'nonce' | 'wrapped_key' | 'key_mac'> {
-  const wrap = wrapToPublicKey(row.public_key, dataKey, (ephemeral_key) => slotAad(vaultId, { ...row, ephemeral_key }));
-  return { ephemeral_key: wrap.ephemeralKey, nonce: wrap.nonce, wrapped_key: wrap.box, key_mac: slotKeyMac(vaultId, dataKey, row) };
-}
-
-/** Derives the KEK for a new slot, and wraps the data key to the public key derived from it. */
-export async function buildSlot(
-  vaultId: string,
-  kind: SlotKind,
-  label: string | null,
-  spec: KdfSpec,
-  secret: Buffer,
-  dataKey: Buffer,
-  createdAt: number,
-  id: string = randomBytes(4).toString('hex'),
-): Promise<SlotRow> {
-  const salt = randomBytes(SALT_BYTES);
-  const kek = await deriveKek(spec, secret, salt);
-  let public_key: Buffer;
-  try {
-    public_key = slotPublicKey(kek);
-  } finally {
-    wipe(kek);
-  }
-  const fields = { id, kind, kdf: spec.name, kdf_params: canonicalParams(spec), salt, public_key };
-  return { ...fields, ...rewrapSlot(vaultId, fields, dataKey), label, created_at: createdAt, last_used_at: null };
-}
-
-export function insertSlot(db: Database, slot: SlotRow): void {
-  db.prepare(
-    `INSERT INTO slots (id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac)
-     VALUES (@id, @kind, @label, @kdf, @kdf_params, @salt, @nonce, @wrapped_key, @created_at, @last_used_at, @public_key, @ephemeral_key, @key_mac)`,
-  ).run(slot);
-}
-
-export type { SlotRow, SecretRow, VersionRow };
 
 function slotInfo(row: SlotRow): SlotInfo {
   return {
@@ -775,7 +988,13 @@ function slotInfo(row: SlotRow): SlotInfo {
     kdfParams: row.kdf_params,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
+    state: row.wrap_format === 1 ? 'legacy' : row.pending ? 'pending' : 'sealed',
   };
+}
+
+/** Checks a slot's stored KDF fields (bounds, kinds) without any work: status uses it. */
+export function checkSlotFields(row: SlotRow): void {
+  slotKdf(row);
 }
 
 export function checkValueSize(value: Buffer): void {
@@ -803,8 +1022,18 @@ function expired(ref: SecretRef, at: number): VaultError {
   });
 }
 
-function tampered(ref: SecretRef, version: number): VaultError {
+export function tampered(ref: SecretRef, version: number): VaultError {
   return new VaultError('integrity', `secret ${formatRef(ref)} version ${version} failed its integrity check`, {
     hint: 'the vault file may have been tampered with; restore it from a backup',
   });
+}
+
+/** A MAC over fields under a subkey of the data key (exported for the keyring's tests). */
+export function keyedMac(dataKey: Buffer, label: string, fields: Array<string | number | Buffer>): Buffer {
+  const key = subkey(dataKey, label);
+  try {
+    return mac(key, label, fields);
+  } finally {
+    wipe(key);
+  }
 }

@@ -25,8 +25,18 @@ export type PassphraseKdf = 'scrypt' | 'pbkdf2';
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
 export const DEFAULT_PBKDF2: Pbkdf2Params = { iterations: 600_000 };
 
-const SCRYPT_BOUNDS = { N: [2 ** 14, 2 ** 20], r: [8, 32], p: [1, 16] } as const;
-const PBKDF2_BOUNDS = { iterations: [100_000, 10_000_000] } as const;
+// Ceilings near twice today's defaults: a planted slot must not make an unlock run for
+// minutes or take gigabytes (0.1 accepted N=2^20, r=32, p=16: 4 GiB and minutes of work).
+const SCRYPT_BOUNDS = { N: [2 ** 14, 2 ** 18], r: [8, 16], p: [1, 2] } as const;
+/** scrypt's work and memory grow with N*r*p (memory with N*r): at most twice the default's. */
+const SCRYPT_MAX_COST = 2 * DEFAULT_SCRYPT.N * DEFAULT_SCRYPT.r * DEFAULT_SCRYPT.p;
+const PBKDF2_BOUNDS = { iterations: [100_000, 1_200_000] } as const;
+
+/**
+ * The KDF work one unlock may spend over all the slots it tries, in units of one default
+ * derivation: a file writer may add slots, and each one tried costs a derivation.
+ */
+export const UNLOCK_WORK_BUDGET = 4;
 
 export const SALT_BYTES = 16;
 
@@ -91,7 +101,7 @@ export function checkKdfBounds(spec: KdfSpec): void {
   let ok = true;
   if (spec.name === 'scrypt') {
     const { N, r, p } = spec.params;
-    ok = within(N, SCRYPT_BOUNDS.N) && (N & (N - 1)) === 0 && within(r, SCRYPT_BOUNDS.r) && within(p, SCRYPT_BOUNDS.p);
+    ok = within(N, SCRYPT_BOUNDS.N) && (N & (N - 1)) === 0 && within(r, SCRYPT_BOUNDS.r) && within(p, SCRYPT_BOUNDS.p) && N * r * p <= SCRYPT_MAX_COST;
   } else if (spec.name === 'pbkdf2-sha256') {
     ok = within(spec.params.iterations, PBKDF2_BOUNDS.iterations);
   }
@@ -100,6 +110,13 @@ export function checkKdfBounds(spec: KdfSpec): void {
       hint: 'the vault file may have been tampered with; restore it from a backup',
     });
   }
+}
+
+/** The work of one derivation in units of a default one (scrypt: N*r*p; PBKDF2: iterations); HKDF and none cost nothing. */
+export function kdfWork(spec: KdfSpec): number {
+  if (spec.name === 'scrypt') return (spec.params.N * spec.params.r * spec.params.p) / (DEFAULT_SCRYPT.N * DEFAULT_SCRYPT.r * DEFAULT_SCRYPT.p);
+  if (spec.name === 'pbkdf2-sha256') return spec.params.iterations / DEFAULT_PBKDF2.iterations;
+  return 0;
 }
 
 /** True when the slot's parameters are weaker than today's defaults for its KDF. */

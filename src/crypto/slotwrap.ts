@@ -2,23 +2,24 @@ import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateK
 import { encodeAad, open, seal, wipe } from './aead.js';
 
 /**
- * How a key slot wraps the data key: to an X25519 public key, not directly under the KEK.
+ * How a key slot holds the data key (docs/security.md, "Key slots").
  *
- * Why: `rotate --master` must re-wrap a new data key for every remaining slot, but it cannot
- * re-derive every slot's KEK (a master key is printed once and never stored; a passphrase may
- * not be at hand). A symmetric "stable slot key" kept somewhere the unlocked vault can read
- * would let anyone who once held the old data key (or a revoked key) and an old copy of the
- * file follow the chain to the new data key, which is exactly what rotating should stop.
- * So each slot holds a key pair instead: the private half is derived from the slot's KEK
- * (passphrase → scrypt/PBKDF2, master key → HKDF, keychain → random 256-bit key) and never
- * stored; the public half is stored in the slot. Wrapping the data key is ECIES-style:
- * an ephemeral X25519 key pair, ECDH with the slot's public key, HKDF-SHA256 to an AES key,
- * AES-256-GCM of the data key with the slot's associated data. Rotation needs only public
- * keys, so every slot keeps working, and nothing in an old file leads to the new data key.
+ * Each slot has a KEK (passphrase -> scrypt/PBKDF2, master key -> HKDF, keychain -> a random
+ * 256-bit key) and, derived from it, an X25519 key pair whose public half is stored.
  *
- * A slot's public key is authenticated by an HMAC under a key derived from the data key,
- * checked before rotation wraps a new data key to it: someone who can write the file but
- * holds no key cannot swap in a public key of their own and catch the next data key.
+ * The slot's own wrap is SEALED: AES-256-GCM of the data key under a key derived from the KEK,
+ * with the slot's fields as associated data. Only someone who holds the slot's secret can make
+ * it, so a writer of the file cannot plant a data key of their own in it (the public-key wrap
+ * of 0.1 could be made by anyone, since every input to it is in the file).
+ *
+ * `rotate --master` cannot re-derive every slot's KEK (a master key is printed once and never
+ * stored), so for a slot whose secret is not at hand it appends a PENDING LINK: the new data
+ * key wrapped to the slot's public key (ephemeral X25519, HKDF, AES-GCM: only the slot's
+ * secret opens it) and a MAC under the data key the slot already holds (only a holder of that
+ * key can make it). At the slot's next unlock the chain sealed key -> link -> link ... is
+ * followed, each step checked, and the slot is re-sealed to the newest key. A revoked key and
+ * an old copy of the file never reach the new data key: no link is readable without the
+ * remaining slot's secret.
  */
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -99,6 +100,35 @@ export function unwrapWithKek(kek: Buffer, publicKey: Buffer, wrap: SlotWrap, aa
   } finally {
     wipe(shared, key);
   }
+}
+
+function sealKey(kek: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), 'vault/slot-seal/v3', 32));
+}
+
+/** Seals `dataKey` under the slot's KEK; `aad` binds the slot's fields. */
+export function sealToKek(kek: Buffer, dataKey: Buffer, aad: Buffer): { nonce: Buffer; box: Buffer } {
+  const key = sealKey(kek);
+  try {
+    return seal(key, dataKey, aad);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** Opens a sealed wrap; null when the KEK, the wrap or its associated data is not the one sealed. */
+export function openWithKek(kek: Buffer, nonce: Buffer, box: Buffer, aad: Buffer): Buffer | null {
+  const key = sealKey(kek);
+  try {
+    return open(key, nonce, box, aad);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** Whether `kek` is the slot's: its public key is the stored one (a wrong passphrase, not tampering, when not). */
+export function kekMatches(kek: Buffer, publicKey: Buffer): boolean {
+  return publicKey.length === PUBLIC_KEY_BYTES && timingSafeEqual(slotPublicKey(kek), publicKey);
 }
 
 /** The MAC that binds a slot's public key (and how its KEK is derived) to this vault's data key. */

@@ -82,6 +82,24 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ALTER TABLE slots ADD COLUMN key_mac BLOB;
     `);
   },
+  // 4: the authenticated keyring and metadata (docs/security.md). Slots get a sealed wrap
+  // (wrap_format 2; 1 is 0.1's public-key wrap, converted at the slot's next unlock) and a
+  // chain of pending links from rotate --master. Secrets get a random uid bound into every
+  // ciphertext, the highest version ever used (numbers are never reused), the current
+  // version's expiry, and a MAC under the data key. The MACs, the uid and the re-encryption
+  // need the key: the first unlock completes the upgrade (meta format_version 1 -> 2).
+  (db) => {
+    db.exec(`
+      ALTER TABLE slots ADD COLUMN wrap_format INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE slots ADD COLUMN pending BLOB;
+      ALTER TABLE secrets ADD COLUMN uid BLOB;
+      ALTER TABLE secrets ADD COLUMN highest_version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE secrets ADD COLUMN expires_at INTEGER;
+      ALTER TABLE secrets ADD COLUMN mac BLOB;
+      UPDATE secrets SET highest_version = COALESCE((SELECT MAX(version) FROM versions WHERE secret_id = secrets.id), current_version);
+      UPDATE secrets SET expires_at = (SELECT expires_at FROM versions WHERE secret_id = secrets.id AND version = secrets.current_version);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

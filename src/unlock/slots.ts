@@ -1,6 +1,8 @@
 import { VaultError } from '../core/errors.js';
-import { buildSlot, insertSlot, Refusal, type SlotInfo, type SlotKind, type SlotRow, type Vault } from '../core/vault.js';
+import { Refusal, type SlotInfo, type SlotKind, type SlotRow, type Vault } from '../core/vault.js';
+import { wipe } from '../crypto/aead.js';
 import { defaultKdf } from '../crypto/kdf.js';
+import { buildSlot } from '../keyring/keyring.js';
 import { generateMasterKey } from './masterkey.js';
 
 /**
@@ -21,10 +23,7 @@ export function checkLabel(label: string): string {
 }
 
 function rows(vault: Vault, kind?: SlotKind): SlotRow[] {
-  const db = vault.database;
-  return (kind === undefined
-    ? db.prepare('SELECT * FROM slots ORDER BY created_at, id').all()
-    : db.prepare('SELECT * FROM slots WHERE kind = ? ORDER BY created_at, id').all(kind)) as SlotRow[];
+  return vault.slotRows(kind);
 }
 
 function info(vault: Vault, id: string): SlotInfo {
@@ -50,7 +49,9 @@ export async function addMasterKey(vault: Vault, label: string): Promise<{ slot:
   const { text, raw } = generateMasterKey();
   let slot: SlotRow;
   try {
-    slot = await buildSlot(vault.id, 'master-key', label, { name: 'hkdf-sha256', params: {} }, raw, dataKey, vault.time());
+    const built = await buildSlot(vault.id, 'master-key', label, { name: 'hkdf-sha256', params: {} }, raw, dataKey, vault.time());
+    wipe(built.kek);
+    slot = built.row;
   } finally {
     raw.fill(0);
   }
@@ -59,7 +60,7 @@ export async function addMasterKey(vault: Vault, label: string): Promise<{ slot:
       vault.record({ op: 'key-add', outcome: 'denied', detail: { kind: 'master-key', label } });
       return new Refusal(duplicateLabel(label));
     }
-    insertSlot(vault.database, slot);
+    vault.saveSlot(slot, false);
     vault.record({ op: 'key-add', outcome: 'ok', detail: { slot: slot.id, kind: 'master-key', label } });
     return undefined;
   });
@@ -99,7 +100,7 @@ export function removeSlot(vault: Vault, id: string): SlotInfo {
       );
     }
     const removed = info(vault, id);
-    vault.database.prepare('DELETE FROM slots WHERE id = ?').run(id);
+    vault.removeSlotRow(id);
     vault.record({ op: 'key-rm', outcome: 'ok', detail: { slot: id, kind: target.kind, label: target.label } });
     return removed;
   });
@@ -116,17 +117,11 @@ export async function setPassphrase(vault: Vault, passphrase: Buffer): Promise<{
   const dataKey = vault.requireKey();
   const existing = rows(vault, 'passphrase')[0];
   const family = existing && existing.kdf === 'pbkdf2-sha256' ? 'pbkdf2' : 'scrypt';
-  const fresh = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
+  const built = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
+  wipe(built.kek);
+  const fresh = built.row;
   vault.transact(() => {
-    const db = vault.database;
-    if (existing) {
-      db.prepare(
-        `UPDATE slots SET kdf = @kdf, kdf_params = @kdf_params, salt = @salt, nonce = @nonce, wrapped_key = @wrapped_key,
-           public_key = @public_key, ephemeral_key = @ephemeral_key, key_mac = @key_mac WHERE id = @id`,
-      ).run(fresh);
-    } else {
-      insertSlot(db, fresh);
-    }
+    vault.saveSlot(fresh, existing !== undefined);
     vault.record({ op: 'passwd', outcome: 'ok', detail: { slot: fresh.id, kdf: fresh.kdf, params: fresh.kdf_params } });
   });
   return { slot: info(vault, fresh.id), added: !existing };
@@ -144,15 +139,17 @@ export function keychainSlot(vault: Vault): SlotInfo | undefined {
  */
 export async function addKeychainSlot(vault: Vault, kek: Buffer, options: { replace?: boolean } = {}): Promise<SlotInfo> {
   const dataKey = vault.requireKey();
-  const slot = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.time());
+  const built = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.time());
+  wipe(built.kek);
+  const slot = built.row;
   vault.transact(() => {
     const old = keychainSlot(vault);
     if (old && !options.replace) {
       vault.record({ op: 'keychain-enable', outcome: 'denied' });
       return new Refusal(new VaultError('exists', 'the vault already has a keychain slot', { hint: 'vault keychain status shows it' }));
     }
-    if (old) vault.database.prepare('DELETE FROM slots WHERE id = ?').run(old.id);
-    insertSlot(vault.database, slot);
+    if (old) vault.removeSlotRow(old.id);
+    vault.saveSlot(slot, false);
     vault.record({ op: 'keychain-enable', outcome: 'ok', detail: { slot: slot.id, ...(old ? { replaced: old.id } : {}) } });
     return undefined;
   });
@@ -168,7 +165,7 @@ export function removeKeychainSlot(vault: Vault): SlotInfo {
       vault.record({ op: 'keychain-disable', outcome: 'not-found' });
       return new Refusal(new VaultError('not-found', 'the vault has no keychain slot', { hint: 'vault keychain enable adds one' }));
     }
-    vault.database.prepare('DELETE FROM slots WHERE id = ?').run(slot.id);
+    vault.removeSlotRow(slot.id);
     vault.record({ op: 'keychain-disable', outcome: 'ok', detail: { slot: slot.id } });
     return slot;
   });

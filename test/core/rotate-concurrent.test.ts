@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { rotateMasterKey } from '../../src/core/rotate.js';
+import { rotateMasterKey } from '../../src/keyring/rotate.js';
 import { Vault } from '../../src/core/vault.js';
 import { addMasterKey } from '../../src/unlock/slots.js';
 import { PASSPHRASE, tempDir } from '../helpers/cli.js';

@@ -5,8 +5,9 @@ import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite-cli.js';
 
 /**
  * The audit chain must keep verifying across `vault passwd` (which re-wraps the data key and
- * leaves the audit key alone) and `vault rotate --master` (a new data key: the SAME audit key
- * is re-sealed under it).
+ * leaves the audit keys alone) and `vault rotate --master` (a new data key AND a new audit
+ * key: the rotate-master entry is the last one under the old key, the next one chains from it
+ * under the new key, and both keys are kept sealed under the new data key).
  */
 
 const NEW_PASSPHRASE = 'a brand new passphrase';
@@ -18,7 +19,7 @@ test('audit verify passes across passwd and rotate --master', async () => {
     assert.equal(put.status, 0, put.stderr);
     assert.equal((await runVault(['get', 'API_KEY'], { env: v.env })).status, 0);
 
-    const auditKeyRow = (): string => sqliteJson<{ value: string }>(v.path, `SELECT value FROM meta WHERE key = 'audit_key'`)[0]!.value;
+    const auditKeyRow = (): string => sqliteJson<{ value: string }>(v.path, `SELECT value FROM meta WHERE key = 'audit_keys'`)[0]!.value;
     const sealedAuditKey = auditKeyRow();
     const passwd = await runVault(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: NEW_PASSPHRASE } });
     assert.equal(passwd.status, 0, passwd.stderr);
@@ -30,7 +31,7 @@ test('audit verify passes across passwd and rotate --master', async () => {
 
     const rot = await runVault(['rotate', '--master'], { env });
     assert.equal(rot.status, 0, rot.stderr);
-    assert.notEqual(auditKeyRow(), sealedAuditKey, 'rotate --master re-seals the audit key');
+    assert.notEqual(auditKeyRow(), sealedAuditKey, 'rotate --master seals a new audit key list');
     const get = await runVault(['get', 'API_KEY'], { env });
     assert.equal(get.status, 0, get.stderr);
     assert.equal(get.out, 'value-1');

@@ -62,7 +62,7 @@ describe('status', () => {
       [
         `path:      ${v.path}`,
         `vault id:  ${f.id}`,
-        `format:    1 (schema ${SCHEMA_VERSION})`,
+        `format:    2 (schema ${SCHEMA_VERSION})`,
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
         'slots:',
@@ -80,7 +80,7 @@ describe('status', () => {
     const expected = {
       path: v.path,
       vaultId: f.id,
-      formatVersion: 1,
+      formatVersion: 2,
       schemaVersion: SCHEMA_VERSION,
       created: f.created,
       slots: f.slots.map((s) => ({

@@ -223,7 +223,7 @@ test('a secret wins over an inherited variable, with a warning unless --quiet', 
 
 test('an expired secret stops exec with 9 unless --allow-expired', async () => {
   await withVault({ PLAIN: 'p1', OLD: 'o1' }, async (v) => {
-    expire(v.path, 'default', 'OLD');
+    await expire(v.path, 'default', 'OLD');
     const show = script(v, 'show.cjs', SHOW);
     const r = await runVault(['exec', '--', process.execPath, show], { env: v.env });
     assert.equal(r.status, 9);

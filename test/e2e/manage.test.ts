@@ -225,12 +225,16 @@ describe('rm', () => {
     assert.equal(list2.out, 'API_KEY\nAPI_SECRET\nDB_URL\n');
   });
 
-  test('rm --purge deletes every row of the secret from the file; history → 3', async () => {
+  test('rm --purge deletes every version and the description; a tombstone keeps the highest version; history → 3', async () => {
     const id = (query(v.path, `SELECT id FROM secrets WHERE ns = 'default' AND name = 'DB_URL'`)[0]!.id as number);
     const r = await vault(['rm', 'DB_URL', '--purge', '--yes', '--json']);
     ok(r);
     assert.equal(r.out, '{"ns":"default","name":"DB_URL","removed":true,"purged":true,"versions":2}\n');
-    assert.deepEqual(query(v.path, 'SELECT COUNT(*) AS n FROM secrets WHERE id = ?', [id]), [{ n: 0 }]);
+    // What stays is a tombstone: the name, the highest version ever used (never reused), a
+    // fresh uid (no old ciphertext matches it again) and its MAC; no value, no description.
+    assert.deepEqual(query(v.path, 'SELECT highest_version, description, expires_at, removed_at IS NOT NULL AS removed FROM secrets WHERE id = ?', [id]), [
+      { highest_version: 2, description: null, expires_at: null, removed: 1 },
+    ]);
     assert.deepEqual(query(v.path, 'SELECT COUNT(*) AS n FROM versions WHERE secret_id = ?', [id]), [{ n: 0 }]);
     const h = await vault(['history', 'DB_URL'], { locked: true });
     assert.equal(h.stderr, 'vault: error: no secret default/DB_URL\nvault: hint: vault list shows the stored names\n');
@@ -239,8 +243,8 @@ describe('rm', () => {
     // A removed secret can still be purged, and the message counts its versions.
     ok(await vault(['rm', 'ci/TOKEN', '--yes']), 'removed ci/TOKEN; its versions are kept until vault rm --purge\n');
     ok(await vault(['rm', 'ci/TOKEN', '--yes', '--purge']), 'destroyed ci/TOKEN (1 version)\n');
-    assert.deepEqual(query(v.path, `SELECT COUNT(*) AS n FROM secrets WHERE ns = 'ci' AND name = 'TOKEN'`), [{ n: 0 }]);
-    // The name is free again: put without --force starts over at version 1.
-    ok(await vault(['put', 'ci/TOKEN'], { input: 'new' }), 'stored ci/TOKEN version 1\n');
+    assert.deepEqual(query(v.path, `SELECT COUNT(*) AS n FROM versions WHERE secret_id = (SELECT id FROM secrets WHERE ns = 'ci' AND name = 'TOKEN')`), [{ n: 0 }]);
+    // The name is free again (put needs no --force), and version numbers go on: never reused.
+    ok(await vault(['put', 'ci/TOKEN'], { input: 'new' }), 'stored ci/TOKEN version 2\n');
   });
 });

@@ -61,8 +61,8 @@ async function readEverything(path: string, key: string): Promise<void> {
 function fingerprint(path: string): { rows: Map<string, string>; audit: string } {
   const rows = new Map<string, string>();
   for (const r of sql(path, 'SELECT secret_id, version, hex(nonce) n FROM versions')) rows.set(`v${r.secret_id}/${r.version}`, String(r.n));
-  for (const r of sql(path, 'SELECT id, hex(nonce) n FROM slots')) rows.set(`s${r.id}`, String(r.n));
-  return { rows, audit: String(sql(path, `SELECT value FROM meta WHERE key = 'audit_key'`)[0]!.value) };
+  for (const r of sql(path, 'SELECT id, hex(nonce) n, hex(pending) p FROM slots')) rows.set(`s${r.id}`, `${String(r.n)}:${String(r.p)}`);
+  return { rows, audit: String(sql(path, `SELECT value FROM meta WHERE key = 'audit_keys'`)[0]!.value) };
 }
 
 type Moment = { afterMs: number } | { walBytes: number };
@@ -131,7 +131,7 @@ test('SIGKILL at any moment of rotate --master leaves the old vault or the new o
     // After all that, every slot still opens the vault: a completed rotation, then the CLI.
     const done = await runVault(['rotate', '--master'], { env: { VAULT_PATH: path, VAULT_MASTER_KEY: key } });
     assert.equal(done.status, 0, done.stderr);
-    assert.equal(done.stderr, `rotated the data key: re-encrypted ${SECRETS * VERSIONS} versions, re-wrapped 2 key slots\n`);
+    assert.equal(done.stderr, `rotated the data key: re-encrypted ${SECRETS * VERSIONS} versions, re-wrapped 2 key slots (1 takes the new key at its next unlock)\n`);
     for (const env of [{ VAULT_MASTER_KEY: key }, { VAULT_PASSPHRASE: PASSPHRASE }]) {
       const r = await runVault(['get', 'S7', '--version', '1'], { env: { VAULT_PATH: path, ...env } });
       assert.equal(r.status, 0, r.stderr);

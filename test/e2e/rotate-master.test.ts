@@ -57,7 +57,7 @@ test('rotate --master changes every ciphertext and wrapped key, and every versio
     const r = await runVault(['rotate', '--master'], { env: v.pass });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
-    assert.equal(r.stderr, 'rotated the data key: re-encrypted 7 versions, re-wrapped 2 key slots\n');
+    assert.equal(r.stderr, 'rotated the data key: re-encrypted 7 versions, re-wrapped 2 key slots (1 takes the new key at its next unlock)\n');
 
     const after = keyMaterial(v.path);
     assert.deepEqual([...after.versions.keys()].sort(), [...before.versions.keys()].sort());
@@ -68,10 +68,14 @@ test('rotate --master changes every ciphertext and wrapped key, and every versio
     assert.deepEqual(sql(v.path, 'SELECT id, hex(public_key) pk, kdf, kdf_params, hex(salt) s FROM slots ORDER BY id'), publicKeys);
     assert.deepEqual(sql(v.path, 'SELECT secret_id, version, size, origin, created_at, expires_at FROM versions ORDER BY secret_id, version'), others);
 
-    // No old ciphertext, wrapped key or sealed audit key survives anywhere in the files.
+    // No old ciphertext, the passphrase slot's old wrap (re-sealed: its passphrase was at
+    // hand) or sealed audit key survives anywhere in the files. The master-key slot keeps its
+    // sealed wrap of the old key, which only its own key opens, plus a pending link to the new
+    // one, until its next unlock re-seals it (docs/security.md).
     const bytes = fileAndWal(v.path);
-    for (const old of [...before.versions.values(), ...before.slots.values()]) {
-      for (const part of old.split(':')) assert.equal(bytes.indexOf(Buffer.from(part, 'hex')), -1, `old bytes ${part.slice(0, 16)}… remain in the file`);
+    const passSlot = String(sql(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`)[0]!.id);
+    for (const old of [...before.versions.values(), before.slots.get(passSlot)!]) {
+      for (const part of old.split(':').filter((p) => p !== 'null' && p !== '')) assert.equal(bytes.indexOf(Buffer.from(part, 'hex')), -1, `old bytes ${part.slice(0, 16)}… remain in the file`);
     }
     assert.equal(bytes.indexOf(Buffer.from(before.auditKey, 'base64')), -1);
     assert.ok(!existsSync(`${v.path}-wal`) || readFileSync(`${v.path}-wal`).length === 0);
@@ -85,7 +89,12 @@ test('rotate --master changes every ciphertext and wrapped key, and every versio
     assert.equal((await runVault(['get', 'OLD_TOKEN', '--version', '2'], { env: v.pass })).out, 'old-token-second');
 
     const audit = sql(v.path, `SELECT op, outcome, detail FROM audit WHERE op = 'rotate-master'`);
-    assert.deepEqual(audit, [{ op: 'rotate-master', outcome: 'ok', detail: JSON.stringify({ versions: 7, slots: 2 }) }]);
+    assert.deepEqual(audit, [{ op: 'rotate-master', outcome: 'ok', detail: JSON.stringify({ versions: 7, slots: 2, pending: 1 }) }]);
+    // The master-key slot's next unlock followed its pending link and re-sealed it.
+    assert.deepEqual(sql(v.path, `SELECT kind, pending IS NULL AS sealed FROM slots ORDER BY kind`), [
+      { kind: 'master-key', sealed: 1 },
+      { kind: 'passphrase', sealed: 1 },
+    ]);
   } finally {
     v.cleanup();
   }
@@ -98,8 +107,10 @@ test('rotate --master twice in a row, unlocked by the master key, with --json', 
       const r = await runVault(['rotate', '--master', '--json'], { env: v.ci });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stderr, '');
-      assert.equal(r.out, '{"versions":7,"slots":2}\n');
+      assert.equal(r.out, '{"versions":7,"slots":2,"pending":1}\n');
     }
+    // two rotations before the passphrase slot's next unlock: it follows a chain of two links
+    assert.equal(sql(v.path, `SELECT length(pending) AS n FROM slots WHERE kind = 'passphrase'`)[0]!.n, 2 * 124);
     await readAll(v.ci);
     await readAll(v.pass);
   } finally {
@@ -136,15 +147,17 @@ test('a slot whose public key was swapped makes rotate --master refuse (7) befor
     assert.equal(r.out, '');
     assert.equal(
       r.stderr,
-      `vault: error: key slot ${id} failed its integrity check; nothing was rotated\n` +
-        'vault: hint: the vault file may have been tampered with; remove the slot with vault key rm, or restore the file from a backup\n',
+      `vault: error: key slot ${id} failed its integrity check: it was added or edited without a key\n` +
+        'vault: hint: the vault file may have been tampered with; restore it from a backup\n',
     );
     assert.deepEqual(keyMaterial(v.path), before);
-    assert.deepEqual(sql(v.path, `SELECT op, outcome FROM audit WHERE op = 'rotate-master'`), [{ op: 'rotate-master', outcome: 'failed' }]);
+    // refused at the unlock, before the rotation began
+    assert.deepEqual(sql(v.path, `SELECT op, outcome FROM audit WHERE op = 'rotate-master'`), []);
     // The swapped slot no longer opens (its key is bound into the wrap); the passphrase still does.
     const ci = await runVault(['get', 'API_KEY'], { env: v.ci });
     assert.equal(ci.status, 5);
-    await readAll(v.pass);
+    const pass = await runVault(['get', 'API_KEY'], { env: v.pass });
+    assert.equal(pass.status, 7, 'and the vault refuses to unlock while the edited slot is in it');
   } finally {
     v.cleanup();
   }

@@ -109,19 +109,29 @@ describe('a secret\'s stored bytes', () => {
     const v = copy();
     exec(v.path, `UPDATE secrets SET name = 'C' WHERE name = 'B'`);
     exec(v.path, `UPDATE secrets SET ns = 'other' WHERE name = 'A'`);
-    await refused(v, ['get', 'C'], 7, tampered('default/C', 1));
-    await refused(v, ['get', 'other/A'], 7, tampered('other/A', 2));
+    // the row's MAC binds its namespace and name (and the ciphertexts bind the row's uid)
+    await refused(v, ['get', 'C'], 7, `vault: error: secret default/C failed its integrity check: its record was edited or rolled back\n${TAMPERED_HINT}`);
+    await refused(v, ['get', 'other/A'], 7, `vault: error: secret other/A failed its integrity check: its record was edited or rolled back\n${TAMPERED_HINT}`);
   });
 });
 
 describe('a key slot', () => {
-  for (const column of ['wrapped_key', 'nonce', 'salt'] as const) {
-    test(`a flipped byte in the slot's ${column} → 5, wrong passphrase or key`, async () => {
+  // The passphrase still derives the slot's own key pair, so a wrap that no longer opens was
+  // changed by someone else: tampering (7), not a wrong passphrase. The salt feeds the KDF:
+  // changing it is indistinguishable from a wrong passphrase (5).
+  for (const column of ['wrapped_key', 'nonce'] as const) {
+    test(`a flipped byte in the slot's ${column} → 7, a key not sealed by its owner`, async () => {
       const v = copy();
       flipByte(v.path, 'slots', column, `kind = 'passphrase'`, [], 3);
-      await refused(v, ['get', 'A'], 5, WRONG_KEY);
+      const [slot] = query(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`);
+      await refused(v, ['get', 'A'], 7, `vault: error: key slot ${slot!.id as string} failed its integrity check: it holds a key that was not sealed by its owner\n${TAMPERED_HINT}`);
     });
   }
+  test(`a flipped byte in the slot's salt → 5, wrong passphrase or key`, async () => {
+    const v = copy();
+    flipByte(v.path, 'slots', 'salt', `kind = 'passphrase'`, [], 3);
+    await refused(v, ['get', 'A'], 5, WRONG_KEY);
+  });
 
   test('kdf_params edited within the bounds → 5; below the floor → 7 before any KDF runs', async () => {
     const v = copy();

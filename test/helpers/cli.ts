@@ -29,7 +29,10 @@ export interface RunOptions {
 
 /** A clean environment for the child: nothing of the developer's VAULT_* or CI leaks in. */
 export function baseEnv(home: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
+  // The rollback anchors go where the test runner says (scripts/test.js), never into HOME.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
+  if (process.env.XDG_STATE_HOME) env.XDG_STATE_HOME = process.env.XDG_STATE_HOME;
+  return env;
 }
 
 /** Spawns `node bin/vault.js ARGS` with no TTY, stdin a pipe (closed after `input`). */

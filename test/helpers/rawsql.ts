@@ -15,9 +15,9 @@ export function keyMaterial(path: string): { versions: Map<string, string>; slot
     versions.set(`${r.secret_id}/${r.version}`, `${r.n}:${r.c}`);
   }
   const slots = new Map<string, string>();
-  for (const r of sql(path, 'SELECT id, hex(nonce) AS n, hex(wrapped_key) AS w, hex(ephemeral_key) AS e FROM slots')) {
-    slots.set(String(r.id), `${r.n}:${r.w}:${r.e}`);
+  for (const r of sql(path, 'SELECT id, hex(nonce) AS n, hex(wrapped_key) AS w, hex(ephemeral_key) AS e, hex(pending) AS p FROM slots')) {
+    slots.set(String(r.id), `${r.n}:${r.w}:${r.e}:${r.p}`);
   }
-  const audit = sql(path, `SELECT value FROM meta WHERE key = 'audit_key'`)[0];
+  const audit = sql(path, `SELECT value FROM meta WHERE key = 'audit_keys'`)[0];
   return { versions, slots, auditKey: String(audit?.value) };
 }

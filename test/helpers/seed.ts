@@ -52,14 +52,22 @@ export function snapshot(path: string): string {
   }
 }
 
-/** Moves a secret's current version's expiry into the past (the clock cannot be moved from outside). */
-export function expire(path: string, ns: string, name: string): void {
-  const db = new Database(path);
+/**
+ * Makes a secret expired: a new version of its current value whose expiry has passed (epoch
+ * ms 1), stored through the library. The expiry is bound into the ciphertext, so editing it in
+ * the file would be tampering, not expiry; and the clock cannot be moved from outside.
+ */
+export async function expire(path: string, ns: string, name: string): Promise<void> {
+  const vault = Vault.open(path);
   try {
-    db.prepare(
-      'UPDATE versions SET expires_at = 1 WHERE secret_id = (SELECT id FROM secrets WHERE ns = ? AND name = ?) AND version = (SELECT current_version FROM secrets WHERE ns = ? AND name = ?)',
-    ).run(ns, name, ns, name);
+    await vault.unlockWithPassphrase(Buffer.from(PASSPHRASE));
+    const current = vault.get({ ns, name });
+    try {
+      vault.put({ ns, name }, current.value, { force: true, expiresAt: 1 });
+    } finally {
+      current.value.fill(0);
+    }
   } finally {
-    db.close();
+    vault.close();
   }
 }

@@ -263,10 +263,13 @@ describe('kdf parameters read from a file: parseKdf bounds', () => {
   test('accepts today\'s defaults and the edges of the range, and round-trips the canonical text', () => {
     assert.deepEqual(parseKdf('scrypt', 'N=131072,r=8,p=1'), { name: 'scrypt', params: { N: 131072, r: 8, p: 1 } });
     assert.deepEqual(parseKdf('scrypt', 'N=16384,r=8,p=1'), { name: 'scrypt', params: { N: 16384, r: 8, p: 1 } });
-    assert.deepEqual(parseKdf('scrypt', 'N=1048576,r=32,p=16'), { name: 'scrypt', params: { N: 1048576, r: 32, p: 16 } });
+    // the ceiling: twice the default's work (N*r*p), N at most 2^18, r 16, p 2
+    assert.deepEqual(parseKdf('scrypt', 'N=262144,r=8,p=1'), { name: 'scrypt', params: { N: 262144, r: 8, p: 1 } });
+    assert.deepEqual(parseKdf('scrypt', 'N=131072,r=16,p=1'), { name: 'scrypt', params: { N: 131072, r: 16, p: 1 } });
+    assert.deepEqual(parseKdf('scrypt', 'N=131072,r=8,p=2'), { name: 'scrypt', params: { N: 131072, r: 8, p: 2 } });
     assert.deepEqual(parseKdf('pbkdf2-sha256', 'iterations=600000'), { name: 'pbkdf2-sha256', params: { iterations: 600000 } });
     assert.deepEqual(parseKdf('pbkdf2-sha256', 'iterations=100000'), { name: 'pbkdf2-sha256', params: { iterations: 100000 } });
-    assert.deepEqual(parseKdf('pbkdf2-sha256', 'iterations=10000000'), { name: 'pbkdf2-sha256', params: { iterations: 10000000 } });
+    assert.deepEqual(parseKdf('pbkdf2-sha256', 'iterations=1200000'), { name: 'pbkdf2-sha256', params: { iterations: 1200000 } });
     assert.deepEqual(parseKdf('hkdf-sha256', ''), { name: 'hkdf-sha256', params: {} });
     assert.deepEqual(parseKdf('none', ''), { name: 'none', params: {} });
     for (const kind of ['scrypt', 'pbkdf2'] as const) {
@@ -298,6 +301,13 @@ describe('kdf parameters read from a file: parseKdf bounds', () => {
 
   test('refuses absurd values (a denial of service)', () => {
     assert.throws(() => parseKdf('scrypt', 'N=2097152,r=8,p=1'), range('scrypt N=2097152,r=8,p=1'));
+    // 0.1 accepted these; one planted slot made a get run for minutes in 4 GB
+    assert.throws(() => parseKdf('scrypt', 'N=1048576,r=32,p=16'), range('scrypt N=1048576,r=32,p=16'));
+    assert.throws(() => parseKdf('scrypt', 'N=524288,r=8,p=1'), range('scrypt N=524288,r=8,p=1'));
+    assert.throws(() => parseKdf('scrypt', 'N=262144,r=16,p=1'), range('scrypt N=262144,r=16,p=1'));
+    assert.throws(() => parseKdf('scrypt', 'N=262144,r=8,p=2'), range('scrypt N=262144,r=8,p=2'));
+    assert.throws(() => parseKdf('scrypt', 'N=131072,r=8,p=3'), range('scrypt N=131072,r=8,p=3'));
+    assert.throws(() => parseKdf('pbkdf2-sha256', 'iterations=1200001'), range('pbkdf2-sha256 iterations=1200001'));
     assert.throws(() => parseKdf('scrypt', 'N=1073741824,r=8,p=1'), range('scrypt N=1073741824,r=8,p=1'));
     assert.throws(() => parseKdf('scrypt', 'N=131072,r=33,p=1'), range('scrypt N=131072,r=33,p=1'));
     assert.throws(() => parseKdf('scrypt', 'N=131072,r=8,p=17'), range('scrypt N=131072,r=8,p=17'));

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { VaultError } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
-import { rotateMasterKey, type RotationProgress } from '../../core/rotate.js';
+import { rotateMasterKey, type RotationProgress } from '../../keyring/rotate.js';
 import { CHARSETS, DEFAULT_CHARSET, DEFAULT_LENGTH, generateSecret, parseLength, type Charset } from '../../crypto/generate.js';
 import type { IO } from '../io.js';
 import { Session } from '../session.js';
@@ -101,8 +101,11 @@ async function rotateMaster(s: Session): Promise<void> {
       progress?.end();
     }
     if (!result.checkpointed) s.warn('another process has the vault open; old pages may stay in its write-ahead log until that process exits');
-    if (s.json) s.outJson({ versions: result.versions, slots: result.slots });
-    else s.info(`rotated the data key: re-encrypted ${result.versions} version${result.versions === 1 ? '' : 's'}, re-wrapped ${result.slots} key slot${result.slots === 1 ? '' : 's'}`);
+    if (s.json) s.outJson({ versions: result.versions, slots: result.slots, pending: result.pending });
+    else {
+      const later = result.pending === 0 ? '' : ` (${result.pending} ${result.pending === 1 ? 'takes' : 'take'} the new key at ${result.pending === 1 ? 'its' : 'their'} next unlock)`;
+      s.info(`rotated the data key: re-encrypted ${result.versions} version${result.versions === 1 ? '' : 's'}, re-wrapped ${result.slots} key slot${result.slots === 1 ? '' : 's'}${later}`);
+    }
   });
 }
 

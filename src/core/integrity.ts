@@ -1,0 +1,69 @@
+import { encodeAad, wipe } from '../crypto/aead.js';
+import { digest, mac, macEqual, subkey, type Field } from '../crypto/mac.js';
+import { FORMAT_VERSION } from '../keyring/keyring.js';
+import type { SecretRow } from '../store/secrets.js';
+import type { SecretRef } from './names.js';
+
+/**
+ * What binds each stored thing to a key holder (docs/security.md, "What binds each field"):
+ *  - a version's ciphertext: AES-GCM whose associated data is the vault id, the secret's
+ *    random uid, the version number, its expiry, origin and time;
+ *  - a secret's row: a MAC under the data key over every field (uid, namespace, name,
+ *    current and highest version, description, times, removal, the current expiry);
+ *  - the whole vault: the state record, a counter and a MAC under the data key over a digest
+ *    of every slot's and every secret's MAC. A deleted, added or rolled-back row changes the
+ *    digest; the counter, also kept in the rollback anchor outside the file, orders states.
+ */
+
+function opt(v: string | number | null): Field[] {
+  return v === null ? [0, ''] : [1, v];
+}
+
+/** Associated data of a version's ciphertext. */
+export function valueAad(vaultId: string, uid: Buffer, v: { version: number; expires_at: number | null; origin: string; created_at: number }): Buffer {
+  return encodeAad('vault/secret/v2', [vaultId, FORMAT_VERSION, uid, v.version, ...opt(v.expires_at), v.origin, v.created_at]);
+}
+
+/** Release 0.1's associated data (read once, by the upgrade). */
+export function legacyValueAad(vaultId: string, ref: SecretRef, version: number): Buffer {
+  return encodeAad('vault/secret/v1', [vaultId, 1, ref.ns, ref.name, version]);
+}
+
+export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
+  const key = subkey(dataKey, 'vault/secret-mac/v1');
+  try {
+    return mac(key, 'vault/secret-mac/v1', [
+      vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
+      ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
+    ]);
+  } finally {
+    wipe(key);
+  }
+}
+
+export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): boolean {
+  return row.uid !== null && macEqual(row.mac, secretMac(vaultId, dataKey, row));
+}
+
+/** The digest the state record covers: every slot's and every secret's MAC, by id. */
+export function stateDigest(slots: Iterable<{ id: string; key_mac: Buffer | null }>, secrets: Iterable<{ id: number; mac: Buffer | null }>): Buffer {
+  const rows: Field[][] = [];
+  for (const s of slots) rows.push(['slot', s.id, s.key_mac ?? Buffer.alloc(0)]);
+  for (const s of secrets) rows.push(['secret', s.id, s.mac ?? Buffer.alloc(0)]);
+  return digest('vault/state-digest/v1', rows);
+}
+
+export function stateMac(vaultId: string, dataKey: Buffer, counter: number, stateDigestValue: Buffer): Buffer {
+  const key = subkey(dataKey, 'vault/state/v1');
+  try {
+    return mac(key, 'vault/state/v1', [vaultId, counter, stateDigestValue]);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** `N:hex`: the stored state record. */
+export function parseState(text: string | undefined): { counter: number; mac: Buffer } | null {
+  const m = text === undefined ? null : /^([0-9]{1,15}):([0-9a-f]{64})$/.exec(text);
+  return m ? { counter: Number(m[1]), mac: Buffer.from(m[2]!, 'hex') } : null;
+}

@@ -1,0 +1,30 @@
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { encodeAad } from './aead.js';
+
+/**
+ * Keyed MACs over canonical field lists (HMAC-SHA256), and the subkeys they use. Every MAC
+ * has its own label, so a MAC made for one purpose never verifies for another.
+ */
+
+export type Field = string | number | Buffer;
+
+/** A 32-byte subkey of `key` for one purpose (HKDF-SHA256, empty salt). */
+export function subkey(key: Buffer, label: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), label, 32));
+}
+
+export function mac(key: Buffer, label: string, fields: ReadonlyArray<Field>): Buffer {
+  return createHmac('sha256', key).update(encodeAad(label, fields)).digest();
+}
+
+export function macEqual(a: Buffer | null | undefined, b: Buffer): boolean {
+  return a !== null && a !== undefined && a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** An unkeyed digest over a list of field lists (the state digest hashes MACs, which are keyed already). */
+export function digest(label: string, rows: Iterable<ReadonlyArray<Field>>): Buffer {
+  const h = createHash('sha256');
+  h.update(encodeAad(label, []));
+  for (const row of rows) h.update(encodeAad('row', row));
+  return h.digest();
+}

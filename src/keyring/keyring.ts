@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import { encodeAad, wipe } from '../crypto/aead.js';
+import { canonicalParams, deriveKek, kdfWork, parseKdf, SALT_BYTES, UNLOCK_WORK_BUDGET, type KdfSpec } from '../crypto/kdf.js';
+import { mac, macEqual, subkey } from '../crypto/mac.js';
+import { kekMatches, openWithKek, PUBLIC_KEY_BYTES, sealToKek, slotPublicKey, unwrapWithKek, wrapToPublicKey } from '../crypto/slotwrap.js';
+import { VaultError } from '../core/errors.js';
+import type { SlotKind, SlotRow } from '../store/slots.js';
+
+/**
+ * The keyring: how key slots hold the data key, and how an unlock gets it back
+ * (src/crypto/slotwrap.ts explains the two kinds of wrap; docs/security.md the whole design).
+ * Pure: rows in, rows or keys out; the vault facade reads and writes them.
+ */
+
+/** The ciphertext and keyring format this release writes; 1 was release 0.1's. */
+export const FORMAT_VERSION = 2;
+
+/** The KDFs each slot kind may use: a passphrase slot switched to a cheap KDF is a downgrade. */
+const KDFS_OF_KIND: Record<SlotKind, readonly string[]> = {
+  passphrase: ['scrypt', 'pbkdf2-sha256'],
+  'master-key': ['hkdf-sha256'],
+  keychain: ['none'],
+};
+
+/** More slots than this is not a vault a person made; refused before any work (exit 7). */
+export const MAX_SLOTS = 64;
+
+const LINK_BYTES = PUBLIC_KEY_BYTES + 12 + 48 + 32;
+
+export function integrity(message: string): VaultError {
+  return new VaultError('integrity', message, { hint: 'the vault file may have been tampered with; restore it from a backup' });
+}
+
+/** Associated data of a slot's sealed wrap: what deriving its KEK depends on. */
+function sealAad(vaultId: string, row: SlotRow): Buffer {
+  return encodeAad('vault/slot-seal/v3', [vaultId, FORMAT_VERSION, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key ?? Buffer.alloc(0)]);
+}
+
+/** Associated data of 0.1's public-key wrap (read once, at the slot's first unlock by this release). */
+function legacyAad(vaultId: string, row: SlotRow): Buffer {
+  return encodeAad('vault/slot/v2', [vaultId, 1, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key!, row.ephemeral_key!]);
+}
+
+function linkAad(vaultId: string, row: SlotRow, index: number, ephemeral: Buffer): Buffer {
+  return encodeAad('vault/pending-link/v1', [vaultId, row.id, row.public_key!, index, ephemeral]);
+}
+
+/**
+ * The slot's MAC under the data key: every field but its last use and its wraps (the wraps
+ * authenticate themselves). It makes the slot list a key holder's: a slot planted by a
+ * writer of the file fails it, and rotate --master wraps new keys only to slots that pass.
+ */
+export function slotMac(vaultId: string, dataKey: Buffer, row: SlotRow): Buffer {
+  const key = subkey(dataKey, 'vault/slot-mac/v3');
+  try {
+    return mac(key, 'vault/slot-mac/v3', [vaultId, row.id, row.kind, row.label ?? '\u0000', row.kdf, row.kdf_params, row.salt, row.public_key ?? Buffer.alloc(0), row.created_at]);
+  } finally {
+    wipe(key);
+  }
+}
+
+export function slotMacOk(vaultId: string, dataKey: Buffer, row: SlotRow): boolean {
+  return macEqual(row.key_mac, slotMac(vaultId, dataKey, row));
+}
+
+/** A slot's KDF, checked against the bounds and the kinds before any work is done. */
+export function slotKdf(row: SlotRow): KdfSpec {
+  const spec = parseKdf(row.kdf, row.kdf_params);
+  if (row.kdf_params !== canonicalParams(spec)) throw new VaultError('integrity', `key slot ${row.id} has non-canonical kdf parameters`);
+  // A passphrase slot switched to a cheap KDF is a downgrade, refused before any work.
+  if (!KDFS_OF_KIND[row.kind]?.includes(spec.name)) throw new VaultError('integrity', `key slot ${row.id} (${row.kind}) cannot use kdf ${spec.name}`);
+  if (!row.public_key || row.public_key.length !== PUBLIC_KEY_BYTES) throw new VaultError('integrity', `key slot ${row.id} has no public key`);
+  return spec;
+}
+
+/**
+ * A new slot for `secret`, sealing `dataKey`, with its MAC. The KDF runs here, before any
+ * transaction: the write lock must not wait on scrypt.
+ */
+export async function buildSlot(
+  vaultId: string,
+  kind: SlotKind,
+  label: string | null,
+  spec: KdfSpec,
+  secret: Buffer,
+  dataKey: Buffer,
+  createdAt: number,
+  id: string = randomBytes(4).toString('hex'),
+): Promise<{ row: SlotRow; kek: Buffer }> {
+  const salt = randomBytes(SALT_BYTES);
+  const kek = await deriveKek(spec, secret, salt);
+  const row: SlotRow = {
+    id, kind, label, kdf: spec.name, kdf_params: canonicalParams(spec), salt,
+    nonce: Buffer.alloc(0), wrapped_key: Buffer.alloc(0), created_at: createdAt, last_used_at: null,
+    public_key: slotPublicKey(kek), ephemeral_key: null, key_mac: null, wrap_format: FORMAT_VERSION, pending: null,
+  };
+  return { row: sealSlot(vaultId, row, kek, dataKey), kek };
+}
+
+/** The slot re-sealed to `dataKey` under its KEK: no pending links, format 2, a fresh MAC. */
+export function sealSlot(vaultId: string, row: SlotRow, kek: Buffer, dataKey: Buffer): SlotRow {
+  const fresh: SlotRow = { ...row, ephemeral_key: null, pending: null, wrap_format: FORMAT_VERSION };
+  const { nonce, box } = sealToKek(kek, dataKey, sealAad(vaultId, fresh));
+  fresh.nonce = nonce;
+  fresh.wrapped_key = box;
+  fresh.key_mac = slotMac(vaultId, dataKey, fresh);
+  return fresh;
+}
+
+/**
+ * `rotate --master` for a slot whose secret is not at hand: appends a link that wraps
+ * `newKey` to the slot's public key, with a MAC under `currentKey` (the key the slot's chain
+ * reaches now), and re-MACs the slot under the new key.
+ */
+export function appendLink(vaultId: string, row: SlotRow, currentKey: Buffer, newKey: Buffer): SlotRow {
+  const links = row.pending ? [row.pending] : [];
+  const index = row.pending ? row.pending.length / LINK_BYTES : 0;
+  const wrap = wrapToPublicKey(row.public_key!, newKey, (eph) => linkAad(vaultId, row, index, eph));
+  const linkKey = subkey(currentKey, 'vault/pending-link/v1');
+  let tag: Buffer;
+  try {
+    tag = mac(linkKey, 'vault/pending-link/v1', [vaultId, row.id, index, wrap.ephemeralKey, wrap.nonce, wrap.box]);
+  } finally {
+    wipe(linkKey);
+  }
+  const fresh: SlotRow = { ...row, pending: Buffer.concat([...links, wrap.ephemeralKey, wrap.nonce, wrap.box, tag]) };
+  fresh.key_mac = slotMac(vaultId, newKey, fresh);
+  return fresh;
+}
+
+/**
+ * rotate --master for a slot still in 0.1's format (not unlocked since the upgrade): the new
+ * key wrapped to its public key as 0.1 did, and a MAC under the new key. Its next unlock
+ * re-seals it.
+ */
+export function rewrapLegacy(vaultId: string, row: SlotRow, newKey: Buffer): SlotRow {
+  const fresh: SlotRow = { ...row };
+  const wrap = wrapToPublicKey(row.public_key!, newKey, (eph) => legacyAad(vaultId, { ...row, ephemeral_key: eph }));
+  fresh.ephemeral_key = wrap.ephemeralKey;
+  fresh.nonce = wrap.nonce;
+  fresh.wrapped_key = wrap.box;
+  fresh.key_mac = slotMac(vaultId, newKey, fresh);
+  return fresh;
+}
+
+export interface OpenedSlot {
+  row: SlotRow;
+  dataKey: Buffer;
+  /** the slot's KEK: the caller re-seals the slot with it when `stale`, then wipes it */
+  kek: Buffer;
+  /** the slot has pending links or 0.1's wrap: re-seal it to the data key */
+  stale: boolean;
+}
+
+/**
+ * Opens the slot whose KEK is `kek` (kekMatches said so): its sealed wrap, then each pending
+ * link, each checked. Anything that does not open is tampering, not a wrong passphrase: the
+ * KEK is the slot's own. `legacyAllowed`: 0.1's public-key wrap may be read (vault format 1,
+ * or a slot not yet unlocked since the upgrade; see docs/security.md).
+ */
+export function openSlot(vaultId: string, row: SlotRow, kek: Buffer, legacyAllowed: boolean): OpenedSlot {
+  let key: Buffer | null;
+  if (row.wrap_format === 1) {
+    if (!legacyAllowed || !row.ephemeral_key) throw integrity(`key slot ${row.id} is in the format of release 0.1 in a vault that was upgraded`);
+    key = unwrapWithKek(kek, row.public_key!, { ephemeralKey: row.ephemeral_key, nonce: row.nonce, box: row.wrapped_key }, legacyAad(vaultId, row));
+    if (!key) throw integrity(`key slot ${row.id} failed its integrity check`);
+    if (row.pending) throw integrity(`key slot ${row.id} failed its integrity check`);
+    return { row, dataKey: key, kek, stale: true };
+  }
+  if (row.wrap_format !== FORMAT_VERSION) throw integrity(`key slot ${row.id} has an unknown wrap format`);
+  key = openWithKek(kek, row.nonce, row.wrapped_key, sealAad(vaultId, row));
+  if (!key) throw integrity(`key slot ${row.id} failed its integrity check: it holds a key that was not sealed by its owner`);
+  const pending = row.pending ?? Buffer.alloc(0);
+  if (pending.length % LINK_BYTES !== 0) throw integrity(`key slot ${row.id} has malformed pending keys`);
+  for (let i = 0, at = 0; at < pending.length; i++, at += LINK_BYTES) {
+    const eph = pending.subarray(at, at + 32);
+    const nonce = pending.subarray(at + 32, at + 44);
+    const box = pending.subarray(at + 44, at + 92);
+    const tag = pending.subarray(at + 92, at + LINK_BYTES);
+    const linkKey = subkey(key, 'vault/pending-link/v1');
+    const ok = macEqual(tag, mac(linkKey, 'vault/pending-link/v1', [vaultId, row.id, i, eph, nonce, box]));
+    wipe(linkKey);
+    const next = ok ? unwrapWithKek(kek, row.public_key!, { ephemeralKey: eph, nonce, box }, linkAad(vaultId, row, i, eph)) : null;
+    wipe(key);
+    if (!next) throw integrity(`key slot ${row.id} failed its integrity check: a rotated key was not made by a key holder`);
+    key = next;
+  }
+  return { row, dataKey: key, kek, stale: pending.length > 0 };
+}
+
+/**
+ * Finds the slot of `kind` that `secret` opens. Parameters are checked and the total KDF
+ * work is capped before any derivation; a slot whose public key the derived KEK matches is
+ * the one, and must then open (integrity otherwise). No slot matches: null (wrong secret).
+ */
+export async function unlockSlots(vaultId: string, rows: SlotRow[], secret: Buffer, legacyAllowed: boolean): Promise<OpenedSlot | null> {
+  if (rows.length > MAX_SLOTS) throw integrity(`the vault has ${rows.length} key slots, more than the ${MAX_SLOTS} allowed`);
+  const specs = rows.map(slotKdf);
+  const work = specs.reduce((sum, s) => sum + kdfWork(s), 0);
+  if (work > UNLOCK_WORK_BUDGET) {
+    throw integrity(`unlocking would take ${work.toFixed(1)} times the work of one default key derivation (${rows.length} slots), more than the ${UNLOCK_WORK_BUDGET} allowed`);
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const kek = await deriveKek(specs[i]!, secret, row.salt);
+    if (!kekMatches(kek, row.public_key!)) {
+      wipe(kek);
+      continue;
+    }
+    try {
+      return openSlot(vaultId, row, kek, legacyAllowed);
+    } catch (e) {
+      wipe(kek);
+      throw e;
+    }
+  }
+  return null;
+}
+
+/** The data key from 0.1's slot MAC check (kept only to read a slot 0.1 wrote). */
+export function legacySlotMacOk(vaultId: string, dataKey: Buffer, row: SlotRow): boolean {
+  if (!row.public_key || !row.key_mac) return false;
+  const key = subkey(dataKey, 'vault/slot-mac/v1');
+  try {
+    return macEqual(row.key_mac, mac(key, 'vault/slot-mac/v1', [vaultId, 1, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key]));
+  } finally {
+    wipe(key);
+  }
+}

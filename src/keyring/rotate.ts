@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { open, seal, wipe } from '../crypto/aead.js';
+import { VaultError } from '../core/errors.js';
+import { valueAad } from '../core/integrity.js';
+import { formatRef } from '../core/names.js';
+import type { Vault } from '../core/vault.js';
+import * as secrets from '../store/secrets.js';
+import { appendLink, integrity, rewrapLegacy, sealSlot, slotMacOk } from './keyring.js';
+import type { AuditKey } from '../audit/log.js';
+
+export interface MasterRotation {
+  versions: number;
+  slots: number;
+  /** slots that get the new key at their next unlock (their secret was not at hand) */
+  pending: number;
+  /** false when another connection kept the WAL from being emptied (old pages may linger there until it closes) */
+  checkpointed: boolean;
+}
+
+/** Called while re-encrypting, synchronously (the transaction holds the event loop). */
+export type RotationProgress = (done: number, total: number) => void;
+
+/**
+ * `vault rotate --master`: a new random data key and a new audit key. In ONE write
+ * transaction: every version of every secret (removed ones too) is decrypted with the old key
+ * and sealed under the new one with a fresh nonce; every secret is re-MACed; the slot this
+ * process unlocked with is re-sealed under its KEK; every other slot gets a pending link (the
+ * new key wrapped to its public key, MACed under the old key: src/crypto/slotwrap.ts), which
+ * its next unlock follows and re-seals; the rotate-master entry is the last one under the old
+ * audit key, and the next one starts the new key's chain from it. SQLite's atomic commit means
+ * a crash at any moment leaves the old vault or the new one, never a mix.
+ *
+ * Before anything is written, each slot's MAC is checked under the old data key: a slot
+ * planted by a writer of the file would otherwise receive the new data key.
+ *
+ * Afterwards secure_delete has zeroed replaced cells, and a TRUNCATE checkpoint empties the
+ * WAL, so no old ciphertext or old wrap stays in the vault's files.
+ */
+export function rotateMasterKey(vault: Vault, progress?: RotationProgress): MasterRotation {
+  const oldKey = vault.requireKey();
+  const newKey = randomBytes(32);
+  const db = vault.database;
+  const used = vault.unlockedSlot();
+  let next: AuditKey | undefined;
+  let result: Omit<MasterRotation, 'checkpointed'>;
+  try {
+    result = vault.transact(() => {
+      const rows = vault.slotRows();
+      for (const row of rows) {
+        if (!slotMacOk(vault.id, oldKey, row)) {
+          throw new VaultError('integrity', `key slot ${row.id} failed its integrity check; nothing was rotated`, {
+            hint: 'the vault file may have been tampered with; restore it from a backup',
+          });
+        }
+      }
+      const keys = secrets.allVersionKeys(db);
+      const owners = new Map(secrets.allSecrets(db).map((s) => [s.id, s]));
+      let done = 0;
+      for (const k of keys) {
+        const owner = owners.get(k.secret_id)!;
+        const row = secrets.findVersion(db, k.secret_id, k.version)!;
+        const aad = owner.uid ? valueAad(vault.id, owner.uid, row) : null;
+        const plain = aad ? open(oldKey, row.nonce, row.ciphertext, aad) : null;
+        if (!plain) {
+          throw new VaultError('integrity', `secret ${formatRef(owner)} version ${k.version} failed its integrity check; nothing was rotated`, {
+            hint: 'the vault file may have been tampered with; restore it from a backup',
+          });
+        }
+        try {
+          const { nonce, box } = seal(newKey, plain, aad!);
+          secrets.setCiphertext(db, k.secret_id, k.version, nonce, box);
+        } finally {
+          wipe(plain);
+        }
+        done++;
+        progress?.(done, keys.length);
+      }
+      let pending = 0;
+      for (const row of rows) {
+        let fresh;
+        if (used && row.id === used.id) fresh = sealSlot(vault.id, row, used.kek, newKey);
+        else if (row.wrap_format === 1) fresh = rewrapLegacy(vault.id, row, newKey);
+        else {
+          fresh = appendLink(vault.id, row, oldKey, newKey);
+          pending++;
+        }
+        vault.replaceSlotRow(fresh);
+      }
+      // The rekey entry: the last one MACed by the old audit key.
+      vault.record({ op: 'rotate-master', outcome: 'ok', detail: { versions: keys.length, slots: rows.length, pending } });
+      next = vault.rekey(newKey).nextAuditKey;
+      return { versions: keys.length, slots: rows.length, pending };
+    });
+  } catch (e) {
+    wipe(newKey);
+    // The transaction rolled back; the failure still belongs in the audit log.
+    if (e instanceof VaultError && e.code === 'integrity') {
+      try {
+        vault.transact(() => vault.record({ op: 'rotate-master', outcome: 'failed', detail: { reason: e.message } }));
+      } catch {
+        // the original error is the one to report
+      }
+    }
+    throw e;
+  }
+  vault.adoptKeys(newKey, next!);
+  // The rotation has committed; a checkpoint that cannot finish now (another process is
+  // reading) is reported, not thrown: the next checkpoint completes it.
+  let checkpointed = false;
+  try {
+    const [cp] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    checkpointed = cp !== undefined && cp.busy === 0 && cp.log === cp.checkpointed;
+  } catch {
+    checkpointed = false;
+  }
+  return { ...result, checkpointed };
+}
+
+export { integrity };

@@ -1,0 +1,114 @@
+import type { Database } from 'better-sqlite3';
+import { stmt } from './statements.js';
+
+/** A secret as stored. uid, mac, highest_version and expires_at come with migration 4. */
+export interface SecretRow {
+  id: number;
+  ns: string;
+  name: string;
+  /** random, bound into every ciphertext of the secret; renewed by a purge */
+  uid: Buffer | null;
+  current_version: number;
+  /** the highest version ever stored: version numbers are never reused, not even after a purge */
+  highest_version: number;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+  removed_at: number | null;
+  /** the current version's expiry */
+  expires_at: number | null;
+  mac: Buffer | null;
+}
+
+export interface VersionRow {
+  secret_id: number;
+  version: number;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  size: number;
+  expires_at: number | null;
+  origin: string;
+  created_at: number;
+}
+
+const SECRET = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac';
+
+export function findSecret(db: Database, ns: string, name: string): SecretRow | undefined {
+  return stmt(db, `SELECT ${SECRET} FROM secrets WHERE ns = ? AND name = ?`).get(ns, name) as SecretRow | undefined;
+}
+
+/** Every secret, removed ones too (the state digest, rotation and the upgrade walk them all). */
+export function allSecrets(db: Database): SecretRow[] {
+  return stmt(db, `SELECT ${SECRET} FROM secrets ORDER BY id`).all() as SecretRow[];
+}
+
+/** The MAC of every secret, by id: what the state digest covers. */
+export function secretMacs(db: Database): Array<{ id: number; mac: Buffer | null }> {
+  return stmt(db, 'SELECT id, mac FROM secrets ORDER BY id').all() as Array<{ id: number; mac: Buffer | null }>;
+}
+
+/** The current (not removed) secrets, of one namespace or all, by namespace and name. */
+export function currentSecrets(db: Database, ns: string | null): SecretRow[] {
+  return stmt(db, `SELECT ${SECRET} FROM secrets WHERE removed_at IS NULL AND (@ns IS NULL OR ns = @ns) ORDER BY ns, name`).all({ ns }) as SecretRow[];
+}
+
+export function insertSecret(db: Database, row: Omit<SecretRow, 'id'>): number {
+  const info = stmt(
+    db,
+    `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac)
+     VALUES (@ns, @name, @uid, @current_version, @highest_version, @description, @created_at, @updated_at, @removed_at, @expires_at, @mac)`,
+  ).run(row);
+  return Number(info.lastInsertRowid);
+}
+
+export function updateSecret(db: Database, row: SecretRow): void {
+  stmt(
+    db,
+    `UPDATE secrets SET ns = @ns, name = @name, uid = @uid, current_version = @current_version, highest_version = @highest_version,
+       description = @description, created_at = @created_at, updated_at = @updated_at, removed_at = @removed_at, expires_at = @expires_at, mac = @mac
+     WHERE id = @id`,
+  ).run(row);
+}
+
+export function findVersion(db: Database, secretId: number, version: number): VersionRow | undefined {
+  return stmt(db, 'SELECT * FROM versions WHERE secret_id = ? AND version = ?').get(secretId, version) as VersionRow | undefined;
+}
+
+export function versionsOf(db: Database, secretId: number): VersionRow[] {
+  return stmt(db, 'SELECT * FROM versions WHERE secret_id = ? ORDER BY version').all(secretId) as VersionRow[];
+}
+
+export function countVersionsOf(db: Database, secretId: number): number {
+  return (stmt(db, 'SELECT COUNT(*) AS n FROM versions WHERE secret_id = ?').get(secretId) as { n: number }).n;
+}
+
+export function insertVersion(db: Database, row: VersionRow): void {
+  stmt(
+    db,
+    `INSERT INTO versions (secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at)
+     VALUES (@secret_id, @version, @nonce, @ciphertext, @size, @expires_at, @origin, @created_at)`,
+  ).run(row);
+}
+
+export function deleteVersions(db: Database, secretId: number): number {
+  return stmt(db, 'DELETE FROM versions WHERE secret_id = ?').run(secretId).changes;
+}
+
+/** Every version's key (no ciphertext): rotation fetches ciphertexts one at a time. */
+export function allVersionKeys(db: Database): Array<{ secret_id: number; version: number }> {
+  return stmt(db, 'SELECT secret_id, version FROM versions ORDER BY secret_id, version').all() as Array<{ secret_id: number; version: number }>;
+}
+
+export function setCiphertext(db: Database, secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
+  stmt(db, 'UPDATE versions SET nonce = ?, ciphertext = ? WHERE secret_id = ? AND version = ?').run(nonce, ciphertext, secretId, version);
+}
+
+export function counts(db: Database): { secrets: number; removed: number; versions: number; audit: number } {
+  const one = (sql: string): number => (stmt(db, sql).get() as { n: number }).n;
+  return {
+    secrets: one('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NULL'),
+    removed: one('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NOT NULL'),
+    versions: one('SELECT COUNT(*) AS n FROM versions'),
+    audit: one('SELECT COUNT(*) AS n FROM audit'),
+  };
+}
