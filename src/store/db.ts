@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
+import { checkSidecars, checkVaultDirectory, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
@@ -11,21 +12,41 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenOptions {
-  /** accept a vault file that group or others can read (SPEC §2 --insecure-permissions) */
+  /**
+   * accept a vault file, directory or -wal/-shm that other users can read or write, or that
+   * another user owns (SPEC §2 --insecure-permissions). Symbolic links are refused regardless.
+   */
   insecurePermissions?: boolean;
   readonly?: boolean;
 }
 
+// O_NOFOLLOW: the vault file itself is never reached through a symbolic link. O_NONBLOCK: a
+// FIFO planted at the path cannot hang the open (it is refused as not a regular file).
+// Both are 0 where the platform lacks them (Windows).
+const OPEN_CHECK = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 /**
  * Creates the directory (0700) and an empty file (0600) before SQLite touches the path, so
  * the database, and the -wal/-shm files SQLite gives the same mode, are never readable by
- * others, not even for a moment. Fails with `exists` when a file is already there.
+ * others, not even for a moment. Fails with `exists` when a file is already there, and
+ * refuses a directory that already existed and that others can write (see checkVaultDirectory).
  */
-export function createVaultFile(path: string): Database {
+export function createVaultFile(path: string, options: Pick<OpenOptions, 'insecurePermissions'> = {}): Database {
+  const insecure = options.insecurePermissions === true;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  checkVaultDirectory(dirname(path), insecure);
+  // A -wal left from an earlier vault at this path would be replayed into the new, empty file.
+  for (const suffix of SIDECARS) {
+    if (lstatOrNull(path + suffix) !== null) {
+      throw new VaultError('error', `${path}${suffix} is left from an earlier vault`, {
+        hint: `remove it while no vault process runs: rm ${shellQuote(path + suffix)}`,
+      });
+    }
+  }
   let fd: number;
   try {
-    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    // O_EXCL fails on an existing name, a symbolic link included.
+    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new VaultError('exists', `a vault already exists at ${path}`, {
@@ -34,48 +55,160 @@ export function createVaultFile(path: string): Database {
     }
     throw new VaultError('error', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
-  closeSync(fd);
-  const db = connect(path, false, true);
-  migrate(db);
-  return db;
+  try {
+    const db = connectChecked(path, fd, false, true, insecure);
+    try {
+      migrate(db, path);
+      return db;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Opens an existing vault file: permission check, format check, migration. */
 export function openVaultFile(path: string, options: OpenOptions = {}): Database {
+  const insecure = options.insecurePermissions === true;
+  if (lstatOrNull(path)?.isSymbolicLink()) throw symlinked(path);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY);
+    fd = openSync(path, OPEN_CHECK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new VaultError('not-initialized', `no vault at ${path}`, { hint: 'create one with: vault init' });
     }
+    // The name became a link after the lstat above (ELOOP on Linux and macOS, EMLINK on FreeBSD).
+    if (code === 'ELOOP' || code === 'EMLINK') throw symlinked(path);
     throw new VaultError('error', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
+  // The checked descriptor stays open until SQLite has opened the path, so that the inode
+  // checked here can be compared with the one SQLite got (connectChecked).
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new VaultError('error', `${path} is not a regular file`);
-    if ((st.mode & 0o077) !== 0 && !options.insecurePermissions && process.platform !== 'win32') {
-      const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
-      throw new VaultError('error', `vault file ${path} is readable by other users (mode ${mode})`, {
-        hint: `fix it with: chmod 600 '${path.replace(/'/g, `'\\''`)}'`,
-      });
+    checkVaultDirectory(dirname(path), insecure);
+    const me = currentUser();
+    if (me !== undefined && !insecure) {
+      if (st.uid !== me.uid) {
+        throw new VaultError('error', `vault file ${path} is owned by another user (uid ${st.uid})`, {
+          hint: `fix it with: chown ${me.name} ${shellQuote(path)}${(st.mode & 0o077) !== 0 ? ` && chmod 600 ${shellQuote(path)}` : ''}`,
+        });
+      }
+      if ((st.mode & 0o077) !== 0) {
+        throw new VaultError('error', `vault file ${path} is readable by other users (mode ${modeText(st.mode & 0o777)})`, {
+          hint: `fix it with: chmod 600 ${shellQuote(path)}`,
+        });
+      }
     }
+    checkSidecars(path, insecure);
     const head = Buffer.alloc(SQLITE_MAGIC.length);
     const n = readSync(fd, head, 0, head.length, 0);
     if (n < head.length || !head.equals(SQLITE_MAGIC)) throw notAVault(path);
+    let db: Database | undefined;
+    try {
+      db = connectChecked(path, fd, options.readonly ?? false, false, insecure);
+      migrate(db, path);
+      return db;
+    } catch (e) {
+      db?.close();
+      throw asStoreError(e, path);
+    }
   } finally {
     closeSync(fd);
   }
-  let db: Database | undefined;
+}
+
+function symlinked(path: string): VaultError {
+  return new VaultError('error', `vault file ${path} is a symbolic link`, {
+    hint: 'give the path of the vault file itself, not of a link to it',
+  });
+}
+
+function lstatOrNull(path: string): Stats | null {
   try {
-    db = connect(path, options.readonly ?? false, false);
-    migrate(db);
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+const identity = (st: Stats): string => `${st.dev}:${st.ino}`;
+
+/**
+ * The regular files this process holds open, by descriptor, as dev:ino; null where the
+ * platform has no descriptor listing (/proc/self/fd on Linux, /dev/fd on macOS and the BSDs).
+ */
+function openFiles(): Map<number, string> | null {
+  const dir = process.platform === 'linux' ? '/proc/self/fd' : process.platform === 'win32' ? null : '/dev/fd';
+  if (dir === null) return null;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const out = new Map<number, string>();
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd)) continue;
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile()) out.set(fd, identity(st));
+    } catch {
+      // the listing's own descriptor, closed by now
+    }
+  }
+  return out;
+}
+
+/**
+ * Opens the path with SQLite while `fd`, the descriptor the checks ran on, is still open,
+ * then makes sure SQLite got the same file and nothing else (closing the window between the
+ * checks and SQLite's own open(2) of the name):
+ * - the name still leads, without a link, to the checked inode;
+ * - the -wal/-shm, which SQLite has opened or created by now (connect reads in WAL mode),
+ *   pass the sidecar checks again;
+ * - on Linux and macOS, every regular file that appeared among this process's descriptors
+ *   during the open is the checked vault file or one of those -wal/-shm files, and some
+ *   descriptor other than ours holds the checked inode.
+ * Residual limit: with no descriptor listing only the names are compared, so a swap that is
+ * undone before the comparison (A to B and back to A) goes unseen there. Everywhere, a -wal
+ * that SQLite creates later (when it deletes and recreates it after a checkpoint) is created
+ * by SQLite itself with O_CREAT in the directory checked above, which only this user can write.
+ */
+function connectChecked(path: string, fd: number, readonly: boolean, fresh: boolean, insecure: boolean): Database {
+  const before = openFiles();
+  const db = connect(path, readonly, fresh);
+  try {
+    const checked = identity(fstatSync(fd));
+    const now = lstatOrNull(path);
+    if (now === null || !now.isFile() || identity(now) !== checked) throw changed(path);
+    const allowed = new Set([checked, ...[...checkSidecars(path, insecure).values()].map(identity)]);
+    const after = openFiles();
+    if (before !== null && after !== null) {
+      let held = false;
+      for (const [n, id] of after) {
+        if (n === fd) continue;
+        if (id === checked) held = true;
+        if (before.get(n) !== id && !allowed.has(id)) throw changed(path);
+      }
+      if (!held) throw changed(path);
+    }
     return db;
   } catch (e) {
-    db?.close();
-    throw asStoreError(e, path);
+    db.close();
+    throw e;
   }
+}
+
+function changed(path: string): VaultError {
+  return new VaultError('error', `the vault file ${path} was replaced while it was being opened`, {
+    hint: 'another process is changing the vault directory; check who can write to it',
+  });
 }
 
 function notAVault(path: string, cause?: unknown): VaultError {
@@ -128,15 +261,67 @@ function connect(path: string, readonly: boolean, fresh: boolean): Database {
   }
 }
 
-/** Applies the migrations a file at an older (or, when just created, no) schema version needs. */
-function migrate(db: Database): void {
+const SCHEMA_META = 'schema_version';
+const TAMPERED_HINT = 'the vault file may have been tampered with; restore it from a backup';
+
+/**
+ * Applies the migrations a file at an older (or, when just created, no) schema version needs.
+ *
+ * PRAGMA user_version is one unauthenticated integer in the file header: lowered, it would
+ * make us run released migrations a second time on tables that have them already. So
+ * migrate() also records the version in meta (`schema_version`), and an existing file whose
+ * header and row disagree is refused (integrity) before anything is written. Files made
+ * before that row existed get it on their next writable open; until then, a migration that
+ * fails because its table, index or column already exists is taken as the same tampering.
+ * Both work for any number of MIGRATIONS, and a refusal rolls back, leaving the file as it was.
+ */
+function migrate(db: Database, path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current === SCHEMA_VERSION) return;
+  const recorded = current === 0 ? undefined : recordedVersion(db);
+  checkRecorded(path, current, recorded);
+  if (current === SCHEMA_VERSION && (recorded !== undefined || db.readonly)) return;
   immediate(db, () => {
+    // Another process may have migrated between the read above and the write lock.
     const again = db.pragma('user_version', { simple: true }) as number;
-    for (let v = again; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    const recordedAgain = again === 0 ? undefined : recordedVersion(db);
+    checkRecorded(path, again, recordedAgain);
+    if (again === SCHEMA_VERSION && recordedAgain !== undefined) return;
+    for (let v = again; v < SCHEMA_VERSION; v++) {
+      try {
+        MIGRATIONS[v]!(db);
+      } catch (e) {
+        const { code, message } = e as { code?: string; message?: string };
+        if (code === 'SQLITE_ERROR' && /duplicate column name|already exists/.test(message ?? '')) {
+          throw new VaultError('integrity', `the vault at ${path} has schema version ${again} in its header but newer tables`, {
+            hint: TAMPERED_HINT,
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+      SCHEMA_META,
+      String(SCHEMA_VERSION),
+    );
   });
+}
+
+function recordedVersion(db: Database): string | undefined {
+  if (!hasTable(db, 'meta')) return undefined;
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(SCHEMA_META) as { value: unknown } | undefined;
+  return row === undefined ? undefined : String(row.value);
+}
+
+function checkRecorded(path: string, header: number, recorded: string | undefined): void {
+  if (recorded !== undefined && recorded !== String(header)) {
+    // The row is the attacker's text: only a plain number is repeated in the message.
+    const shown = /^[0-9]{1,9}$/.test(recorded) ? recorded : 'an unreadable value';
+    throw new VaultError('integrity', `the vault at ${path} has schema version ${header} in its header but ${shown} in its meta table`, {
+      hint: TAMPERED_HINT,
+    });
+  }
 }
 
 function hasTable(db: Database, name: string): boolean {
