@@ -1,9 +1,9 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
-import { checkSidecars, checkVaultDirectory, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
+import { checkSidecar, checkSidecars, checkVaultDirectory, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
@@ -55,17 +55,19 @@ export function createVaultFile(path: string, options: Pick<OpenOptions, 'insecu
     }
     throw new VaultError('error', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
+  const created = identity(fstatSync(fd));
+  let db: Database | undefined;
   try {
-    const db = connectChecked(path, fd, false, true, insecure);
-    try {
-      migrate(db, path);
-      return db;
-    } catch (e) {
-      db.close();
-      throw e;
-    }
-  } finally {
-    closeSync(fd);
+    db = connectChecked(path, fd, false, true, insecure);
+    migrate(db, path);
+    return db;
+  } catch (e) {
+    db?.close();
+    // Nothing half-made may stay behind to block a retry with `exists`; a file someone put
+    // in its place is left alone.
+    const st = lstatOrNull(path);
+    if (st !== null && identity(st) === created) rmSync(path, { force: true });
+    throw e;
   }
 }
 
@@ -85,8 +87,6 @@ export function openVaultFile(path: string, options: OpenOptions = {}): Database
     if (code === 'ELOOP' || code === 'EMLINK') throw symlinked(path);
     throw new VaultError('error', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
-  // The checked descriptor stays open until SQLite has opened the path, so that the inode
-  // checked here can be compared with the one SQLite got (connectChecked).
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new VaultError('error', `${path} is not a regular file`);
@@ -108,17 +108,18 @@ export function openVaultFile(path: string, options: OpenOptions = {}): Database
     const head = Buffer.alloc(SQLITE_MAGIC.length);
     const n = readSync(fd, head, 0, head.length, 0);
     if (n < head.length || !head.equals(SQLITE_MAGIC)) throw notAVault(path);
-    let db: Database | undefined;
-    try {
-      db = connectChecked(path, fd, options.readonly ?? false, false, insecure);
-      migrate(db, path);
-      return db;
-    } catch (e) {
-      db?.close();
-      throw asStoreError(e, path);
-    }
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    throw e;
+  }
+  let db: Database | undefined;
+  try {
+    db = connectChecked(path, fd, options.readonly ?? false, false, insecure);
+    migrate(db, path);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw asStoreError(e, path);
   }
 }
 
@@ -166,47 +167,140 @@ function openFiles(): Map<number, string> | null {
 }
 
 /**
- * Opens the path with SQLite while `fd`, the descriptor the checks ran on, is still open,
- * then makes sure SQLite got the same file and nothing else (closing the window between the
- * checks and SQLite's own open(2) of the name):
- * - the name still leads, without a link, to the checked inode;
- * - the -wal/-shm, which SQLite has opened or created by now (connect reads in WAL mode),
- *   pass the sidecar checks again;
- * - on Linux and macOS, every regular file that appeared among this process's descriptors
- *   during the open is the checked vault file or one of those -wal/-shm files, and some
- *   descriptor other than ours holds the checked inode.
- * Residual limit: with no descriptor listing only the names are compared, so a swap that is
- * undone before the comparison (A to B and back to A) goes unseen there. Everywhere, a -wal
- * that SQLite creates later (when it deletes and recreates it after a checkpoint) is created
- * by SQLite itself with O_CREAT in the directory checked above, which only this user can write.
+ * Gives each -wal/-shm a known identity before SQLite opens it: one that exists is opened
+ * without following a link and checked on its descriptor; one that does not is created here,
+ * empty, 0600, with O_EXCL, so that nobody else holds a descriptor on it (a file planted by
+ * someone else would be opened by SQLite, fixed up to look like ours, and read through the
+ * planter's descriptor). Nothing is created for a read-only connection.
+ * Descriptors are closed at once: closing a descriptor drops every POSIX lock this process
+ * holds on that file, so none of ours may outlive SQLite's first lock on it.
  */
-function connectChecked(path: string, fd: number, readonly: boolean, fresh: boolean, insecure: boolean): Database {
-  const before = openFiles();
-  const db = connect(path, readonly, fresh);
+function prepareSidecars(path: string, readonly: boolean, insecure: boolean): { ids: Map<string, string>; created: Map<string, string> } {
+  const ids = new Map<string, string>();
+  const created = new Map<string, string>();
   try {
-    const checked = identity(fstatSync(fd));
-    const now = lstatOrNull(path);
-    if (now === null || !now.isFile() || identity(now) !== checked) throw changed(path);
-    const allowed = new Set([checked, ...[...checkSidecars(path, insecure).values()].map(identity)]);
-    const after = openFiles();
-    if (before !== null && after !== null) {
-      let held = false;
-      for (const [n, id] of after) {
-        if (n === fd) continue;
-        if (id === checked) held = true;
-        if (before.get(n) !== id && !allowed.has(id)) throw changed(path);
+    for (const suffix of SIDECARS) {
+      const p = path + suffix;
+      let fd: number | undefined;
+      if (!readonly) {
+        try {
+          fd = openSync(p, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR | (constants.O_NOFOLLOW ?? 0), 0o600);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new VaultError('error', `cannot create ${p}: ${(e as Error).message}`, { cause: e });
+        }
       }
-      if (!held) throw changed(path);
+      const fresh = fd !== undefined;
+      if (fd === undefined) {
+        if (lstatOrNull(p)?.isSymbolicLink()) checkSidecar(p, lstatSync(p), insecure);
+        try {
+          fd = openSync(p, OPEN_CHECK);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') continue;
+          if (code === 'ELOOP' || code === 'EMLINK') checkSidecar(p, lstatSync(p), insecure);
+          throw new VaultError('error', `cannot open ${p}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      try {
+        const st = fstatSync(fd);
+        checkSidecar(p, st, insecure);
+        ids.set(suffix, identity(st));
+        if (fresh) created.set(suffix, identity(st));
+      } finally {
+        closeSync(fd);
+      }
     }
-    return db;
   } catch (e) {
-    db.close();
+    removeCreated(path, created);
     throw e;
+  }
+  return { ids, created };
+}
+
+/** Removes the -wal/-shm prepareSidecars created, if the names still lead to them. */
+function removeCreated(path: string, created: Map<string, string>): void {
+  for (const [suffix, id] of created) {
+    const st = lstatOrNull(path + suffix);
+    if (st !== null && identity(st) === id) rmSync(path + suffix, { force: true });
   }
 }
 
+/**
+ * Opens the path with SQLite and makes sure SQLite got the files that were checked, closing
+ * the window between the checks and SQLite's own open(2) of the names (Linux, macOS, BSDs):
+ * - the vault file: SQLite opens it at once but reads (and locks) it only on first use, so
+ *   it is compared while `fd`, the descriptor the checks ran on, still pins the checked inode
+ *   (no other file can take its number meanwhile); `fd` is then closed before SQLite takes a
+ *   lock, because closing any descriptor of a file drops all of this process's POSIX locks on it;
+ * - the -wal/-shm, which SQLite opens on the first read (configure reads in WAL mode): they
+ *   must be the ones prepareSidecars checked or created;
+ * - each time the names must still lead, without a link, to those inodes, and this process
+ *   must hold each of them open (see verifyOpened), which a swap-and-swap-back cannot fake.
+ * Residual limits: where descriptors cannot be listed (Windows, or no /proc) only the names
+ * are compared, so a swap undone before the comparison (A to B and back to A) goes unseen. A
+ * -wal/-shm is not held open between its check and SQLite's open (see prepareSidecars), so
+ * someone able to write the directory could delete it and create another file that reuses
+ * its inode number; the directory check leaves that to this user (and root), unless
+ * insecurePermissions. A -wal that SQLite itself deletes and recreates later is its own
+ * O_CREAT in that same directory.
+ */
+function connectChecked(path: string, fd: number, readonly: boolean, fresh: boolean, insecure: boolean): Database {
+  let fdOpen = true;
+  let sidecars: ReturnType<typeof prepareSidecars> | undefined;
+  let db: Database | undefined;
+  try {
+    sidecars = prepareSidecars(path, readonly, insecure);
+    const checked = identity(fstatSync(fd));
+    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    verifyOpened(path, checked, [checked], fd);
+    closeSync(fd);
+    fdOpen = false;
+    configure(db, path, readonly, fresh);
+    // A read after journal_mode = WAL: SQLite opens the -wal/-shm on a read, not on the switch.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    const required = [checked];
+    for (const suffix of SIDECARS) {
+      const st = lstatOrNull(path + suffix);
+      const known = sidecars.ids.get(suffix);
+      if (known === undefined) {
+        // Read-only: a -wal/-shm that SQLite created itself must pass the sidecar rule.
+        if (st !== null) checkSidecar(path + suffix, st, insecure);
+        continue;
+      }
+      if (st === null || identity(st) !== known) throw changed(path);
+      // In WAL mode (every writable connection, see configure) SQLite now holds both open.
+      if (!readonly) required.push(known);
+    }
+    verifyOpened(path, checked, required);
+    return db;
+  } catch (e) {
+    db?.close();
+    if (sidecars !== undefined) removeCreated(path, sidecars.created);
+    throw e;
+  } finally {
+    if (fdOpen) closeSync(fd);
+  }
+}
+
+/**
+ * The name still leads, without a link, to the checked vault file, and (where descriptors can
+ * be listed) every inode in `required` is held open by some descriptor of this process other
+ * than `ownFd`. SQLite holds one descriptor per file; had it opened a swapped-in file, it
+ * would not also hold ours, which nothing else in the process opens. Descriptors other
+ * threads open meanwhile (V8 reads /proc files) do not matter to this rule.
+ */
+function verifyOpened(path: string, checked: string, required: Iterable<string>, ownFd?: number): void {
+  const now = lstatOrNull(path);
+  if (now === null || !now.isFile() || identity(now) !== checked) throw changed(path);
+  const open = openFiles();
+  if (open === null) return;
+  const held = new Set<string>();
+  for (const [n, id] of open) if (n !== ownFd) held.add(id);
+  for (const id of required) if (!held.has(id)) throw changed(path);
+}
+
 function changed(path: string): VaultError {
-  return new VaultError('error', `the vault file ${path} was replaced while it was being opened`, {
+  return new VaultError('error', `${path} or a file beside it was replaced while the vault was being opened`, {
     hint: 'another process is changing the vault directory; check who can write to it',
   });
 }
@@ -237,28 +331,21 @@ export function asStoreError(e: unknown, path: string): unknown {
 }
 
 /** `fresh`: this process just created the file, so it may start empty (user_version 0). */
-function connect(path: string, readonly: boolean, fresh: boolean): Database {
-  const db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
-  try {
-    // Read the schema version before anything writes to the file: a newer file is never touched.
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
-        hint: 'upgrade vault to open this file',
-      });
-    }
-    // Another program's SQLite database is refused before journal_mode = WAL rewrites its header.
-    if (!fresh && (version === 0 || !hasTable(db, 'meta'))) throw notAVault(path);
-    if (!readonly) db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
-    // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
-    db.pragma('secure_delete = ON');
-    db.pragma('synchronous = FULL');
-    return db;
-  } catch (e) {
-    db.close();
-    throw e;
+function configure(db: Database, path: string, readonly: boolean, fresh: boolean): void {
+  // Read the schema version before anything writes to the file: a newer file is never touched.
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
+      hint: 'upgrade vault to open this file',
+    });
   }
+  // Another program's SQLite database is refused before journal_mode = WAL rewrites its header.
+  if (!fresh && (version === 0 || !hasTable(db, 'meta'))) throw notAVault(path);
+  if (!readonly) db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
+  db.pragma('secure_delete = ON');
+  db.pragma('synchronous = FULL');
 }
 
 const SCHEMA_META = 'schema_version';

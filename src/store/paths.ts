@@ -123,13 +123,13 @@ export const SIDECARS = ['-wal', '-shm'] as const;
 
 /**
  * SQLite's `-wal` and `-shm` beside the vault, when present, must be plain files of this user
- * that nobody else can open: SQLite keeps the mode and owner of a file it finds, so a
- * world-readable `-wal` planted by someone else would receive every page written. A symbolic
- * link or another kind of file is refused even with `insecure`, which only waives the
- * owner and mode. Returns the identity (dev, ino) of each one present.
+ * that nobody else can open: SQLite keeps the owner of a file it finds (and as root even
+ * chowns it to the vault's owner, and chmods an empty one to 0600), so a `-wal` planted by
+ * someone else, who keeps a descriptor open on it, would receive every page written. A
+ * symbolic link or another kind of file is refused even with `insecure`, which only waives
+ * the owner and mode. Returns the status of each one present.
  */
 export function checkSidecars(path: string, insecure: boolean): Map<string, Stats> {
-  const me = currentUser();
   const found = new Map<string, Stats>();
   for (const suffix of SIDECARS) {
     const p = path + suffix;
@@ -140,25 +140,30 @@ export function checkSidecars(path: string, insecure: boolean): Map<string, Stat
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new VaultError('error', `cannot check ${p}: ${(e as Error).message}`, { cause: e });
     }
-    if (st.isSymbolicLink()) {
-      throw new VaultError('error', `${p} is a symbolic link`, { hint: `remove it while no vault process runs: rm ${shellQuote(p)}` });
-    }
-    if (!st.isFile()) throw new VaultError('error', `${p} is not a regular file`, { hint: `remove it while no vault process runs: rm ${shellQuote(p)}` });
-    if (!insecure && me !== undefined) {
-      const open = (st.mode & 0o077) !== 0;
-      if (st.uid !== me.uid) {
-        throw new VaultError('error', `${p} is owned by another user (uid ${st.uid})`, {
-          hint: `fix it with: chown ${me.name} ${shellQuote(p)}${open ? ` && chmod 600 ${shellQuote(p)}` : ''}`,
-        });
-      }
-      if (open) {
-        const what = (st.mode & 0o044) !== 0 ? 'readable' : 'writable';
-        throw new VaultError('error', `${p} is ${what} by other users (mode ${modeText(st.mode)})`, {
-          hint: `fix it with: chmod 600 ${shellQuote(p)}`,
-        });
-      }
-    }
+    checkSidecar(p, st, insecure);
     found.set(suffix, st);
   }
   return found;
+}
+
+/** The rule of checkSidecars for one file `p` whose lstat (or fstat) is `st`. */
+export function checkSidecar(p: string, st: Stats, insecure: boolean): void {
+  if (st.isSymbolicLink()) {
+    throw new VaultError('error', `${p} is a symbolic link`, { hint: `remove it while no vault process runs: rm ${shellQuote(p)}` });
+  }
+  if (!st.isFile()) throw new VaultError('error', `${p} is not a regular file`, { hint: `remove it while no vault process runs: rm ${shellQuote(p)}` });
+  const me = currentUser();
+  if (insecure || me === undefined) return;
+  const open = (st.mode & 0o077) !== 0;
+  if (st.uid !== me.uid) {
+    throw new VaultError('error', `${p} is owned by another user (uid ${st.uid})`, {
+      hint: `fix it with: chown ${me.name} ${shellQuote(p)}${open ? ` && chmod 600 ${shellQuote(p)}` : ''}`,
+    });
+  }
+  if (open) {
+    const what = (st.mode & 0o044) !== 0 ? 'readable' : 'writable';
+    throw new VaultError('error', `${p} is ${what} by other users (mode ${modeText(st.mode)})`, {
+      hint: `fix it with: chmod 600 ${shellQuote(p)}`,
+    });
+  }
 }
