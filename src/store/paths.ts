@@ -1,4 +1,4 @@
-import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { VaultError } from '../core/errors.js';
@@ -53,6 +53,9 @@ export function currentUser(): { uid: number; name: string } | undefined {
  *   group or others only with the sticky bit (like /tmp): whoever can rename an entry on the
  *   way could swap the whole vault directory. This is OpenSSH's StrictModes rule, taken all
  *   the way up because the vault has no natural stopping point like a home directory.
+ *   One exception above the vault's own directory: group write by the user's private group
+ *   (a group of the user's name with no other members, as Debian and Fedora create with
+ *   umask 002, which leaves ~/.local 0775), since nobody else is in it.
  * - both the path as written and its resolved form are walked, so the directories that hold
  *   a symbolic link on the way are checked as well as the ones it leads to.
  *
@@ -93,12 +96,32 @@ export function checkVaultDirectory(dir: string, insecure: boolean): void {
         hint: `keep the vault below directories owned by you or root, or fix it with: chown ${me.name} ${shellQuote(d)}`,
       });
     }
-    if ((a.mode & 0o022) !== 0 && (a.mode & 0o1000) === 0) {
+    const writable = (a.mode & 0o002) !== 0 || ((a.mode & 0o020) !== 0 && !isPrivateGroup(a.gid, me.name));
+    if (writable && (a.mode & 0o1000) === 0) {
       throw new VaultError('error', `directory ${d} above the vault is writable by other users (mode ${modeText(a.mode)})`, {
         hint: `fix it with: chmod go-w ${shellQuote(d)}`,
       });
     }
   }
+}
+
+/**
+ * Whether `gid` is the user's private group: /etc/group names it after the user and lists no
+ * other member, and /etc/passwd gives it to no other user as a primary group. A group those
+ * files do not list (LDAP, sssd) is not assumed private.
+ */
+function isPrivateGroup(gid: number, user: string): boolean {
+  const rows = (file: string): string[][] => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').map((line) => line.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const group = rows('/etc/group').find((f) => f.length >= 3 && f[2]!.trim() !== '' && Number(f[2]) === gid);
+  if (group === undefined || group[0] !== user) return false;
+  if (!(group[3] ?? '').split(',').every((m) => m.trim() === '' || m.trim() === user)) return false;
+  return rows('/etc/passwd').every((f) => f.length < 4 || f[0] === user || f[3]!.trim() === '' || Number(f[3]) !== gid);
 }
 
 /** The directories above `dir` (absolute), nearest first, `/` last. */

@@ -45,6 +45,15 @@ function copy(name = 'v'): { root: string; dir: string; path: string; env: Recor
   return { root: t.dir, dir, path, env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } };
 }
 
+/** The gid of this user's private group, if it has one (root:x:0: and no other user in group 0, in CI). */
+function privateGroup(): number | undefined {
+  const rows = (file: string): string[][] => readFileSync(file, 'utf8').split('\n').map((l) => l.split(':'));
+  const group = rows('/etc/group').find((f) => f[0] === ME);
+  if (group === undefined || !(group[3] ?? '').split(',').every((m) => m === '' || m === ME)) return undefined;
+  const gid = Number(group[2]);
+  return rows('/etc/passwd').every((f) => f[0] === ME || f.length < 4 || Number(f[3]) !== gid) ? gid : undefined;
+}
+
 function refused(r: RunResult, status: number, stderr: string, what = ''): void {
   assert.equal(r.stderr, stderr, what);
   assert.equal(r.status, status, what);
@@ -101,6 +110,19 @@ describe('the vault directory', () => {
     );
     chmodSync(shared, 0o1777);
     await reads(v.env);
+    // Group-writable by another group → refused; by the user's private group (umask 002
+    // systems: /etc/group has a group of the user's name and no other member) → fine.
+    chmodSync(shared, 0o775);
+    chownSync(shared, process.getuid!(), OTHER);
+    refused(
+      await runVault(['get', 'A'], { env: v.env }),
+      1,
+      `vault: error: directory ${shared} above the vault is writable by other users (mode 775)\nvault: hint: fix it with: chmod go-w ${q(shared)}\n`,
+    );
+    if (privateGroup() !== undefined) {
+      chownSync(shared, process.getuid!(), privateGroup()!);
+      await reads(v.env);
+    }
     chmodSync(shared, 0o755);
     chownSync(shared, OTHER, OTHER);
     refused(
