@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
-import { checkSidecar, checkSidecars, checkVaultDirectory, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
+import { checkSidecar, checkSidecars, checkVaultDirectory, chownHint, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
@@ -95,7 +95,7 @@ export function openVaultFile(path: string, options: OpenOptions = {}): Database
     if (me !== undefined && !insecure) {
       if (st.uid !== me.uid) {
         throw new VaultError('error', `vault file ${path} is owned by another user (uid ${st.uid})`, {
-          hint: `fix it with: chown ${me.name} ${shellQuote(path)}${(st.mode & 0o077) !== 0 ? ` && chmod 600 ${shellQuote(path)}` : ''}`,
+          hint: chownHint(me, st.uid, path, (st.mode & 0o077) !== 0 ? '600' : undefined),
         });
       }
       if ((st.mode & 0o077) !== 0) {

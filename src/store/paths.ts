@@ -39,6 +39,16 @@ export function currentUser(): { uid: number; name: string } | undefined {
 }
 
 /**
+ * The hint for a file or directory of another user: the chown (and chmod) that makes it ours.
+ * Root is first told to run as its owner instead: `sudo vault` with the user's HOME reaches
+ * the user's vault, and taking it over would lock the user out of it.
+ */
+export function chownHint(me: { uid: number; name: string }, owner: number, path: string, chmod?: string): string {
+  const fix = `chown ${me.name} ${shellQuote(path)}${chmod === undefined ? '' : ` && chmod ${chmod} ${shellQuote(path)}`}`;
+  return me.uid === 0 && owner !== 0 ? `run vault as its owner (uid ${owner}), or take it over with: ${fix}` : `fix it with: ${fix}`;
+}
+
+/**
  * Refuses a vault directory that another user could change (SPEC §2), unless `insecure`.
  *
  * Whoever can write the vault's directory can read every value without any key: they
@@ -71,7 +81,7 @@ export function checkVaultDirectory(dir: string, insecure: boolean): void {
   const writable = (st.mode & 0o022) !== 0;
   if (st.uid !== me.uid) {
     throw new VaultError('error', `vault directory ${own} is owned by another user (uid ${st.uid})`, {
-      hint: `fix it with: chown ${me.name} ${shellQuote(own)}${writable ? ` && chmod 700 ${shellQuote(own)}` : ''}`,
+      hint: chownHint(me, st.uid, own, writable ? '700' : undefined),
     });
   }
   if (writable) {
@@ -180,7 +190,7 @@ export function checkSidecar(p: string, st: Stats, insecure: boolean): void {
   const open = (st.mode & 0o077) !== 0;
   if (st.uid !== me.uid) {
     throw new VaultError('error', `${p} is owned by another user (uid ${st.uid})`, {
-      hint: `fix it with: chown ${me.name} ${shellQuote(p)}${open ? ` && chmod 600 ${shellQuote(p)}` : ''}`,
+      hint: chownHint(me, st.uid, p, open ? '600' : undefined),
     });
   }
   if (open) {

@@ -18,6 +18,10 @@ import { SCHEMA_VERSION } from '../../src/store/schema.js';
 
 const OTHER = 65534;
 const ME = userInfo().username;
+// Giving a file to another user (uid 65534) needs root, as in CI.
+const NOT_ROOT = process.getuid!() === 0 ? false : 'needs root to chown to another user';
+// Running as root, the hint first says to run as the owner; as another user it is the plain fix.
+const TAKE_OVER = process.getuid!() === 0 ? `run vault as its owner (uid ${OTHER}), or take it over with: ` : 'fix it with: ';
 const q = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
 const SWAP_HOOK = join(ROOT, 'test', 'fixtures', 'swap-before-open.cjs');
 const TAMPERED_HINT = 'vault: hint: the vault file may have been tampered with; restore it from a backup\n';
@@ -82,24 +86,24 @@ describe('the vault directory', () => {
     await reads(v.env);
   });
 
-  test('owned by another user → 1 with the chown (and the chmod when it is also open), for root too', async () => {
+  test('owned by another user → 1 with the chown (and the chmod when it is also open), for root too', { skip: NOT_ROOT }, async () => {
     const v = copy();
     chownSync(v.dir, OTHER, OTHER);
     refused(
       await runVault(['get', 'A'], { env: v.env }),
       1,
-      `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: fix it with: chown ${ME} ${q(v.dir)}\n`,
+      `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.dir)}\n`,
     );
     chmodSync(v.dir, 0o770);
     refused(
       await runVault(['list'], { env: v.env }),
       1,
-      `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: fix it with: chown ${ME} ${q(v.dir)} && chmod 700 ${q(v.dir)}\n`,
+      `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.dir)} && chmod 700 ${q(v.dir)}\n`,
     );
     await reads(v.env, ['--insecure-permissions']);
   });
 
-  test('a directory above it: writable without the sticky bit or owned by another user → 1; sticky and world-writable (like /tmp) is fine', async () => {
+  test('a directory above it: writable without the sticky bit or owned by another user → 1; sticky and world-writable (like /tmp) is fine', { skip: NOT_ROOT }, async () => {
     const v = copy('shared/vault');
     const shared = join(v.root, 'shared');
     chmodSync(shared, 0o777);
@@ -149,7 +153,7 @@ describe('the vault directory', () => {
     await reads(env);
   });
 
-  test('init into an existing directory that others can write, or another user owns → 1, nothing created', async () => {
+  test('init into an existing directory that others can write, or another user owns → 1, nothing created', { skip: NOT_ROOT }, async () => {
     const t = tempDir('vault-perm-init-');
     cleanups.push(t.cleanup);
     const dir = join(t.dir, 'open');
@@ -167,7 +171,7 @@ describe('the vault directory', () => {
     refused(
       await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
       1,
-      `vault: error: vault directory ${dir} is owned by another user (uid ${OTHER})\nvault: hint: fix it with: chown ${ME} ${q(dir)}\n`,
+      `vault: error: vault directory ${dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(dir)}\n`,
     );
     assert.deepEqual(readdirSync(dir), []);
   });
@@ -188,7 +192,7 @@ describe('the vault directory', () => {
 
 describe('-wal and -shm beside the vault', () => {
   for (const suffix of ['-wal', '-shm'] as const) {
-    test(`a ${suffix} planted by another user, or open to others → 1; nothing is written into it`, async () => {
+    test(`a ${suffix} planted by another user, or open to others → 1; nothing is written into it`, { skip: NOT_ROOT }, async () => {
       const v = copy();
       const planted = v.path + suffix;
       // Planted while the directory was open; the directory has been fixed since.
@@ -198,7 +202,7 @@ describe('-wal and -shm beside the vault', () => {
       refused(
         await runVault(['put', 'B'], { env: v.env, input: 'bravo' }),
         1,
-        `vault: error: ${planted} is owned by another user (uid ${OTHER})\nvault: hint: fix it with: chown ${ME} ${q(planted)} && chmod 600 ${q(planted)}\n`,
+        `vault: error: ${planted} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(planted)} && chmod 600 ${q(planted)}\n`,
       );
       chownSync(planted, process.getuid!(), process.getgid!());
       for (const [mode, what] of [[0o644, 'readable'], [0o604, 'readable'], [0o620, 'writable']] as const) {
@@ -237,13 +241,13 @@ describe('the vault file', () => {
     refused(await runVault(['--insecure-permissions', 'list'], { env }), 1, expected);
   });
 
-  test('owned by another user → 1 with the chown', async () => {
+  test('owned by another user → 1 with the chown', { skip: NOT_ROOT }, async () => {
     const v = copy();
     chownSync(v.path, OTHER, OTHER);
     refused(
       await runVault(['get', 'A'], { env: v.env }),
       1,
-      `vault: error: vault file ${v.path} is owned by another user (uid ${OTHER})\nvault: hint: fix it with: chown ${ME} ${q(v.path)}\n`,
+      `vault: error: vault file ${v.path} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.path)}\n`,
     );
     await reads(v.env, ['--insecure-permissions']);
   });
@@ -278,7 +282,7 @@ describe('a swap between the checks and SQLite\'s open', () => {
   });
 
   for (const suffix of ['-wal', '-shm'] as const) {
-    test(`a ${suffix} planted after the checks (SQLite would chmod and chown it to look like ours) → 1, nothing written into it`, async () => {
+    test(`a ${suffix} planted after the checks (SQLite would chmod and chown it to look like ours) → 1, nothing written into it`, { skip: NOT_ROOT }, async () => {
       const v = copy();
       const planted = join(v.dir, 'planted');
       writeFileSync(planted, '');
