@@ -37,7 +37,7 @@ export interface OpenVaultOptions {
   /** the namespace names resolve in when they carry none; default $VAULT_NS or `default` */
   ns?: string;
   unlock: Unlock;
-  /** accept a vault file other users can read */
+  /** accept a vault whose file, directory or -wal/-shm other users can read, change or own (never a symbolic link) */
   insecurePermissions?: boolean;
   /** the environment used for the defaults above; default process.env */
   env?: NodeJS.ProcessEnv;

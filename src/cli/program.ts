@@ -60,7 +60,7 @@ export function buildProgram(io: IO): Command {
     .option('--no-color', 'no colour')
     .option('--quiet', 'no messages on stderr other than errors')
     .option('--debug', 'stack traces on errors')
-    .addOption(new Option('--insecure-permissions', 'open a vault file that other users can read'))
+    .addOption(new Option('--insecure-permissions', 'open a vault whose file or directory other users can read, change or own'))
     .addHelpText('after', '\nvault --version prints the version; vault help exit-codes lists the exit codes.')
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()

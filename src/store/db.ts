@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
+import { checkSidecar, checkSidecars, checkVaultDirectory, chownHint, currentUser, modeText, shellQuote, SIDECARS } from './paths.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
@@ -11,21 +12,41 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenOptions {
-  /** accept a vault file that group or others can read (SPEC §2 --insecure-permissions) */
+  /**
+   * accept a vault file, directory or -wal/-shm that other users can read or write, or that
+   * another user owns (SPEC §2 --insecure-permissions). Symbolic links are refused regardless.
+   */
   insecurePermissions?: boolean;
   readonly?: boolean;
 }
 
+// O_NOFOLLOW: the vault file itself is never reached through a symbolic link. O_NONBLOCK: a
+// FIFO planted at the path cannot hang the open (it is refused as not a regular file).
+// Both are 0 where the platform lacks them (Windows).
+const OPEN_CHECK = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 /**
  * Creates the directory (0700) and an empty file (0600) before SQLite touches the path, so
  * the database, and the -wal/-shm files SQLite gives the same mode, are never readable by
- * others, not even for a moment. Fails with `exists` when a file is already there.
+ * others, not even for a moment. Fails with `exists` when a file is already there, and
+ * refuses a directory that already existed and that others can write (see checkVaultDirectory).
  */
-export function createVaultFile(path: string): Database {
+export function createVaultFile(path: string, options: Pick<OpenOptions, 'insecurePermissions'> = {}): Database {
+  const insecure = options.insecurePermissions === true;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  checkVaultDirectory(dirname(path), insecure);
+  // A -wal left from an earlier vault at this path would be replayed into the new, empty file.
+  for (const suffix of SIDECARS) {
+    if (lstatOrNull(path + suffix) !== null) {
+      throw new VaultError('error', `${path}${suffix} is left from an earlier vault`, {
+        hint: `remove it while no vault process runs: rm ${shellQuote(path + suffix)}`,
+      });
+    }
+  }
   let fd: number;
   try {
-    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    // O_EXCL fails on an existing name, a symbolic link included.
+    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new VaultError('exists', `a vault already exists at ${path}`, {
@@ -34,48 +55,254 @@ export function createVaultFile(path: string): Database {
     }
     throw new VaultError('error', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
-  closeSync(fd);
-  const db = connect(path, false, true);
-  migrate(db);
-  return db;
+  const created = identity(fstatSync(fd));
+  let db: Database | undefined;
+  try {
+    db = connectChecked(path, fd, false, true, insecure);
+    migrate(db, path);
+    return db;
+  } catch (e) {
+    db?.close();
+    // Nothing half-made may stay behind to block a retry with `exists`; a file someone put
+    // in its place is left alone.
+    const st = lstatOrNull(path);
+    if (st !== null && identity(st) === created) rmSync(path, { force: true });
+    throw e;
+  }
 }
 
 /** Opens an existing vault file: permission check, format check, migration. */
 export function openVaultFile(path: string, options: OpenOptions = {}): Database {
+  const insecure = options.insecurePermissions === true;
+  if (lstatOrNull(path)?.isSymbolicLink()) throw symlinked(path);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY);
+    fd = openSync(path, OPEN_CHECK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new VaultError('not-initialized', `no vault at ${path}`, { hint: 'create one with: vault init' });
     }
+    // The name became a link after the lstat above (ELOOP on Linux and macOS, EMLINK on FreeBSD).
+    if (code === 'ELOOP' || code === 'EMLINK') throw symlinked(path);
     throw new VaultError('error', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new VaultError('error', `${path} is not a regular file`);
-    if ((st.mode & 0o077) !== 0 && !options.insecurePermissions && process.platform !== 'win32') {
-      const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
-      throw new VaultError('error', `vault file ${path} is readable by other users (mode ${mode})`, {
-        hint: `fix it with: chmod 600 '${path.replace(/'/g, `'\\''`)}'`,
-      });
+    checkVaultDirectory(dirname(path), insecure);
+    const me = currentUser();
+    if (me !== undefined && !insecure) {
+      if (st.uid !== me.uid) {
+        throw new VaultError('error', `vault file ${path} is owned by another user (uid ${st.uid})`, {
+          hint: chownHint(me, st.uid, path, (st.mode & 0o077) !== 0 ? '600' : undefined),
+        });
+      }
+      if ((st.mode & 0o077) !== 0) {
+        throw new VaultError('error', `vault file ${path} is readable by other users (mode ${modeText(st.mode & 0o777)})`, {
+          hint: `fix it with: chmod 600 ${shellQuote(path)}`,
+        });
+      }
     }
+    checkSidecars(path, insecure);
     const head = Buffer.alloc(SQLITE_MAGIC.length);
     const n = readSync(fd, head, 0, head.length, 0);
     if (n < head.length || !head.equals(SQLITE_MAGIC)) throw notAVault(path);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    throw e;
   }
   let db: Database | undefined;
   try {
-    db = connect(path, options.readonly ?? false, false);
-    migrate(db);
+    db = connectChecked(path, fd, options.readonly ?? false, false, insecure);
+    migrate(db, path);
     return db;
   } catch (e) {
     db?.close();
     throw asStoreError(e, path);
   }
+}
+
+function symlinked(path: string): VaultError {
+  return new VaultError('error', `vault file ${path} is a symbolic link`, {
+    hint: 'give the path of the vault file itself, not of a link to it',
+  });
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+const identity = (st: Stats): string => `${st.dev}:${st.ino}`;
+
+/**
+ * The regular files this process holds open, by descriptor, as dev:ino; null where the
+ * platform has no descriptor listing (/proc/self/fd on Linux, /dev/fd on macOS and the BSDs).
+ */
+function openFiles(): Map<number, string> | null {
+  const dir = process.platform === 'linux' ? '/proc/self/fd' : process.platform === 'win32' ? null : '/dev/fd';
+  if (dir === null) return null;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const out = new Map<number, string>();
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd)) continue;
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile()) out.set(fd, identity(st));
+    } catch {
+      // the listing's own descriptor, closed by now
+    }
+  }
+  return out;
+}
+
+/**
+ * Gives each -wal/-shm a known identity before SQLite opens it: one that exists is opened
+ * without following a link and checked on its descriptor; one that does not is created here,
+ * empty, 0600, with O_EXCL, so that nobody else holds a descriptor on it (a file planted by
+ * someone else would be opened by SQLite, fixed up to look like ours, and read through the
+ * planter's descriptor). Nothing is created for a read-only connection.
+ * Descriptors are closed at once: closing a descriptor drops every POSIX lock this process
+ * holds on that file, so none of ours may outlive SQLite's first lock on it.
+ */
+function prepareSidecars(path: string, readonly: boolean, insecure: boolean): { ids: Map<string, string>; created: Map<string, string> } {
+  const ids = new Map<string, string>();
+  const created = new Map<string, string>();
+  try {
+    for (const suffix of SIDECARS) {
+      const p = path + suffix;
+      let fd: number | undefined;
+      if (!readonly) {
+        try {
+          fd = openSync(p, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR | (constants.O_NOFOLLOW ?? 0), 0o600);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new VaultError('error', `cannot create ${p}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      const fresh = fd !== undefined;
+      if (fd === undefined) {
+        if (lstatOrNull(p)?.isSymbolicLink()) checkSidecar(p, lstatSync(p), insecure);
+        try {
+          fd = openSync(p, OPEN_CHECK);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') continue;
+          if (code === 'ELOOP' || code === 'EMLINK') checkSidecar(p, lstatSync(p), insecure);
+          throw new VaultError('error', `cannot open ${p}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      try {
+        const st = fstatSync(fd);
+        checkSidecar(p, st, insecure);
+        ids.set(suffix, identity(st));
+        if (fresh) created.set(suffix, identity(st));
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (e) {
+    removeCreated(path, created);
+    throw e;
+  }
+  return { ids, created };
+}
+
+/** Removes the -wal/-shm prepareSidecars created, if the names still lead to them. */
+function removeCreated(path: string, created: Map<string, string>): void {
+  for (const [suffix, id] of created) {
+    const st = lstatOrNull(path + suffix);
+    if (st !== null && identity(st) === id) rmSync(path + suffix, { force: true });
+  }
+}
+
+/**
+ * Opens the path with SQLite and makes sure SQLite got the files that were checked, closing
+ * the window between the checks and SQLite's own open(2) of the names (Linux, macOS, BSDs):
+ * - the vault file: SQLite opens it at once but reads (and locks) it only on first use, so
+ *   it is compared while `fd`, the descriptor the checks ran on, still pins the checked inode
+ *   (no other file can take its number meanwhile); `fd` is then closed before SQLite takes a
+ *   lock, because closing any descriptor of a file drops all of this process's POSIX locks on it;
+ * - the -wal/-shm, which SQLite opens on the first read (configure reads in WAL mode): they
+ *   must be the ones prepareSidecars checked or created;
+ * - each time the names must still lead, without a link, to those inodes, and this process
+ *   must hold each of them open (see verifyOpened), which a swap-and-swap-back cannot fake.
+ * Residual limits: where descriptors cannot be listed (Windows, or no /proc) only the names
+ * are compared, so a swap undone before the comparison (A to B and back to A) goes unseen. A
+ * -wal/-shm is not held open between its check and SQLite's open (see prepareSidecars), so
+ * someone able to write the directory could delete it and create another file that reuses
+ * its inode number; the directory check leaves that to this user (and root), unless
+ * insecurePermissions. A -wal that SQLite itself deletes and recreates later is its own
+ * O_CREAT in that same directory.
+ */
+function connectChecked(path: string, fd: number, readonly: boolean, fresh: boolean, insecure: boolean): Database {
+  let fdOpen = true;
+  let sidecars: ReturnType<typeof prepareSidecars> | undefined;
+  let db: Database | undefined;
+  try {
+    sidecars = prepareSidecars(path, readonly, insecure);
+    const checked = identity(fstatSync(fd));
+    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    verifyOpened(path, checked, [checked], fd);
+    closeSync(fd);
+    fdOpen = false;
+    configure(db, path, readonly, fresh);
+    // A read after journal_mode = WAL: SQLite opens the -wal/-shm on a read, not on the switch.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    const required = [checked];
+    for (const suffix of SIDECARS) {
+      const st = lstatOrNull(path + suffix);
+      const known = sidecars.ids.get(suffix);
+      if (known === undefined) {
+        // Read-only: a -wal/-shm that SQLite created itself must pass the sidecar rule.
+        if (st !== null) checkSidecar(path + suffix, st, insecure);
+        continue;
+      }
+      if (st === null || identity(st) !== known) throw changed(path);
+      // In WAL mode (every writable connection, see configure) SQLite now holds both open.
+      if (!readonly) required.push(known);
+    }
+    verifyOpened(path, checked, required);
+    return db;
+  } catch (e) {
+    db?.close();
+    if (sidecars !== undefined) removeCreated(path, sidecars.created);
+    throw e;
+  } finally {
+    if (fdOpen) closeSync(fd);
+  }
+}
+
+/**
+ * The name still leads, without a link, to the checked vault file, and (where descriptors can
+ * be listed) every inode in `required` is held open by some descriptor of this process other
+ * than `ownFd`. SQLite holds one descriptor per file; had it opened a swapped-in file, it
+ * would not also hold ours, which nothing else in the process opens. Descriptors other
+ * threads open meanwhile (V8 reads /proc files) do not matter to this rule.
+ */
+function verifyOpened(path: string, checked: string, required: Iterable<string>, ownFd?: number): void {
+  const now = lstatOrNull(path);
+  if (now === null || !now.isFile() || identity(now) !== checked) throw changed(path);
+  const open = openFiles();
+  if (open === null) return;
+  const held = new Set<string>();
+  for (const [n, id] of open) if (n !== ownFd) held.add(id);
+  for (const id of required) if (!held.has(id)) throw changed(path);
+}
+
+function changed(path: string): VaultError {
+  return new VaultError('error', `${path} or a file beside it was replaced while the vault was being opened`, {
+    hint: 'another process is changing the vault directory; check who can write to it',
+  });
 }
 
 function notAVault(path: string, cause?: unknown): VaultError {
@@ -104,39 +331,84 @@ export function asStoreError(e: unknown, path: string): unknown {
 }
 
 /** `fresh`: this process just created the file, so it may start empty (user_version 0). */
-function connect(path: string, readonly: boolean, fresh: boolean): Database {
-  const db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
-  try {
-    // Read the schema version before anything writes to the file: a newer file is never touched.
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
-        hint: 'upgrade vault to open this file',
-      });
-    }
-    // Another program's SQLite database is refused before journal_mode = WAL rewrites its header.
-    if (!fresh && (version === 0 || !hasTable(db, 'meta'))) throw notAVault(path);
-    if (!readonly) db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
-    // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
-    db.pragma('secure_delete = ON');
-    db.pragma('synchronous = FULL');
-    return db;
-  } catch (e) {
-    db.close();
-    throw e;
+function configure(db: Database, path: string, readonly: boolean, fresh: boolean): void {
+  // Read the schema version before anything writes to the file: a newer file is never touched.
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new VaultError('integrity', `the vault at ${path} has schema version ${version}, newer than this vault (${SCHEMA_VERSION})`, {
+      hint: 'upgrade vault to open this file',
+    });
   }
+  // Another program's SQLite database is refused before journal_mode = WAL rewrites its header.
+  if (!fresh && (version === 0 || !hasTable(db, 'meta'))) throw notAVault(path);
+  if (!readonly) db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // Deleted or replaced rows (purged versions, rotated keys) are overwritten with zeros.
+  db.pragma('secure_delete = ON');
+  db.pragma('synchronous = FULL');
 }
 
-/** Applies the migrations a file at an older (or, when just created, no) schema version needs. */
-function migrate(db: Database): void {
+const SCHEMA_META = 'schema_version';
+const TAMPERED_HINT = 'the vault file may have been tampered with; restore it from a backup';
+
+/**
+ * Applies the migrations a file at an older (or, when just created, no) schema version needs.
+ *
+ * PRAGMA user_version is one unauthenticated integer in the file header: lowered, it would
+ * make us run released migrations a second time on tables that have them already. So
+ * migrate() also records the version in meta (`schema_version`), and an existing file whose
+ * header and row disagree is refused (integrity) before anything is written. Files made
+ * before that row existed get it on their next writable open; until then, a migration that
+ * fails because its table, index or column already exists is taken as the same tampering.
+ * Both work for any number of MIGRATIONS, and a refusal rolls back, leaving the file as it was.
+ */
+function migrate(db: Database, path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current === SCHEMA_VERSION) return;
+  const recorded = current === 0 ? undefined : recordedVersion(db);
+  checkRecorded(path, current, recorded);
+  if (current === SCHEMA_VERSION && (recorded !== undefined || db.readonly)) return;
   immediate(db, () => {
+    // Another process may have migrated between the read above and the write lock.
     const again = db.pragma('user_version', { simple: true }) as number;
-    for (let v = again; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    const recordedAgain = again === 0 ? undefined : recordedVersion(db);
+    checkRecorded(path, again, recordedAgain);
+    if (again === SCHEMA_VERSION && recordedAgain !== undefined) return;
+    for (let v = again; v < SCHEMA_VERSION; v++) {
+      try {
+        MIGRATIONS[v]!(db);
+      } catch (e) {
+        const { code, message } = e as { code?: string; message?: string };
+        if (code === 'SQLITE_ERROR' && /duplicate column name|already exists/.test(message ?? '')) {
+          throw new VaultError('integrity', `the vault at ${path} has schema version ${again} in its header but newer tables`, {
+            hint: TAMPERED_HINT,
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+      SCHEMA_META,
+      String(SCHEMA_VERSION),
+    );
   });
+}
+
+function recordedVersion(db: Database): string | undefined {
+  if (!hasTable(db, 'meta')) return undefined;
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(SCHEMA_META) as { value: unknown } | undefined;
+  return row === undefined ? undefined : String(row.value);
+}
+
+function checkRecorded(path: string, header: number, recorded: string | undefined): void {
+  if (recorded !== undefined && recorded !== String(header)) {
+    // The row is the attacker's text: only a plain number is repeated in the message.
+    const shown = /^[0-9]{1,9}$/.test(recorded) ? recorded : 'an unreadable value';
+    throw new VaultError('integrity', `the vault at ${path} has schema version ${header} in its header but ${shown} in its meta table`, {
+      hint: TAMPERED_HINT,
+    });
+  }
 }
 
 function hasTable(db: Database, name: string): boolean {
