@@ -1,5 +1,20 @@
-#!/usr/bin/env -S node --
-import { run } from '../dist/cli/main.js';
+#!/usr/bin/env -S node --inspect-port=[ff02::1]:9229 --
+// Before anything else: Node opens its inspector (a debugger that reads and changes this
+// process's memory) on 127.0.0.1:9229 when it gets SIGUSR1 and no JavaScript listener for
+// SIGUSR1 is installed. Supervisors send SIGUSR1 on purpose (`vault exec` forwards it), so
+// vault keeps a listener for the whole run: outside `exec` the signal is ignored, inside it
+// src/exec/child.ts adds its own listener that forwards it. For the moment before this line
+// runs, the shebang points the inspector at [ff02::1]:9229, an address no socket can be bound
+// to (link-local multicast without a scope): the inspector fails to start instead of listening.
+// A static import would run before this line (imports are hoisted), hence the dynamic ones.
+process.on('SIGUSR1', () => {});
+
+const { run, processIO, takeSecretVariables } = await import('../dist/cli/main.js');
+
+// The master key and passphrases leave process.env (and the kernel's copy of the environment,
+// which /proc/PID/environ shows to other processes of this user) and reach the CLI only in
+// the env object it is given.
+const secrets = takeSecretVariables(process.env);
 
 // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.
 process.stdout.on('error', (e) => {
@@ -7,7 +22,7 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 
-const status = await run(process.argv.slice(2));
+const status = await run(process.argv.slice(2), { ...processIO(), env: { ...process.env, ...secrets } });
 process.exitCode = status;
 // Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
 // the native module and would otherwise keep the process alive until the keychain answers.

@@ -1,4 +1,5 @@
 import type { Command, Option } from 'commander';
+import { printable } from './output.js';
 
 /**
  * Shell completion, decided in one place for bash, zsh and fish: the scripts printed by
@@ -167,6 +168,7 @@ export function complete(program: Command, words: string[], source: NameSource):
 export function renderCompletion(c: Completion): string {
   if (c.kind === 'files') return 'files\n';
   if (c.kind === 'delegate') return `delegate ${c.index}\n`;
-  const lines = c.candidates.map((x) => (x.description ? `${x.value}\t${x.description.replace(/[\t\n]/g, ' ')}` : x.value));
+  // Names and descriptions come from the vault file: a control character would reach the terminal (or break the line format).
+  const lines = c.candidates.map((x) => (x.description ? `${printable(x.value)}\t${printable(x.description)}` : printable(x.value)));
   return [c.noSpace ? 'nospace' : 'values', ...lines].map((l) => `${l}\n`).join('');
 }

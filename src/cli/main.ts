@@ -5,6 +5,10 @@ import { colorEnabled, processIO, type IO } from './io.js';
 import { formatError, toVaultError } from './output.js';
 import { addCommands, buildProgram, findCommand, splitPassthrough, type RunState } from './program.js';
 
+// For the launcher (bin/vault.js), which loads only this bundle.
+export { processIO } from './io.js';
+export { takeSecretVariables } from './environ.js';
+
 /** The version in our package.json, found upwards from this file (bundled or not). */
 function packageVersion(): string {
   for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {

@@ -1,6 +1,37 @@
 import { VaultError, type ErrorCode } from '../core/errors.js';
 import type { IO } from './io.js';
 
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Stored text as it may be shown on a terminal. A vault file can be edited by anyone who can
+ * write it, so a label, a description, a name or an audit detail may hold control characters:
+ * ESC or CSI (U+009B) sequences that clear or rewrite the screen, or a newline that forges a
+ * line of output. Every C0 control (TAB, LF and CR too: the fields are single-line), DEL and
+ * every C1 control becomes a visible escape: `\t`, `\n`, `\r`, `\x1b`, `\x7f`, `\u009b`.
+ * For display only: a backslash is not escaped, so the result cannot be turned back (--json
+ * gives the exact text).
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\t') return '\\t';
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    return code <= 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * JSON for stdout or stderr. JSON.stringify already escapes C0 controls inside strings but
+ * writes DEL and the C1 controls as they are, and a terminal acts on C1 (U+009B is CSI); they
+ * are escaped as \u007f…\u009f, which every JSON parser reads back as the same text. They can
+ * only occur inside strings, so the replacement never touches the structure.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Turns anything thrown into the error a user sees: a VaultError with a code. */
 export function toVaultError(e: unknown): VaultError {
   if (e instanceof VaultError) return e;
@@ -29,7 +60,7 @@ export function formatError(err: VaultError, style: ErrorStyle): string {
     const body: { code: ErrorCode; message: string; hint?: string } = { code: err.code, message: err.message };
     if (err.hint) body.hint = err.hint;
     if (err.details) Object.assign(body, err.details);
-    return JSON.stringify({ error: body }) + '\n';
+    return jsonText({ error: body }) + '\n';
   }
   const red = (s: string): string => (style.color ? `\u001b[31m${s}\u001b[39m` : s);
   const dim = (s: string): string => (style.color ? `\u001b[2m${s}\u001b[22m` : s);

@@ -9,7 +9,7 @@ import { unlockVault, type UnlockMethod } from '../unlock/sources.js';
 import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
 import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js';
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
-import { withSpinner } from './output.js';
+import { jsonText, withSpinner } from './output.js';
 import { promptHidden } from './prompt.js';
 
 /** The global flags of SPEC §6, as commander parses them. */
@@ -91,7 +91,7 @@ export class Session {
   }
 
   outJson(value: unknown): void {
-    this.io.stdout.write(JSON.stringify(value) + '\n');
+    this.io.stdout.write(jsonText(value) + '\n');
   }
 
   /** A message for stderr, silenced by --quiet. */

@@ -1,5 +1,5 @@
 import { VaultError } from '../core/errors.js';
-import { looksLikeReference, parseReference, type VersionedRef } from '../core/names.js';
+import { isValidName, looksLikeReference, parseReference, type VersionedRef } from '../core/names.js';
 import { parseDotenvLines } from './dotenv.js';
 
 /**
@@ -25,9 +25,10 @@ export function where(entry: { file: string; line: number }): string {
 }
 
 /**
- * Parses one env file. `vault://NAME` refers to `defaultNs`. Refusals (usage, with file and
- * line, never the line's text, which may hold a secret): a line that does not parse, a
- * malformed reference, a value holding a NUL byte.
+ * Parses one env file. `vault://NAME` refers to `defaultNs`. Refusals (usage): a line that does
+ * not parse, a malformed reference, a value holding a NUL byte. A message names the file, the
+ * line and the variable (only when its key is a valid name), never any other text of the file:
+ * a value, a malformed reference or a mistyped key may all be secret material.
  */
 export function parseEnvFile(text: string, file: string, defaultNs: string): EnvFileEntry[] {
   const { entries, invalid } = parseDotenvLines(text);
@@ -40,12 +41,15 @@ export function parseEnvFile(text: string, file: string, defaultNs: string): Env
   const out: EnvFileEntry[] = [];
   for (const { key, value, line } of entries) {
     const entry: EnvFileEntry = { key, file, line };
-    if (value.includes('\0')) throw new VaultError('usage', `${file}:${line}: the value of ${key} holds a NUL byte, which an environment variable cannot carry`);
+    const what = isValidName(key) ? `the value of ${key}` : 'the value';
+    if (value.includes('\0')) throw new VaultError('usage', `${file}:${line}: ${what} holds a NUL byte, which an environment variable cannot carry`);
     if (looksLikeReference(value)) {
       try {
         entry.ref = parseReference(value, defaultNs);
-      } catch (e) {
-        throw new VaultError('usage', `${file}:${line}: ${(e as Error).message}`, { cause: e, ...(e instanceof VaultError && e.hint ? { hint: e.hint } : {}) });
+      } catch {
+        // parseReference's message quotes the part it rejects; neither it nor the error
+        // (as a cause, printed by --debug) may reach the output.
+        throw new VaultError('usage', `${file}:${line}: ${what} is not a valid vault:// reference`, { hint: REFERENCE_HINT });
       }
     } else {
       entry.value = value;
@@ -54,3 +58,5 @@ export function parseEnvFile(text: string, file: string, defaultNs: string): Env
   }
   return out;
 }
+
+const REFERENCE_HINT = 'a reference is vault://NS/NAME or vault://NAME, optionally followed by @VERSION (a whole number from 1)';

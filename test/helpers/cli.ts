@@ -37,8 +37,9 @@ export function baseEnv(home: string): Record<string, string> {
 
 /** Spawns `node bin/vault.js ARGS` with no TTY, stdin a pipe (closed after `input`). */
 export function runVault(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  // `--` as the launcher's shebang does: node 20 would otherwise act on `exec --env-file F` itself.
-  return runCommand(process.execPath, ['--', BIN, ...args], options);
+  // The flags of the launcher's shebang: the inspector's address is one nothing can listen on
+  // (see bin/vault.js), and `--` keeps node 20 from acting on `exec --env-file F` itself.
+  return runCommand(process.execPath, ['--inspect-port=[ff02::1]:9229', '--', BIN, ...args], options);
 }
 
 export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {

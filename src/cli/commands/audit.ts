@@ -5,6 +5,7 @@ import { VaultError } from '../../core/errors.js';
 import { checkName, checkNamespace } from '../../core/names.js';
 import { parseDuration, parseTimestamp } from '../../core/time.js';
 import type { IO } from '../io.js';
+import { jsonText, printable } from '../output.js';
 import { printTable } from '../render.js';
 import { Session } from '../session.js';
 
@@ -78,10 +79,10 @@ export function auditJson(r: AuditRecord): Record<string, unknown> {
   };
 }
 
-/** Tabs and newlines would break a line-per-entry format; stored text is never trusted to lack them. */
+/** Stored text is never trusted to lack control characters: a tab or newline would break the line-per-entry format, an ESC the terminal. */
 function field(text: string | number | null): string {
   if (text === null || text === '') return '-';
-  return String(text).replace(/[\t\r\n]/g, ' ');
+  return printable(String(text));
 }
 
 function secretOf(r: AuditRecord): string {
@@ -106,10 +107,10 @@ export function auditLine(r: AuditRecord): string {
   return [
     String(r.seq),
     new Date(r.at).toISOString(),
-    r.op,
+    field(r.op),
     field(secretOf(r)),
     field(r.version),
-    r.outcome,
+    field(r.outcome),
     field(r.actor.user),
     String(r.actor.pid),
     field(r.actor.parent),
@@ -139,7 +140,7 @@ export function register(program: Command, io: IO): void {
       const filter = filterFrom(flags, s.opts.ns, Date.now());
       const records = await s.withVault(false, (vault) => vault.auditLog(filter));
       if (s.json) {
-        s.out(records.map((r) => JSON.stringify(auditJson(r)) + '\n').join(''));
+        s.out(records.map((r) => jsonText(auditJson(r)) + '\n').join(''));
       } else if (io.stdout.isTTY === true) {
         if (records.length === 0) {
           s.info('no audit entries match');

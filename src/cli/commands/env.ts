@@ -4,6 +4,7 @@ import { VaultError } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
 import { formatDotenv, formatJson, formatShell, type FormatEntry } from '../../exec/format.js';
+import { writeFileAtomic } from '../../exec/inject.js';
 import type { IO } from '../io.js';
 import { Session } from '../session.js';
 import { selectionFrom } from './exec.js';
@@ -21,6 +22,8 @@ interface EnvFlags {
   only?: string;
   prefix?: string;
   allowExpired?: boolean;
+  /** export only: write to this file (atomically, mode 0600) instead of stdout */
+  output?: string;
 }
 
 function formatOption(description: string): Option {
@@ -49,7 +52,8 @@ function refuseNul(entries: Array<{ ns: string; name: string; value: Buffer }>):
 async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: EnvFlags): Promise<void> {
   const s = new Session(io, cmd);
   const format = formatOf(s, flags);
-  const request: ReadRequest = { op, ns: s.ns, select: selectionFrom(flags), allowExpired: flags.allowExpired === true, detail: { format } };
+  const detail: Record<string, unknown> = flags.output === undefined ? { format } : { format, to: 'file' };
+  const request: ReadRequest = { op, ns: s.ns, select: selectionFrom(flags), allowExpired: flags.allowExpired === true, detail };
   const output = await s.withVault(false, async (vault) => {
     checkExists(vault, request);
     await s.unlock(vault);
@@ -63,6 +67,19 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
       }
     });
   });
+  if (flags.output !== undefined) {
+    // As `inject -o`: a new file of mode 0600 whatever the umask, renamed over the target, so
+    // the plaintext is never readable by others, not even for a moment.
+    try {
+      writeFileAtomic(flags.output, output);
+    } catch (e) {
+      throw new VaultError('error', `cannot write ${flags.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    } finally {
+      output.fill(0);
+    }
+    s.info(`wrote ${flags.output}`);
+    return;
+  }
   if (op === 'export' && io.stdout.isTTY === true && output.length > 0) s.warn('printing secret values in plaintext to the terminal');
   // Zeroed once written: a stream may hold the buffer itself until then.
   io.stdout.write(output, () => output.fill(0));
@@ -75,13 +92,14 @@ const COMMANDS: ReadonlyArray<{ op: 'env' | 'export'; description: string; forma
 
 export function register(program: Command, io: IO): void {
   for (const { op, description, formats } of COMMANDS) {
-    program
+    const command = program
       .command(op)
       .description(description)
       .addOption(formatOption(formats))
       .option('--only <names>', 'only these secrets (comma-separated names)')
       .option('--prefix <prefix>', 'only secrets whose names start with this')
-      .option('--allow-expired', 'include expired secrets instead of refusing them')
-      .action((flags: EnvFlags, cmd: Command) => printSecrets(io, cmd, op, flags));
+      .option('--allow-expired', 'include expired secrets instead of refusing them');
+    if (op === 'export') command.option('-o, --output <file>', 'write here (atomically, mode 0600) instead of stdout');
+    command.action((flags: EnvFlags, cmd: Command) => printSecrets(io, cmd, op, flags));
   }
 }

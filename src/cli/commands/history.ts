@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatRef, parseVersion } from '../../core/names.js';
 import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
+import { printable } from '../output.js';
 import { dateOnly, printTable } from '../render.js';
 import { Session } from '../session.js';
 
@@ -31,7 +32,7 @@ export function register(program: Command, io: IO): void {
           versions.map((v) => [String(v.version), dateOnly(v.createdAt), String(v.size), dateOnly(v.expiresAt), v.origin, v.current && !removed ? 'current' : '']),
         );
       } else {
-        s.out(versions.map((v) => `${v.version}\t${isoTime(v.createdAt)}\t${v.origin}${v.current && !removed ? '\tcurrent' : ''}\n`).join(''));
+        s.out(versions.map((v) => `${v.version}\t${isoTime(v.createdAt)}\t${printable(v.origin)}${v.current && !removed ? '\tcurrent' : ''}\n`).join(''));
       }
     });
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isoTime } from '../../core/time.js';
 import { addMasterKey, removeSlot } from '../../unlock/slots.js';
 import type { IO } from '../io.js';
+import { jsonText, printable } from '../output.js';
 import { dateOnly, printTable } from '../render.js';
 import { Session } from '../session.js';
 
@@ -21,7 +22,7 @@ export function register(program: Command, io: IO): void {
           s.outJson({ id: slot.id, kind: slot.kind, label: slot.label, created: isoTime(slot.createdAt), key: text });
         } else {
           s.out(`${text}\n`);
-          s.info(`added master key ${slot.id} (${JSON.stringify(slot.label)}); it is shown only this once: store it now, e.g. as the CI secret VAULT_MASTER_KEY`);
+          s.info(`added master key ${slot.id} (${jsonText(slot.label)}); it is shown only this once: store it now, e.g. as the CI secret VAULT_MASTER_KEY`);
         }
       });
     });
@@ -42,7 +43,7 @@ export function register(program: Command, io: IO): void {
           slots.map((sl) => [sl.id, sl.kind, sl.label ?? '', dateOnly(sl.createdAt), dateOnly(sl.lastUsedAt)]),
         );
       } else {
-        s.out(slots.map((sl) => `${sl.id}\t${sl.kind}\t${sl.label ?? ''}\t${isoTime(sl.createdAt)}\t${isoTime(sl.lastUsedAt) ?? '-'}\n`).join(''));
+        s.out(slots.map((sl) => `${printable(sl.id)}\t${printable(sl.kind)}\t${printable(sl.label ?? '')}\t${isoTime(sl.createdAt)}\t${isoTime(sl.lastUsedAt) ?? '-'}\n`).join(''));
       }
     });
 
@@ -55,7 +56,7 @@ export function register(program: Command, io: IO): void {
       await s.withVault(true, (vault) => {
         const slot = removeSlot(vault, id);
         if (s.json) s.outJson({ id: slot.id, kind: slot.kind, label: slot.label, removed: true });
-        else s.info(`revoked ${slot.kind} slot ${slot.id}${slot.label ? ` (${JSON.stringify(slot.label)})` : ''}`);
+        else s.info(`revoked ${slot.kind} slot ${printable(slot.id)}${slot.label ? ` (${jsonText(slot.label)})` : ''}`);
       });
     });
 }

@@ -3,6 +3,7 @@ import { VaultError } from '../../core/errors.js';
 import { isoTime } from '../../core/time.js';
 import { disableKeychain, enableKeychain, keychainStatus } from '../../unlock/keychain-slot.js';
 import type { IO } from '../io.js';
+import { printable } from '../output.js';
 import { Session } from '../session.js';
 
 /** What the OS keychain is called where we run. */
@@ -70,6 +71,7 @@ export function register(program: Command, io: IO): void {
       if (st.key !== null) {
         lines.push(`key:      ${st.key === 'ok' ? 'stored; it opens the vault' : st.key === 'missing' ? 'missing from the keychain' : 'stored, but it does not open the vault'}`);
       }
-      s.out(lines.join('\n') + '\n');
+      // The slot's id comes from the file and the reason from the keychain: control characters escaped.
+      s.out(lines.map(printable).join('\n') + '\n');
     });
 }

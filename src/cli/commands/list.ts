@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
+import { printable } from '../output.js';
 import { dateOnly, printTable } from '../render.js';
 import { Session } from '../session.js';
 
@@ -40,7 +41,7 @@ export function register(program: Command, io: IO): void {
           list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt)]),
         );
       } else {
-        s.out(list.map((i) => (flags.allNs ? `${i.ns}/${i.name}\n` : `${i.name}\n`)).join(''));
+        s.out(list.map((i) => printable(flags.allNs ? `${i.ns}/${i.name}` : i.name) + '\n').join(''));
       }
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT_CODE_TABLE, VaultError } from '../../core/errors.js';
 import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
+import { printable } from '../output.js';
 import { Session } from '../session.js';
 
 export function register(program: Command, io: IO): void {
@@ -40,7 +41,8 @@ export function register(program: Command, io: IO): void {
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
         ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),
       ];
-      s.out(lines.join('\n') + '\n');
+      // Each line shows stored text (labels, KDF parameters, ids): control characters escaped.
+      s.out(lines.map(printable).join('\n') + '\n');
     });
 }
 
