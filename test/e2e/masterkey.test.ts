@@ -14,6 +14,7 @@ interface Slot {
   label: string | null;
   created: string;
   lastUsed: string | null;
+  state: string;
 }
 
 async function slots(env: Record<string, string>): Promise<Slot[]> {
@@ -142,7 +143,8 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
     const list = await slots(v.env);
     assert.deepEqual(list.map((s) => [s.kind, s.label]), [['passphrase', null], ['master-key', 'github-actions']]);
     for (const s of list) {
-      assert.deepEqual(Object.keys(s), ['id', 'kind', 'label', 'created', 'lastUsed']);
+      assert.deepEqual(Object.keys(s), ['id', 'kind', 'label', 'created', 'lastUsed', 'state']);
+      assert.equal(s.state, 'sealed');
       assert.match(s.id, /^[0-9a-f]{8}$/);
       assert.match(s.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
@@ -150,7 +152,7 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
     const plain = await runVault(['key', 'list'], { env: v.ci });
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stderr, '');
-    assert.equal(plain.out, list.map((s) => `${s.id}\t${s.kind}\t${s.label ?? ''}\t${s.created}\t${s.lastUsed ?? '-'}\n`).join(''));
+    assert.equal(plain.out, list.map((s) => `${s.id}\t${s.kind}\t${s.label ?? ''}\t${s.created}\t${s.lastUsed ?? '-'}\t${s.state}\n`).join(''));
     assert.ok(!plain.out.includes(v.key.slice(7)));
   } finally {
     v.cleanup();

@@ -35,15 +35,15 @@ export function register(program: Command, io: IO): void {
       const s = new Session(io, cmd);
       const slots = await s.withVault(false, (vault) => vault.slots());
       if (s.json) {
-        s.outJson(slots.map((sl) => ({ id: sl.id, kind: sl.kind, label: sl.label, created: isoTime(sl.createdAt), lastUsed: isoTime(sl.lastUsedAt) })));
+        s.outJson(slots.map((sl) => ({ id: sl.id, kind: sl.kind, label: sl.label, created: isoTime(sl.createdAt), lastUsed: isoTime(sl.lastUsedAt), state: sl.state })));
       } else if (io.stdout.isTTY === true) {
         await printTable(
           s,
-          ['ID', 'KIND', 'LABEL', 'CREATED', 'LAST USED'],
-          slots.map((sl) => [sl.id, sl.kind, sl.label ?? '', dateOnly(sl.createdAt), dateOnly(sl.lastUsedAt)]),
+          ['ID', 'KIND', 'LABEL', 'CREATED', 'LAST USED', 'STATE'],
+          slots.map((sl) => [sl.id, sl.kind, sl.label ?? '', dateOnly(sl.createdAt), dateOnly(sl.lastUsedAt), sl.state]),
         );
       } else {
-        s.out(slots.map((sl) => `${printable(sl.id)}\t${printable(sl.kind)}\t${printable(sl.label ?? '')}\t${isoTime(sl.createdAt)}\t${isoTime(sl.lastUsedAt) ?? '-'}\n`).join(''));
+        s.out(slots.map((sl) => `${printable(sl.id)}\t${printable(sl.kind)}\t${printable(sl.label ?? '')}\t${isoTime(sl.createdAt)}\t${isoTime(sl.lastUsedAt) ?? '-'}\t${sl.state}\n`).join(''));
       }
     });
 
