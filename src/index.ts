@@ -11,9 +11,8 @@
 import { VaultError } from './core/errors.js';
 import { checkNamespace, DEFAULT_NS, formatRef, parseSecretRef } from './core/names.js';
 import { Vault, type PutOptions, type SecretInfo } from './core/vault.js';
-import { anchorDir } from './store/anchor.js';
+import { openLocked, unlock } from './core/open.js';
 import { defaultVaultPath } from './store/paths.js';
-import { parseMasterKey } from './unlock/masterkey.js';
 import { systemKeychain } from './unlock/keychain.js';
 import { keychainWarning, unlockWithKeychain } from './unlock/keychain-slot.js';
 import { readEnv } from './core/bulk.js';
@@ -80,26 +79,28 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
   const env = options.env ?? process.env;
   const path = options.path ?? defaultVaultPath(env);
   const ns = checkNamespace(options.ns ?? (env.VAULT_NS || DEFAULT_NS));
-  const vault = Vault.open(path, { insecurePermissions: options.insecurePermissions === true, anchorDir: anchorDir(env) });
+  // The same open and unlock as the CLI (src/core/open.ts): same checks, same answers.
+  const vault = openLocked({ path, env, insecurePermissions: options.insecurePermissions === true });
   try {
     const u = options.unlock;
     if ('masterKey' in u) {
-      const raw = parseMasterKey(u.masterKey, 'the master key');
-      try {
-        await vault.unlockWithMasterKey(raw);
-      } finally {
-        raw.fill(0);
-      }
+      await unlock(vault, { masterKey: u.masterKey, masterKeyName: 'the master key' });
     } else if ('passphrase' in u) {
-      const bytes = Buffer.isBuffer(u.passphrase) ? u.passphrase : Buffer.from(u.passphrase, 'utf8');
-      await vault.unlockWithPassphrase(bytes);
+      // a copy: unlock zeroes what it is given, and the caller's buffer is the caller's
+      const bytes = Buffer.isBuffer(u.passphrase) ? Buffer.from(u.passphrase) : Buffer.from(u.passphrase, 'utf8');
+      await unlock(vault, { passphraseBytes: bytes });
     } else if ('keychain' in u) {
-      const attempt = await unlockWithKeychain(vault, systemKeychain(env));
-      if (!attempt.ok) {
-        throw new VaultError('locked', `cannot unlock with the OS keychain: ${keychainWarning(attempt.reason)}`, {
-          hint: 'unlock with a passphrase or a master key instead',
-        });
-      }
+      await unlock(vault, {
+        keychain: async (v) => {
+          const attempt = await unlockWithKeychain(v, systemKeychain(env));
+          if (!attempt.ok) {
+            throw new VaultError('locked', `cannot unlock with the OS keychain: ${keychainWarning(attempt.reason)}`, {
+              hint: 'unlock with a passphrase or a master key instead',
+            });
+          }
+          return true;
+        },
+      });
     } else {
       await vault.unlockWithKeychainKek(u.slotId, u.keychainKek);
     }

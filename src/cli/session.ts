@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { checkNamespace, DEFAULT_NS, MAX_VALUE_BYTES, parseSecretRef, type SecretRef } from '../core/names.js';
 import { Vault } from '../core/vault.js';
-import { anchorDir } from '../store/anchor.js';
+import { openLocked, unlock } from '../core/open.js';
 import { defaultVaultPath } from '../store/paths.js';
-import { unlockVault, type UnlockMethod } from '../unlock/sources.js';
+import type { UnlockMethod } from '../unlock/sources.js';
 import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
 import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js';
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
@@ -120,17 +120,13 @@ export class Session {
   }
 
   openVault(options: { acceptRestore?: boolean } = {}): Vault {
-    return Vault.open(this.vaultPath, {
-      insecurePermissions: this.opts.insecurePermissions === true,
-      anchorDir: anchorDir(this.env),
-      acceptRestore: options.acceptRestore === true,
-    });
+    return openLocked({ path: this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
   }
 
   /** Unlocks by the order of SPEC §4. */
   async unlock(vault: Vault): Promise<UnlockMethod> {
     const env = this.env;
-    return unlockVault(vault, {
+    return unlock(vault, {
       masterKey: env.VAULT_MASTER_KEY,
       masterKeyFile: env.VAULT_MASTER_KEY_FILE,
       passphrase: env.VAULT_PASSPHRASE,

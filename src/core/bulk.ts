@@ -149,10 +149,9 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
     const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
     if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
     const record = (outcome: AuditOutcome): void => vault.record({ op: req.op, ns: req.ns, outcome, detail });
-    if (p.missing.length > 0) {
-      record('not-found');
-      return new Refusal(notFound(p.missing));
-    }
+    // Not recorded, as everywhere (see Vault.get): the CLI refuses these before unlocking
+    // (checkExists), and the library must give the same answer to the same question.
+    if (p.missing.length > 0) return new Refusal(notFound(p.missing));
     const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow; secret: SecretRow }>;
     if (!req.allowExpired) {
       const now = vault.time();

@@ -723,10 +723,14 @@ export class Vault {
       const secret = this.findSecret(ref, false);
       const version = options.version ?? secret?.current_version;
       const row = secret && version !== undefined ? secrets.findVersion(this.db, secret.id, version) : undefined;
-      if (!secret || !row) {
+      // Audit policy (README, "What is recorded"): a name that does not exist is refused
+      // without an entry, as the CLI refuses it before unlocking; once the secret exists,
+      // every outcome is recorded, a missing version included.
+      if (!secret) return new Refusal(notFound(ref));
+      if (!row) {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null, outcome: 'not-found' });
-        if (secret && options.version === undefined) return new Refusal(tampered(ref, secret.current_version));
-        return new Refusal(options.version !== undefined && secret ? notFoundVersion(ref, options.version) : notFound(ref));
+        if (options.version === undefined) return new Refusal(tampered(ref, secret.current_version));
+        return new Refusal(notFoundVersion(ref, options.version));
       }
       if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) {
         this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'expired' });
@@ -799,10 +803,7 @@ export class Vault {
     this.requireKey();
     return this.transact(() => {
       const secret = this.findSecret(ref, false);
-      if (!secret) {
-        this.record({ op: 'rotate', ns: ref.ns, name: ref.name, outcome: 'not-found' });
-        return new Refusal(notFound(ref));
-      }
+      if (!secret) return new Refusal(notFound(ref)); // not recorded: see get()
       const current = secrets.findVersion(this.db, secret.id, secret.current_version);
       const now = this.now();
       let expiresAt = options.expiresAt ?? null;

@@ -15,8 +15,12 @@ import { parseMasterKey } from './masterkey.js';
 export interface UnlockSources {
   masterKey?: string | undefined;
   masterKeyFile?: string | undefined;
+  /** how a malformed masterKey is named in the error; default VAULT_MASTER_KEY */
+  masterKeyName?: string | undefined;
   passphrase?: string | undefined;
   passphraseFile?: string | undefined;
+  /** a passphrase the caller holds as bytes (the library API); used as VAULT_PASSPHRASE would be, and zeroed */
+  passphraseBytes?: Buffer | undefined;
   /** tries the keychain slot; resolves false when the keychain cannot be used (already reported) */
   keychain?: ((vault: Vault) => Promise<boolean>) | undefined;
   /** asks for the passphrase on a terminal; undefined when no prompt is allowed */
@@ -56,7 +60,7 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
   if (sources.masterKey !== undefined || sources.masterKeyFile !== undefined) {
     const raw =
       sources.masterKey !== undefined
-        ? parseMasterKey(sources.masterKey, 'VAULT_MASTER_KEY')
+        ? parseMasterKey(sources.masterKey, sources.masterKeyName ?? 'VAULT_MASTER_KEY')
         : parseMasterKey(readSecretFile(sources.masterKeyFile!, 'VAULT_MASTER_KEY_FILE').toString('utf8'), 'VAULT_MASTER_KEY_FILE');
     try {
       if (!vault.hasSlot('master-key')) {
@@ -70,7 +74,7 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
     }
     return 'master-key';
   }
-  const passphrase = passphraseFromEnv(sources.passphrase, sources.passphraseFile);
+  const passphrase = sources.passphraseBytes ?? passphraseFromEnv(sources.passphrase, sources.passphraseFile);
   if (passphrase !== undefined) {
     try {
       await slow('unlocking', () => vault.unlockWithPassphrase(passphrase));

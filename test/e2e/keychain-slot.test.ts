@@ -238,7 +238,7 @@ test('rotate --master keeps the keychain, passphrase and master-key slots workin
     { args: ['get', 'A'], env: only },
     { args: ['key', 'rm', keychainId], env: only },
   ]);
-  assert.equal(ok(rotate, 'rotate').stderr, 'rotated the data key: re-encrypted 2 versions, re-wrapped 3 key slots\n');
+  assert.equal(ok(rotate, 'rotate').stderr, 'rotated the data key: re-encrypted 2 versions, re-wrapped 3 key slots (2 take the new key at their next unlock)\n');
   assert.equal(ok(kc1, 'keychain get v1').out, 'one');
   assert.equal(ok(kc2, 'keychain get v2').out, 'two');
   assert.equal(rm!.status, 2);

@@ -49,11 +49,22 @@ test('library: errors are VaultErrors with the codes of SPEC §8', async () => {
     await assert.rejects(openVault({ path, unlock: { passphrase: 'wrong passphrase' }, env: {} }), (e: unknown) => e instanceof VaultError && e.code === 'auth-failed' && e.exitStatus === 5);
     await assert.rejects(openVault({ path: path + '.absent', unlock: { passphrase: PASS }, env: {} }), (e: unknown) => e instanceof VaultError && e.code === 'not-initialized');
     await assert.rejects(openVault({ path, unlock: { masterKey: 'not-a-key' }, env: {} }), (e: unknown) => e instanceof VaultError && e.code === 'usage' && e.message === 'the master key is not a vault master key');
+    // A well-formed master key on a vault with no master-key slot: auth-failed (5), as in the
+    // CLI, and recorded as a failed unlock (one composition root, src/core/open.ts).
+    const failedBefore = (await import('../helpers/seed.js')).auditLog(path).filter((e) => e.op === 'unlock').length;
+    await assert.rejects(
+      openVault({ path, unlock: { masterKey: `vault1-${'A'.repeat(43)}` }, env: {} }),
+      (e: unknown) => e instanceof VaultError && e.code === 'auth-failed' && e.message === 'wrong passphrase or key',
+    );
+    assert.equal((await import('../helpers/seed.js')).auditLog(path).filter((e) => e.op === 'unlock').length, failedBefore + 1);
     const v = await openVault({ path, unlock: { passphrase: PASS }, env: { VAULT_NS: 'prod' } });
     try {
       assert.equal(v.ns, 'prod');
       v.put('NOT_JSON', 'plain text');
+      const entries = (): number => v.vault.auditLog().length;
+      const before = entries();
       assert.throws(() => v.get('MISSING'), (e: unknown) => e instanceof VaultError && e.code === 'not-found' && e.message === 'no secret prod/MISSING');
+      assert.equal(entries(), before, 'a missing name is not recorded, as `vault get MISSING` does not record it');
       assert.throws(() => v.getJson('NOT_JSON'), (e: unknown) => e instanceof VaultError && e.code === 'usage' && e.message === 'secret prod/NOT_JSON is not valid JSON');
       assert.throws(() => v.put('NOT_JSON', 'again'), (e: unknown) => e instanceof VaultError && e.code === 'exists');
       assert.throws(() => v.put('bad name', 'x'), (e: unknown) => e instanceof VaultError && e.code === 'usage');
