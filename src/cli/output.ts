@@ -64,8 +64,10 @@ export function formatError(err: VaultError, style: ErrorStyle): string {
   }
   const red = (s: string): string => (style.color ? `\u001b[31m${s}\u001b[39m` : s);
   const dim = (s: string): string => (style.color ? `\u001b[2m${s}\u001b[22m` : s);
-  let text = `vault: ${red('error:')} ${err.message}\n`;
-  if (err.hint) text += `vault: ${dim('hint:')} ${err.hint}\n`;
+  // Messages may carry text from the file (a slot id, a label, a name): escaped like every
+  // other printed text, so that a planted value cannot rewrite the terminal or add a line.
+  let text = `vault: ${red('error:')} ${printable(err.message)}\n`;
+  if (err.hint) text += `vault: ${dim('hint:')} ${printable(err.hint)}\n`;
   if (style.debug) {
     let cause: unknown = err;
     while (cause instanceof Error) {

@@ -70,6 +70,8 @@ export function slotKdf(row: SlotRow): KdfSpec {
   // A passphrase slot switched to a cheap KDF is a downgrade, refused before any work.
   if (!KDFS_OF_KIND[row.kind]?.includes(spec.name)) throw new VaultError('integrity', `key slot ${row.id} (${row.kind}) cannot use kdf ${spec.name}`);
   if (!row.public_key || row.public_key.length !== PUBLIC_KEY_BYTES) throw new VaultError('integrity', `key slot ${row.id} has no public key`);
+  // Every slot this code makes has a 16-byte salt; a shorter one was cut by someone else.
+  if (row.salt.length < SALT_BYTES) throw new VaultError('integrity', `key slot ${row.id} has a salt shorter than ${SALT_BYTES} bytes`);
   return spec;
 }
 

@@ -286,3 +286,20 @@ test('the state check follows a file changed by another process while a library 
     }
   });
 });
+
+test('text planted in the file reaches no terminal raw: a slot id with control characters is escaped in the error', async () => {
+  await withVault(async (v) => {
+    await put(v, 'API_KEY', 'x');
+    exec(v.path, `UPDATE slots SET id = ? WHERE kind = 'master-key'`, ['ab\u001b[2Jcd\n']);
+    await refused(v, ['get', 'API_KEY'], 'key slot ab\\x1b[2Jcd\\n failed its integrity check: it holds a key that was not sealed by its owner');
+  });
+});
+
+test('a slot salt cut short is integrity (7), before any key derivation', async () => {
+  await withVault(async (v) => {
+    await put(v, 'API_KEY', 'x');
+    exec(v.path, `UPDATE slots SET salt = substr(salt, 1, 8) WHERE kind = 'master-key'`);
+    const sid = String(query(v.path, `SELECT id FROM slots WHERE kind = 'master-key'`)[0]!.id);
+    await refused(v, ['get', 'API_KEY'], `key slot ${sid} has a salt shorter than 16 bytes`);
+  });
+});
