@@ -2,7 +2,7 @@ import type { AuditOutcome } from '../audit/log.js';
 import { wipe } from '../crypto/aead.js';
 import { VaultError } from './errors.js';
 import { checkName, formatRef, isValidName, MAX_VALUE_BYTES, type SecretRef, type VersionedRef } from './names.js';
-import { Refusal, type SecretRow, type Vault, type VersionRow } from './vault.js';
+import { Unrecorded, type SecretRow, type Vault, type VersionRow } from './vault.js';
 
 /**
  * Operations on many secrets at once: `exec`, `env`, `export`, `inject` read a set of secrets
@@ -143,67 +143,48 @@ export function checkExists(vault: Vault, req: ReadRequest): void {
  * expired version unless `allowExpired`; integrity (7) when a ciphertext fails its check.
  */
 export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result: ReadResult) => T): T {
-  vault.requireKey();
-  return vault.transact(() => {
+  return vault.audited({ op: req.op, ns: req.ns, detail: req.detail ?? null }, (entry) => {
     const p = plan(vault, req);
     const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
     if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
-    const record = (outcome: AuditOutcome): void => vault.record({ op: req.op, ns: req.ns, outcome, detail });
+    entry.detail = detail;
     // Not recorded, as everywhere (see Vault.get): the CLI refuses these before unlocking
     // (checkExists), and the library must give the same answer to the same question.
-    if (p.missing.length > 0) return new Refusal(notFound(p.missing));
+    if (p.missing.length > 0) throw new Unrecorded(notFound(p.missing));
     const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow; secret: SecretRow }>;
     if (!req.allowExpired) {
       const now = vault.time();
       const expired = all.find((s) => s.row.expires_at !== null && s.row.expires_at <= now);
       if (expired) {
-        record('expired');
-        return new Refusal(
-          new VaultError('expired', `secret ${expired.label} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
-            hint: 'store a new value with vault rotate, or pass --allow-expired',
-          }),
-        );
+        throw new VaultError('expired', `secret ${expired.label} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
+          hint: 'store a new value with vault rotate, or pass --allow-expired',
+        });
       }
     }
     const values: Buffer[] = [];
-    const resolve = (s: Planned & { row: VersionRow; secret: SecretRow }): ResolvedSecret | null => {
-      const value = vault.openVersion(s.secret, s.row);
-      if (!value) return null;
-      values.push(value);
-      return { ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at };
-    };
-    const result: ReadResult = { secrets: [], refs: [] };
-    for (const [list, out] of [
-      [p.secrets, result.secrets],
-      [p.refs, result.refs],
-    ] as const) {
-      for (const s of list as Array<Planned & { row: VersionRow; secret: SecretRow }>) {
-        const r = resolve(s);
-        if (!r) {
-          wipe(...values);
-          record('failed');
-          return new Refusal(
-            new VaultError('integrity', `secret ${formatRef(s.ref)} version ${s.row.version} failed its integrity check`, {
-              hint: 'the vault file may have been tampered with; restore it from a backup',
-            }),
-          );
-        }
-        out.push(r);
-      }
-    }
-    let prepared: T;
     try {
-      prepared = prepare(result);
+      const result: ReadResult = { secrets: [], refs: [] };
+      for (const [list, out] of [
+        [p.secrets, result.secrets],
+        [p.refs, result.refs],
+      ] as const) {
+        for (const s of list as Array<Planned & { row: VersionRow; secret: SecretRow }>) {
+          const value = vault.openVersion(s.secret, s.row);
+          if (!value) {
+            throw new VaultError('integrity', `secret ${formatRef(s.ref)} version ${s.row.version} failed its integrity check`, {
+              hint: 'the vault file may have been tampered with; restore it from a backup',
+            });
+          }
+          values.push(value);
+          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at });
+        }
+      }
+      // A refusal from prepare (a value no environment can carry) is recorded as denied.
+      return prepare(result);
     } catch (e) {
       wipe(...values);
-      if (e instanceof VaultError) {
-        record('denied');
-        return new Refusal(e);
-      }
       throw e;
     }
-    record('ok');
-    return prepared;
   });
 }
 
@@ -301,9 +282,10 @@ function clashError(ns: string, names: string[]): VaultError {
 export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean } = {}): { created: string[]; updated: string[] } {
   checkImport(entries);
   vault.requireKey();
-  return vault.transact(() => {
+  return vault.audited({ op: 'import', ns, detail: { names: entries.map((e) => e.name) } }, (entry) => {
     const clashes = existingNames(vault, ns, entries.map((e) => e.name));
-    if (clashes.length > 0 && !options.overwrite) return new Refusal(clashError(ns, clashes));
+    // as the CLI's check before unlocking (checkImportClashes): not recorded
+    if (clashes.length > 0 && !options.overwrite) throw new Unrecorded(clashError(ns, clashes));
     const created: string[] = [];
     const updated: string[] = [];
     for (const { name, value } of entries) {
@@ -312,7 +294,7 @@ export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], 
       vault.storeVersion(ref, secret, value, { force: true, origin: 'import' });
       (secret && secret.removed_at === null ? updated : created).push(name);
     }
-    vault.record({ op: 'import', ns, outcome: 'ok', detail: { names: entries.map((e) => e.name), overwritten: updated } });
+    entry.detail = { names: entries.map((e) => e.name), overwritten: updated };
     return { created, updated };
   });
 }

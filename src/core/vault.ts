@@ -101,6 +101,29 @@ class Refusal {
   constructor(readonly error: VaultError) {}
 }
 
+/**
+ * A refusal that the audit policy does not record (README, "What is recorded"): one the CLI
+ * makes before unlocking (a name that does not exist, an existing name without --force), so
+ * that the library, already unlocked, gives the same answer with the same log.
+ */
+export class Unrecorded {
+  constructor(readonly error: VaultError) {}
+}
+
+/** An audit entry being filled in by its operation; the outcome comes from how it ends. */
+export type AuditDraft = Omit<AuditEntry, 'outcome'>;
+
+/** The outcome recorded for each kind of refusal. */
+const OUTCOME_OF: Partial<Record<VaultError['code'], AuditEntry['outcome']>> = {
+  'not-found': 'not-found',
+  expired: 'expired',
+  integrity: 'failed',
+  usage: 'denied',
+  exists: 'denied',
+  // a refusal by the operation's own last step (e.g. an output file that cannot be written)
+  error: 'denied',
+};
+
 const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
 const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
 
@@ -659,6 +682,41 @@ export class Vault {
     return verifyChain(this.db, this.auditKeys, this.id);
   }
 
+  /**
+   * One audited operation, the policy in one place (README, "What is recorded"): `fn` runs in
+   * one write transaction and fills in `entry` (version, detail) as it learns them; exactly
+   * one entry is written. `fn` returns: outcome `ok`, committed with its changes before the
+   * result is returned (a read's value leaves only after its entry is durable; `discard`
+   * wipes it when the entry cannot be written). `fn` throws a refusal (a VaultError of
+   * OUTCOME_OF): its changes are undone (a savepoint), the refusal's outcome is recorded and
+   * committed, then the refusal is thrown. `Unrecorded`: undone, thrown, no entry. Anything
+   * else: everything rolls back, the entry too, and the error is thrown.
+   */
+  audited<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
+    this.requireKey();
+    return this.transact(() => {
+      const changedBefore = this.changed;
+      let out: T;
+      try {
+        out = this.db.transaction(() => fn(entry))();
+      } catch (e) {
+        this.changed = changedBefore;
+        if (e instanceof Unrecorded) return new Refusal(e.error);
+        const outcome = e instanceof VaultError ? OUTCOME_OF[e.code] : undefined;
+        if (outcome === undefined) throw e;
+        this.record({ ...entry, outcome });
+        return new Refusal(e as VaultError);
+      }
+      try {
+        this.record({ ...entry, outcome: 'ok' });
+      } catch (e) {
+        discard?.(out);
+        throw e;
+      }
+      return out;
+    });
+  }
+
   /** Runs fn in BEGIN IMMEDIATE; a Refusal returned by fn is thrown after its entry commits. */
   transact<T>(fn: () => T | Refusal): T {
     let out: T | Refusal;
@@ -718,37 +776,23 @@ export class Vault {
 
   /** Decrypts one version (the current one by default); the audit entry commits first. */
   get(ref: SecretRef, options: GetOptions = {}): SecretValue {
-    this.requireKey();
-    return this.transact(() => {
-      const secret = this.findSecret(ref, false);
-      const version = options.version ?? secret?.current_version;
-      const row = secret && version !== undefined ? secrets.findVersion(this.db, secret.id, version) : undefined;
-      // Audit policy (README, "What is recorded"): a name that does not exist is refused
-      // without an entry, as the CLI refuses it before unlocking; once the secret exists,
-      // every outcome is recorded, a missing version included.
-      if (!secret) return new Refusal(notFound(ref));
-      if (!row) {
-        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null, outcome: 'not-found' });
-        if (options.version === undefined) return new Refusal(tampered(ref, secret.current_version));
-        return new Refusal(notFoundVersion(ref, options.version));
-      }
-      if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) {
-        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'expired' });
-        return new Refusal(expired(ref, row.expires_at));
-      }
-      const value = this.openVersion(secret, row);
-      if (!value) {
-        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'failed' });
-        return new Refusal(tampered(ref, row.version));
-      }
-      try {
-        this.record({ op: 'get', ns: ref.ns, name: ref.name, version: row.version, outcome: 'ok' });
-      } catch (e) {
-        wipe(value); // no entry, no value: it never leaves this method
-        throw e;
-      }
-      return { ns: ref.ns, name: ref.name, version: row.version, value, expiresAt: row.expires_at };
-    });
+    return this.audited(
+      { op: 'get', ns: ref.ns, name: ref.name, version: options.version ?? null },
+      (entry) => {
+        const secret = this.findSecret(ref, false);
+        if (!secret) throw new Unrecorded(notFound(ref));
+        const version = options.version ?? secret.current_version;
+        entry.version = version;
+        const row = secrets.findVersion(this.db, secret.id, version);
+        // The current version's row gone while the record (under its MAC) names it: tampering.
+        if (!row) throw options.version === undefined ? tampered(ref, version) : notFoundVersion(ref, version);
+        if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) throw expired(ref, row.expires_at);
+        const value = this.openVersion(secret, row);
+        if (!value) throw tampered(ref, row.version);
+        return { ns: ref.ns, name: ref.name, version: row.version, value, expiresAt: row.expires_at };
+      },
+      (out) => wipe(out.value), // no entry, no value: it never leaves this method
+    );
   }
 
   // ---- writing ------------------------------------------------------------------------
@@ -756,37 +800,29 @@ export class Vault {
   /** Stores a new version. An existing (not removed) name needs `force`. */
   put(ref: SecretRef, value: Buffer, options: PutOptions = {}): { version: number } {
     checkValueSize(value);
-    this.requireKey();
-    return this.transact(() => {
+    return this.audited({ op: options.origin === 'rotate' ? 'rotate' : 'put', ns: ref.ns, name: ref.name }, (entry) => {
       const secret = this.findSecret(ref, true, true);
       if (secret && secret.removed_at === null && !options.force) {
-        return new Refusal(
-          new VaultError('exists', `secret ${formatRef(ref)} already exists`, { hint: 'use --force to store a new version, or vault rotate' }),
-        );
+        throw new Unrecorded(new VaultError('exists', `secret ${formatRef(ref)} already exists`, { hint: 'use --force to store a new version, or vault rotate' }));
       }
-      const version = this.storeVersion(ref, secret, value, options);
-      this.record({ op: options.origin === 'rotate' ? 'rotate' : 'put', ns: ref.ns, name: ref.name, version, outcome: 'ok' });
-      return { version };
+      entry.version = this.storeVersion(ref, secret, value, options);
+      return { version: entry.version };
     });
   }
 
   /** Makes a new version whose value is that of `version`. Restores a removed secret. */
   rollback(ref: SecretRef, version: number): { version: number } {
-    this.requireKey();
-    return this.transact(() => {
+    return this.audited({ op: 'rollback', ns: ref.ns, name: ref.name, version }, (entry) => {
       const secret = this.findSecret(ref, true);
-      if (!secret) return new Refusal(notFound(ref));
+      if (!secret) throw new Unrecorded(notFound(ref));
       const row = secrets.findVersion(this.db, secret.id, version);
-      if (!row) return new Refusal(notFoundVersion(ref, version));
+      if (!row) throw new Unrecorded(notFoundVersion(ref, version));
       const value = this.openVersion(secret, row);
-      if (!value) {
-        this.record({ op: 'rollback', ns: ref.ns, name: ref.name, version, outcome: 'failed' });
-        return new Refusal(tampered(ref, version));
-      }
+      if (!value) throw tampered(ref, version);
       try {
-        const created = this.storeVersion(ref, secret, value, { force: true, expiresAt: row.expires_at, origin: `rollback:${version}` });
-        this.record({ op: 'rollback', ns: ref.ns, name: ref.name, version: created, outcome: 'ok', detail: { from: version } });
-        return { version: created };
+        entry.version = this.storeVersion(ref, secret, value, { force: true, expiresAt: row.expires_at, origin: `rollback:${version}` });
+        entry.detail = { from: version };
+        return { version: entry.version };
       } finally {
         wipe(value);
       }
@@ -800,17 +836,15 @@ export class Vault {
    */
   rotate(ref: SecretRef, value: Buffer, options: { expiresAt?: number | null; detail?: Record<string, unknown> } = {}): { version: number } {
     checkValueSize(value);
-    this.requireKey();
-    return this.transact(() => {
+    return this.audited({ op: 'rotate', ns: ref.ns, name: ref.name, detail: options.detail ?? null }, (entry) => {
       const secret = this.findSecret(ref, false);
-      if (!secret) return new Refusal(notFound(ref)); // not recorded: see get()
+      if (!secret) throw new Unrecorded(notFound(ref));
       const current = secrets.findVersion(this.db, secret.id, secret.current_version);
       const now = this.now();
       let expiresAt = options.expiresAt ?? null;
       if (options.expiresAt === undefined && current && current.expires_at !== null) expiresAt = now + Math.max(0, current.expires_at - current.created_at);
-      const version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'rotate' }, now);
-      this.record({ op: 'rotate', ns: ref.ns, name: ref.name, version, outcome: 'ok', detail: options.detail ?? null });
-      return { version };
+      entry.version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'rotate' }, now);
+      return { version: entry.version };
     });
   }
 
@@ -821,9 +855,10 @@ export class Vault {
    */
   rm(ref: SecretRef, options: { purge?: boolean } = {}): { versions: number } {
     const key = this.requireKey();
-    const result = this.transact(() => {
+    const result = this.audited({ op: 'rm', ns: ref.ns, name: ref.name, detail: { purge: !!options.purge } }, (entry) => {
       const secret = this.findSecret(ref, true);
-      if (!secret || (secret.removed_at !== null && !options.purge)) return new Refusal(notFound(ref));
+      if (!secret || (secret.removed_at !== null && !options.purge)) throw new Unrecorded(notFound(ref));
+      entry.version = secret.current_version;
       const count = secrets.countVersionsOf(this.db, secret.id);
       const now = this.now();
       const row: SecretRow = { ...secret, removed_at: now, updated_at: now };
@@ -835,7 +870,6 @@ export class Vault {
       }
       secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, key, row) });
       this.changed = true;
-      this.record({ op: 'rm', ns: ref.ns, name: ref.name, version: secret.current_version, outcome: 'ok', detail: { purge: !!options.purge } });
       return { versions: count };
     });
     // The zeroed pages sit in the WAL until a checkpoint; while another process holds the file

@@ -1,5 +1,5 @@
 import { VaultError } from '../core/errors.js';
-import { Refusal, type SlotInfo, type SlotKind, type SlotRow, type Vault } from '../core/vault.js';
+import type { SlotInfo, SlotKind, SlotRow, Vault } from '../core/vault.js';
 import { wipe } from '../crypto/aead.js';
 import { defaultKdf } from '../crypto/kdf.js';
 import { buildSlot } from '../keyring/keyring.js';
@@ -55,14 +55,11 @@ export async function addMasterKey(vault: Vault, label: string): Promise<{ slot:
   } finally {
     raw.fill(0);
   }
-  vault.transact(() => {
-    if (rows(vault, 'master-key').some((r) => r.label === label)) {
-      vault.record({ op: 'key-add', outcome: 'denied', detail: { kind: 'master-key', label } });
-      return new Refusal(duplicateLabel(label));
-    }
+  vault.audited({ op: 'key-add', detail: { kind: 'master-key', label } }, (entry) => {
+    // again inside the transaction: another process may have added it meanwhile
+    if (rows(vault, 'master-key').some((r) => r.label === label)) throw duplicateLabel(label);
     vault.saveSlot(slot, false);
-    vault.record({ op: 'key-add', outcome: 'ok', detail: { slot: slot.id, kind: 'master-key', label } });
-    return undefined;
+    entry.detail = { slot: slot.id, kind: 'master-key', label };
   });
   return { slot: info(vault, slot.id), key: text };
 }
@@ -79,29 +76,20 @@ function portable(kind: SlotKind): boolean {
  * which the CLI pairs with deleting the keychain item.
  */
 export function removeSlot(vault: Vault, id: string): SlotInfo {
-  vault.requireKey();
-  return vault.transact(() => {
+  return vault.audited({ op: 'key-rm', detail: { slot: id } }, (entry) => {
     const all = rows(vault);
     const target = all.find((r) => r.id === id);
-    if (!target) {
-      vault.record({ op: 'key-rm', outcome: 'not-found', detail: { slot: id } });
-      return new Refusal(new VaultError('not-found', `no key slot ${id}`, { hint: 'vault key list shows the slot ids' }));
-    }
-    if (target.kind === 'keychain') {
-      vault.record({ op: 'key-rm', outcome: 'denied', detail: { slot: id, kind: target.kind } });
-      return new Refusal(new VaultError('usage', `key slot ${id} is the keychain slot`, { hint: 'remove it with vault keychain disable' }));
-    }
+    if (!target) throw new VaultError('not-found', `no key slot ${id}`, { hint: 'vault key list shows the slot ids' });
+    entry.detail = { slot: id, kind: target.kind };
+    if (target.kind === 'keychain') throw new VaultError('usage', `key slot ${id} is the keychain slot`, { hint: 'remove it with vault keychain disable' });
     if (!all.some((r) => r.id !== id && portable(r.kind))) {
-      vault.record({ op: 'key-rm', outcome: 'denied', detail: { slot: id, kind: target.kind } });
-      return new Refusal(
-        new VaultError('usage', `refusing to remove key slot ${id}: it is the last passphrase or master-key slot, and without it the vault could never be unlocked again`, {
-          hint: 'add another way in first: vault key add --label L, or vault passwd if no passphrase is set',
-        }),
-      );
+      throw new VaultError('usage', `refusing to remove key slot ${id}: it is the last passphrase or master-key slot, and without it the vault could never be unlocked again`, {
+        hint: 'add another way in first: vault key add --label L, or vault passwd if no passphrase is set',
+      });
     }
     const removed = info(vault, id);
     vault.removeSlotRow(id);
-    vault.record({ op: 'key-rm', outcome: 'ok', detail: { slot: id, kind: target.kind, label: target.label } });
+    entry.detail = { slot: id, kind: target.kind, label: target.label };
     return removed;
   });
 }
@@ -120,10 +108,7 @@ export async function setPassphrase(vault: Vault, passphrase: Buffer): Promise<{
   const built = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
   wipe(built.kek);
   const fresh = built.row;
-  vault.transact(() => {
-    vault.saveSlot(fresh, existing !== undefined);
-    vault.record({ op: 'passwd', outcome: 'ok', detail: { slot: fresh.id, kdf: fresh.kdf, params: fresh.kdf_params } });
-  });
+  vault.audited({ op: 'passwd', detail: { slot: fresh.id, kdf: fresh.kdf, params: fresh.kdf_params } }, () => vault.saveSlot(fresh, existing !== undefined));
   return { slot: info(vault, fresh.id), added: !existing };
 }
 
@@ -142,31 +127,23 @@ export async function addKeychainSlot(vault: Vault, kek: Buffer, options: { repl
   const built = await buildSlot(vault.id, 'keychain', null, { name: 'none', params: {} }, kek, dataKey, vault.time());
   wipe(built.kek);
   const slot = built.row;
-  vault.transact(() => {
+  vault.audited({ op: 'keychain-enable' }, (entry) => {
     const old = keychainSlot(vault);
-    if (old && !options.replace) {
-      vault.record({ op: 'keychain-enable', outcome: 'denied' });
-      return new Refusal(new VaultError('exists', 'the vault already has a keychain slot', { hint: 'vault keychain status shows it' }));
-    }
+    if (old && !options.replace) throw new VaultError('exists', 'the vault already has a keychain slot', { hint: 'vault keychain status shows it' });
     if (old) vault.removeSlotRow(old.id);
     vault.saveSlot(slot, false);
-    vault.record({ op: 'keychain-enable', outcome: 'ok', detail: { slot: slot.id, ...(old ? { replaced: old.id } : {}) } });
-    return undefined;
+    entry.detail = { slot: slot.id, ...(old ? { replaced: old.id } : {}) };
   });
   return info(vault, slot.id);
 }
 
 /** Removes the keychain slot (the caller deletes the keychain item). */
 export function removeKeychainSlot(vault: Vault): SlotInfo {
-  vault.requireKey();
-  return vault.transact(() => {
+  return vault.audited({ op: 'keychain-disable' }, (entry) => {
     const slot = keychainSlot(vault);
-    if (!slot) {
-      vault.record({ op: 'keychain-disable', outcome: 'not-found' });
-      return new Refusal(new VaultError('not-found', 'the vault has no keychain slot', { hint: 'vault keychain enable adds one' }));
-    }
+    if (!slot) throw new VaultError('not-found', 'the vault has no keychain slot', { hint: 'vault keychain enable adds one' });
     vault.removeSlotRow(slot.id);
-    vault.record({ op: 'keychain-disable', outcome: 'ok', detail: { slot: slot.id } });
+    entry.detail = { slot: slot.id };
     return slot;
   });
 }
