@@ -9,7 +9,7 @@ import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
 import { mac, macEqual, subkey } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotKdf, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
-import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor } from '../store/anchor.js';
+import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
 import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
 import { deleteMeta, getMeta, setMeta } from '../store/meta.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
@@ -427,39 +427,60 @@ export class Vault {
     }
   }
 
+  /** Whether the anchor record is this vault's (its MAC verifies under the anchor key). */
+  private anchorAuthentic(a: AnchorRecord): boolean {
+    return macEqual(Buffer.from(a.mac, 'hex'), Buffer.from(this.anchorMac(a.state, a.audit, a.format), 'hex'));
+  }
+
   /** After the state was verified: the file must not be older than what this user saw. */
   private checkAnchor(): void {
     const file = this.anchorFile();
     if (file === null) return;
     const a = readAnchor(file);
-    const audit = this.auditHeadSeq();
+    let audit = this.auditHeadSeq();
     if (a !== null) {
-      const authentic = a !== 'malformed' && macEqual(Buffer.from(a.mac, 'hex'), Buffer.from(this.anchorMac(a.state, a.audit, a.format), 'hex'));
-      const older = authentic && (a.state > this.stateCounter || a.audit > audit);
+      const rec = a !== 'malformed' && this.anchorAuthentic(a) ? a : null;
+      const authentic = rec !== null;
+      let older = rec !== null && (rec.state > this.stateCounter || rec.audit > audit);
+      if (rec !== null && older) {
+        // Another process may have committed (and moved the anchor) after this one read the
+        // state: read it again. Its anchor is written after its commit, so a fresh read sees
+        // at least what the anchor says, unless the file really is older.
+        this.verifyState(this.requireKey());
+        audit = this.auditHeadSeq();
+        older = rec.state > this.stateCounter || rec.audit > audit;
+      }
       if (!authentic || older) {
         if (!this.acceptRestore) {
           const why = !authentic
             ? `the rollback anchor ${file} does not verify under this vault's key: the vault file was replaced, or the anchor was edited`
-            : `the vault file was rolled back: it is at state ${this.stateCounter} (audit entry #${audit}), but this user last saw state ${a.state} (audit entry #${a.audit})`;
+            : `the vault file was rolled back: it is at state ${this.stateCounter} (audit entry #${audit}), but this user last saw state ${rec!.state} (audit entry #${rec!.audit})`;
           throw new VaultError('integrity', why, { hint: 'if you restored this file from a backup on purpose, accept it with: vault accept-restore' });
         }
-        const from = authentic ? { state: a.state, audit: a.audit } : ('unverifiable' as const);
+        const from = rec !== null ? { state: rec.state, audit: rec.audit } : ('unverifiable' as const);
         const to = { state: this.stateCounter, audit };
         this.accepted = { from, to };
         this.transact(() => this.record({ op: 'accept-restore', outcome: 'ok', detail: { from, to } }));
+        this.saveAnchor(true);
         return;
       }
-      if (a.state === this.stateCounter && a.audit === audit && a.format === this.format) return;
+      if (rec !== null && rec.state === this.stateCounter && rec.audit === audit && rec.format === this.format) return;
     }
     this.saveAnchor();
   }
 
-  private saveAnchor(): void {
+  /**
+   * Moves the anchor to this process's view. Never backwards (another process may have moved
+   * it further meanwhile), unless `force` (an accepted restore).
+   */
+  private saveAnchor(force = false): void {
     const file = this.anchorFile();
     if (file === null || !this.anchorKey) return;
     const state = this.stateCounter;
     const audit = this.auditHeadSeq();
     try {
+      const a = force ? null : readAnchor(file);
+      if (a !== null && a !== 'malformed' && this.anchorAuthentic(a) && a.state >= state && a.audit >= audit && a.format >= this.format) return;
       writeAnchor(file, { state, audit, format: this.format, mac: this.anchorMac(state, audit, this.format) });
     } catch {
       // Best effort: the change has committed; an unwritable state directory only weakens

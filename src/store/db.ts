@@ -262,14 +262,21 @@ function connectChecked(path: string, fd: number, readonly: boolean, fresh: bool
     for (const suffix of SIDECARS) {
       const st = lstatOrNull(path + suffix);
       const known = sidecars.ids.get(suffix);
-      if (known === undefined) {
-        // Read-only: a -wal/-shm that SQLite created itself must pass the sidecar rule.
-        if (st !== null) checkSidecar(path + suffix, st, insecure);
-        continue;
-      }
-      if (st === null || identity(st) !== known) throw changed(path);
-      // In WAL mode (every writable connection, see configure) SQLite now holds both open.
-      if (!readonly) required.push(known);
+      // Whatever -wal/-shm SQLite holds now must pass the sidecar rule (a regular file of ours,
+      // closed to others, not a link).
+      if (st !== null) checkSidecar(path + suffix, st, insecure);
+      if (known === undefined) continue; // read-only: SQLite may not have opened them
+      if (st === null) throw changed(path);
+      // It need not be the file prepared above: another vault process that closes the vault
+      // last deletes both, and SQLite then creates them anew, many times a second when several
+      // processes share a vault. In a directory only this user (and root) can write, which
+      // checkVaultDirectory ensures, nobody else can have put one there. Under
+      // --insecure-permissions others may write the directory: there the file must be the one
+      // prepared, and a concurrent close shows as a (false) swap.
+      if (insecure && identity(st) !== known) throw changed(path);
+      // In WAL mode (every writable connection, see configure) SQLite now holds both open: the
+      // names must lead to the files it holds, or something was swapped in after the check.
+      if (!readonly) required.push(identity(st));
     }
     verifyOpened(path, checked, required);
     return db;

@@ -198,3 +198,25 @@ test('finding 4: only a failed unlock of the exact shape, in time order, is seal
     }
   }
 });
+
+test('processes racing on one vault never see their own anchor as a rollback', async () => {
+  const v = await cheapVault();
+  try {
+    assert.equal((await runVault(['put', 'A'], { env: v.env, input: 'a' })).status, 0);
+    const worker = async (k: number): Promise<string[]> => {
+      const problems: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = i % 2 === 0 ? await runVault(['put', `W${k}`, '--force'], { env: v.env, input: `v${i}` }) : await runVault(['get', 'A'], { env: v.env });
+        if (r.status !== 0) problems.push(`worker ${k} step ${i}: ${r.status} ${r.stderr}`);
+      }
+      return problems;
+    };
+    const problems = (await Promise.all([0, 1, 2, 3, 4, 5].map(worker))).flat();
+    assert.deepEqual(problems, []);
+    const verify = await runVault(['audit', 'verify'], { env: v.env });
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal(verify.stderr, `audit log verified: ${2 + 1 + 6 * 4} entries\n`);
+  } finally {
+    v.cleanup();
+  }
+});

@@ -282,7 +282,11 @@ describe('a swap between the checks and SQLite\'s open', () => {
   });
 
   for (const suffix of ['-wal', '-shm'] as const) {
-    test(`a ${suffix} planted after the checks (SQLite would chmod and chown it to look like ours) → 1, nothing written into it`, { skip: NOT_ROOT }, async () => {
+    // Under --insecure-permissions others may write the directory, so the -wal/-shm SQLite opened
+    // must be the very file vault checked. (In a directory closed to others only this user and
+    // root could plant one, and a fresh -wal/-shm is what a concurrent vault process's close
+    // leaves: there it must pass the sidecar rule and be the one SQLite holds, see the next test.)
+    test(`a ${suffix} planted after the checks under --insecure-permissions (SQLite would chmod and chown it to look like ours) → 1, nothing written into it`, { skip: NOT_ROOT }, async () => {
       const v = copy();
       const planted = join(v.dir, 'planted');
       writeFileSync(planted, '');
@@ -291,7 +295,7 @@ describe('a swap between the checks and SQLite\'s open', () => {
       // The planter keeps a name (here a hard link) for the file SQLite may write and unlink.
       const kept = join(v.root, 'kept');
       linkSync(planted, kept);
-      refused(await racing(['put', 'B'], v.env, planted, suffix), 1, replaced(v.path));
+      refused(await racing(['--insecure-permissions', 'put', 'B'], v.env, planted, suffix), 1, replaced(v.path));
       if (suffix === '-wal') assert.equal(statSync(kept).size, 0, 'no page written through the planted file');
       // SQLite maps the -shm on its first read and writes its wal-index there (frame numbers
       // and checksums, no page content) before the check can run; no page reaches it.
