@@ -316,10 +316,13 @@ export class Vault {
         this.checkAnchorFormat();
         this.upgrade(opened);
       } else {
-        const auditKeys = this.openAuditKeys(dataKey);
-        const anchorKey = this.openAnchorKey(dataKey);
-        if (!auditKeys || !anchorKey) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
-        this.verifyState(dataKey);
+        // One read transaction: a consistent snapshot while other processes commit.
+        const { auditKeys, anchorKey } = this.db.transaction(() => {
+          const keys = { auditKeys: this.openAuditKeys(dataKey), anchorKey: this.openAnchorKey(dataKey) };
+          if (!keys.auditKeys || !keys.anchorKey) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
+          this.verifyState(dataKey);
+          return keys as { auditKeys: AuditKey[]; anchorKey: Buffer };
+        })();
         this.dataKey = dataKey;
         this.auditKeys = auditKeys;
         this.anchorKey = anchorKey;
@@ -346,6 +349,12 @@ export class Vault {
 
   /** Every slot's MAC and the state record's MAC over the digest of all slot and secret MACs. */
   private verifyState(dataKey: Buffer): void {
+    // Every read in one (read) transaction, or a nested savepoint inside a write: the slots,
+    // the secrets and the record must come from the same commit.
+    this.db.transaction(() => this.verifyStateIn(dataKey))();
+  }
+
+  private verifyStateIn(dataKey: Buffer): void {
     const all = slots.allSlots(this.db);
     for (const row of all) {
       if (!slotMacOk(this.id, dataKey, row)) throw integrity(`key slot ${row.id} failed its integrity check: it was added or edited without a key`);
