@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { passphraseVault, runVault } from '../helpers/cli.js';
 import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite-cli.js';
 
 /**
@@ -13,7 +13,7 @@ import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite-cli.js';
 const NEW_PASSPHRASE = 'a brand new passphrase';
 
 test('audit verify passes across passwd and rotate --master', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const put = await runVault(['put', 'API_KEY'], { env: v.env, input: 'value-1' });
     assert.equal(put.status, 0, put.stderr);

@@ -55,8 +55,8 @@ describe('status', () => {
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     const f = facts();
-    assert.equal(f.slots.length, 1);
-    const slot = f.slots[0]!;
+    // freshVault(): a passphrase slot at the cheapest scrypt cost, and a master key labelled "tests"
+    assert.deepEqual(f.slots.map((s) => s.kind).sort(), ['master-key', 'passphrase']);
     assert.equal(
       r.out,
       [
@@ -66,7 +66,7 @@ describe('status', () => {
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
         'slots:',
-        `  ${slot.id as string}  passphrase scrypt N=131072,r=8,p=1`,
+        ...f.slots.map((s) => (s.kind === 'passphrase' ? `  ${s.id as string}  passphrase scrypt N=16384,r=8,p=1` : `  ${s.id as string}  master-key hkdf-sha256  "tests"`)),
         '',
       ].join('\n'),
     );
@@ -98,7 +98,7 @@ describe('status', () => {
       audit: { entries: f.counts.entries, head: f.head, pending: 0 },
     };
     assert.equal(r.out, `${JSON.stringify(expected)}\n`);
-    assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ lastUsed: unknown }> }).slots[0]!.lastUsed, 'string', 'the put stamped the slot');
+    assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ kind: string; lastUsed: unknown }> }).slots.find((s) => s.kind === 'master-key')!.lastUsed, 'string', 'the put stamped the slot');
   });
 });
 
@@ -220,6 +220,6 @@ describe('--json errors', () => {
       6,
       `${JSON.stringify({ error: { code: 'not-initialized', message: `no vault at ${missing}`, hint: 'create one with: vault init' } })}\n`,
     );
-    refused(await runVault(['--json', 'get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: 'wrong' } }), 5, '{"error":{"code":"auth-failed","message":"wrong passphrase or key"}}\n');
+    refused(await runVault(['--json', 'get', 'A'], { env: { ...v.passphraseEnv, VAULT_PASSPHRASE: 'wrong' } }), 5, '{"error":{"code":"auth-failed","message":"wrong passphrase or key"}}\n');
   });
 });

@@ -139,7 +139,7 @@ describe('unlocking', () => {
   test('a wrong passphrase → 5, one uniform message, nothing changed', async () => {
     const before = snapshot(v.path, { lastUsed: true });
     for (const args of [['get', 'A'], ['put', 'B'], ['rollback', 'A', '1'], ['rm', 'A', '--yes']]) {
-      refused(await runVault(args, { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' }, input: 'x' }), 5, 'vault: error: wrong passphrase or key\n', args.join(' '));
+      refused(await runVault(args, { env: { ...v.passphraseEnv, VAULT_PASSPHRASE: 'not the passphrase' }, input: 'x' }), 5, 'vault: error: wrong passphrase or key\n', args.join(' '));
     }
     assert.equal(snapshot(v.path, { lastUsed: true }), before);
   });

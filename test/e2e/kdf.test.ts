@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Vault } from '../../src/core/vault.js';
 import type { KdfSpec } from '../../src/crypto/kdf.js';
-import { freshVault, PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
+import { passphraseVault, PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
 import { sql } from '../helpers/rawsql.js';
 
 interface StatusSlot {
@@ -73,7 +73,7 @@ const WRONG = 'vault: error: wrong passphrase or key\n';
 const TAMPERED_HINT = 'vault: hint: the vault file may have been tampered with; restore it from a backup\n';
 
 test('edited KDF parameters make the slot refuse to open: within bounds 5, out of bounds or malformed 7', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     assert.equal((await runVault(['put', 'A'], { env: v.env, input: 'x' })).status, 0);
     const original = sql(v.path, 'SELECT id, kdf, kdf_params FROM slots')[0]!;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { passphraseVault, runVault } from '../helpers/cli.js';
 import { sql } from '../helpers/rawsql.js';
 
 const KEY_RE = /^vault1-[A-Za-z0-9_-]{43}$/;
@@ -24,7 +24,7 @@ async function slots(env: Record<string, string>): Promise<Slot[]> {
 
 /** A vault with one secret and one master key; env without the passphrase. */
 async function withKey(label = 'ci') {
-  const v = await freshVault();
+  const v = await passphraseVault();
   const put = await runVault(['put', 'TOKEN'], { env: v.env, input: 's3cret\n' });
   assert.equal(put.status, 0, put.stderr);
   const add = await runVault(['key', 'add', '--label', label], { env: v.env });
@@ -158,7 +158,7 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
 });
 
 test('key add --json returns the key once; it is stored nowhere in the file or the audit log', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const r = await runVault(['key', 'add', '--label', 'deploy', '--json'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, PASSPHRASE, runVault } from '../helpers/cli.js';
+import { passphraseVault, PASSPHRASE, runVault } from '../helpers/cli.js';
 import { sql } from '../helpers/rawsql.js';
 
 const NEW = 'a new and longer passphrase';
 
 test('passwd re-wraps the data key: the old passphrase then fails with 5, the new one works', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     assert.equal((await runVault(['put', 'A'], { env: v.env, input: 'alpha\n' })).status, 0);
     const before = sql(v.path, 'SELECT id, kdf, kdf_params, hex(salt) s, hex(public_key) pk, created_at FROM slots');
@@ -43,7 +43,7 @@ test('passwd re-wraps the data key: the old passphrase then fails with 5, the ne
 });
 
 test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a master key)', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;
@@ -69,7 +69,7 @@ test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a m
 });
 
 test('passwd with no new passphrase and no terminal fails at once with 2; a wrong old one with 5', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const before = sql(v.path, 'SELECT hex(salt) s, hex(wrapped_key) w FROM slots');
     const r = await runVault(['passwd'], { env: v.env });
@@ -89,7 +89,7 @@ test('passwd with no new passphrase and no terminal fails at once with 2; a wron
 });
 
 test('passwd on a vault left with only a master key sets a passphrase again', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;

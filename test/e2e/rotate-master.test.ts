@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { passphraseVault, runVault } from '../helpers/cli.js';
 import { keyMaterial, sql } from '../helpers/rawsql.js';
 
 /** ns/name → its values by version (index 0 = version 1). */
@@ -13,7 +13,7 @@ const VALUES: Record<string, string[]> = {
 };
 
 async function populated() {
-  const v = await freshVault();
+  const v = await passphraseVault();
   const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = (JSON.parse(add.out) as { key: string }).key;

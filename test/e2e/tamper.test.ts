@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
+import { passphraseVault, PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
 import { blob, exec, flipByte, query, snapshot } from '../helpers/sqlite.js';
 
 /**
@@ -17,7 +17,7 @@ const WRONG_KEY = 'vault: error: wrong passphrase or key\n';
 
 const VERSION_ROW = `secret_id = (SELECT id FROM secrets WHERE ns = ? AND name = ?) AND version = ?`;
 
-let base: Awaited<ReturnType<typeof freshVault>>;
+let base: Awaited<ReturnType<typeof passphraseVault>>;
 const dirs: Array<() => void> = [];
 
 /** A private copy of the base vault: default/A v1 "alpha-one", v2 "alpha-two"; default/B v1 "bravo-one". */
@@ -31,7 +31,7 @@ function copy(): { path: string; env: Record<string, string> } {
 }
 
 before(async () => {
-  base = await freshVault();
+  base = await passphraseVault();
   for (const [args, input] of [
     [['put', 'A'], 'alpha-one'],
     [['put', 'A', '--force'], 'alpha-two'],

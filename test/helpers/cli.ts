@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Vault } from '../../src/core/vault.js';
+import { anchorDir } from '../../src/store/anchor.js';
+import { cheapVault } from './vaults.js';
 
 /** The repository root (this file is compiled to dist/test/helpers/cli.js). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -72,27 +75,53 @@ export function tempDir(prefix = 'vault-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-let template: Promise<string> | undefined;
+export interface FreshVault {
+  dir: string;
+  path: string;
+  masterKey: string;
+  /** unlocks with VAULT_MASTER_KEY: no KDF wait */
+  env: Record<string, string>;
+  /** unlocks with VAULT_PASSPHRASE (PASSPHRASE), for the tests of passphrase behaviour */
+  passphraseEnv: Record<string, string>;
+  cleanup: () => void;
+}
 
 /**
- * A fresh vault (default scrypt parameters, passphrase PASSPHRASE) at a new temporary path.
- * `vault init` runs once per test process; each call gets its own copy of that file, so
- * tests are independent without paying the KDF for every init. Copies share a vault id.
+ * A fresh vault at a new temporary path, with its own vault id: a passphrase slot (PASSPHRASE,
+ * scrypt at the cheapest parameters the bounds allow, made through the library) and a
+ * master-key slot labelled "tests". `env` unlocks with the master key, which comes first in the
+ * unlock order and costs no KDF; `passphraseEnv` unlocks with the passphrase (the shipped
+ * binary re-wraps the cheap passphrase slot at today's defaults at its first passphrase unlock:
+ * kdf-upgrade). Anchors go where the runner's environment puts them, as for any command.
  */
-export async function freshVault(): Promise<{ dir: string; path: string; env: Record<string, string>; cleanup: () => void }> {
-  template ??= (async () => {
-    const { dir, cleanup } = tempDir('vault-template-');
-    process.once('exit', cleanup);
-    const path = join(dir, 'template.db');
-    const r = await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } });
-    if (r.status !== 0) throw new Error(`template init failed: ${r.stderr}`);
-    return path;
-  })();
-  const src = await template;
+export async function freshVault(): Promise<FreshVault> {
+  const v = await cheapVault({ anchors: anchorDir(baseEnv(tmpdir())) });
+  return {
+    dir: v.dir,
+    path: v.path,
+    masterKey: v.masterKey,
+    env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: v.masterKey },
+    passphraseEnv: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE },
+    cleanup: v.cleanup,
+  };
+}
+
+/**
+ * A vault as `vault init` makes it (one passphrase slot at today's default KDF cost), made
+ * through the library with its own vault id; `env` unlocks with the passphrase. For the tests
+ * of passphrase behaviour (passwd, kdf, prompts), which pay the KDF on every unlock.
+ */
+export async function passphraseVault(options: { spawnInit?: boolean } = {}): Promise<Omit<FreshVault, 'masterKey'>> {
   const { dir, cleanup } = tempDir();
   const path = join(dir, 'vault', 'vault.db');
-  mkdirSync(dirname(path), { mode: 0o700 });
-  copyFileSync(src, path);
-  chmodSync(path, 0o600);
-  return { dir, path, env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE }, cleanup };
+  const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
+  if (options.spawnInit) {
+    // `vault init` itself, for the tests of what its process records (the audit actor)
+    const r = await runVault(['init'], { env });
+    if (r.status !== 0) throw new Error(`vault init failed: ${r.stderr}`);
+  } else {
+    const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), anchorDir: anchorDir(baseEnv(tmpdir())) });
+    vault.close();
+  }
+  return { dir, path, env, passphraseEnv: env, cleanup };
 }
