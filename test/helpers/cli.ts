@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Vault } from '../../src/core/vault.js';
 import { anchorDir } from '../../src/store/anchor.js';
@@ -44,12 +45,48 @@ export function runVault(args: string[], options: RunOptions = {}): Promise<RunR
   return runCommand(process.execPath, ['--', BIN, ...args], options);
 }
 
-export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+/** The child's environment: baseEnv with options.env over it. */
+function runEnv(options: RunOptions): Record<string, string> {
   const env: Record<string, string> = { ...baseEnv(options.cwd ?? tmpdir()) };
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  return env;
+}
+
+/**
+ * Runs `vault ARGS` in this process: the CLI's run(argv, io) with in-memory streams (no TTY,
+ * stdin ended after `input`) and the environment runVault would give the child. The same
+ * exit statuses and output as a spawned run, without a node start-up per command. Use
+ * runVault for what needs a real process: signals, children, terminals, the launcher
+ * (bin/vault.js), crashes, the keychain, several processes at once, process-wide state
+ * (the audit actor's pid and parent, umask, /proc).
+ */
+export async function runInProcess(args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> = {}): Promise<RunResult> {
+  const { run } = await import('../../src/cli/main.js');
+  // A copy: the CLI wipes what it read from stdin, as it may; the caller's buffer stays intact.
+  const input = options.input === undefined ? [] : [Buffer.isBuffer(options.input) ? Buffer.from(options.input) : Buffer.from(options.input, 'utf8')];
+  const stdin = Object.assign(Readable.from(input), { isTTY: false });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const sink = (chunks: Buffer[]): Writable & { isTTY: boolean } =>
+    Object.assign(
+      new Writable({
+        write(chunk: Buffer | string, encoding, callback) {
+          chunks.push(Buffer.isBuffer(chunk) ? Buffer.from(chunk) : Buffer.from(chunk, encoding));
+          callback();
+        },
+      }),
+      { isTTY: false },
+    );
+  const status = await run(args, { stdin, stdout: sink(out), stderr: sink(err), env: runEnv(options) });
+  const stdout = Buffer.concat(out);
+  return { status, signal: null, stdout, stderr: Buffer.concat(err).toString('utf8'), out: stdout.toString('utf8') };
+}
+
+export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = runEnv(options);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(file, args, { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

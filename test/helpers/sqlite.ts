@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Reads and edits a vault file from outside vault, the way an attacker or a curious user
@@ -16,20 +18,77 @@ export interface Statement {
 
 const PY = `
 import json, sqlite3, sys
-req = json.load(sys.stdin)
-con = sqlite3.connect(req['path'], isolation_level=None)
 def enc(v):
     return {'hex': v.hex()} if isinstance(v, bytes) else v
 def dec(v):
     return bytes.fromhex(v['hex']) if isinstance(v, dict) else v
-out = []
-for st in req['statements']:
-    cur = con.execute(st['sql'], [dec(p) for p in st['params']])
-    cols = [d[0] for d in cur.description or []]
-    out.append([dict(zip(cols, [enc(v) for v in row])) for row in cur.fetchall()])
-con.close()
-json.dump(out, sys.stdout)
+def handle(req):
+    # a connection per request, closed after it: nothing stays open between two calls
+    con = sqlite3.connect(req['path'], isolation_level=None)
+    try:
+        out = []
+        for st in req['statements']:
+            cur = con.execute(st['sql'], [dec(p) for p in st['params']])
+            cols = [d[0] for d in cur.description or []]
+            out.append([dict(zip(cols, [enc(v) for v in row])) for row in cur.fetchall()])
+        return out
+    finally:
+        con.close()
+if len(sys.argv) == 3:
+    # serve: one JSON request per line on the first FIFO, one answer per line on the second
+    with open(sys.argv[1], 'r') as requests, open(sys.argv[2], 'w') as answers:
+        for line in requests:
+            try:
+                answer = {'rows': handle(json.loads(line))}
+            except Exception as e:
+                answer = {'error': repr(e)}
+            answers.write(json.dumps(answer) + '\\n')
+            answers.flush()
+else:
+    json.dump(handle(json.load(sys.stdin)), sys.stdout)
 `;
+
+/**
+ * One python3 per test process, serving requests over two FIFOs, so a test pays python's
+ * start-up once instead of once per statement. The calls stay synchronous: the request is
+ * written and the answer read with blocking fs calls on the FIFOs.
+ */
+let server: { req: number; res: number } | null | undefined;
+
+function startServer(): { req: number; res: number } | null {
+  const dir = mkdtempSync(join(tmpdir(), 'vault-sqlite-'));
+  const reqPath = join(dir, 'req');
+  const resPath = join(dir, 'res');
+  if (spawnSync('mkfifo', [reqPath, resPath]).status !== 0) return null;
+  const child = spawn('python3', ['-c', PY, reqPath, resPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  child.unref();
+  // Opening a FIFO blocks until the other end opens it; python opens them in the same order.
+  const req = openSync(reqPath, 'w');
+  const res = openSync(resPath, 'r');
+  rmSync(dir, { recursive: true, force: true });
+  return { req, res };
+}
+
+function ask(request: string): Row[][] {
+  server ??= startServer();
+  if (server === null) {
+    const r = spawnSync('python3', ['-c', PY], { input: request, encoding: 'utf8', maxBuffer: 1 << 30 });
+    if (r.status !== 0) throw new Error(`python3 sqlite3 failed (${r.status ?? r.error?.message}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Row[][];
+  }
+  writeSync(server.req, `${request}\n`);
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 16);
+  for (;;) {
+    const n = readSync(server.res, buf, 0, buf.length, null);
+    if (n === 0) throw new Error('python3 sqlite3 server ended');
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+    if (buf[n - 1] === 0x0a) break;
+  }
+  const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { rows: Row[][] } | { error: string };
+  if ('error' in answer) throw new Error(`python3 sqlite3 failed: ${answer.error}`);
+  return answer.rows;
+}
 
 /** Runs statements in autocommit mode (each one commits) and returns each one's rows. */
 export function sqlite(path: string, statements: Statement[]): Row[][] {
@@ -40,9 +99,7 @@ export function sqlite(path: string, statements: Statement[]): Row[][] {
       params: (s.params ?? []).map((p) => (Buffer.isBuffer(p) ? { hex: p.toString('hex') } : p)),
     })),
   };
-  const r = spawnSync('python3', ['-c', PY], { input: JSON.stringify(req), encoding: 'utf8', maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new Error(`python3 sqlite3 failed (${r.status ?? r.error?.message}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Row[][];
+  return ask(JSON.stringify(req));
 }
 
 export function query(path: string, sql: string, params: Statement['params'] = []): Row[] {
