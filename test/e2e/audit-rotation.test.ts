@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { passphraseVault, runInProcess } from '../helpers/cli.js';
-import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite-cli.js';
+import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite.js';
 
 /**
  * The audit chain must keep verifying across `vault passwd` (which re-wraps the data key and

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
-import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite-cli.js';
+import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite.js';
 
 // ---- the documented output formats, rebuilt independently from the raw rows ----------------
 

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import dotenv from 'dotenv';
 import { Vault } from '../../src/core/vault.js';
 import { freshVault, PASSPHRASE, runInProcess } from '../helpers/cli.js';
-import { auditLog, seed, snapshot } from '../helpers/seed.js';
+import { seed } from '../helpers/seed.js';
+import { auditLog, rowsSnapshot as snapshot } from '../helpers/sqlite.js';
 
 type Fixture = Awaited<ReturnType<typeof freshVault>>;
 

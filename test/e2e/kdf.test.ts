@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Vault } from '../../src/core/vault.js';
 import type { KdfSpec } from '../../src/crypto/kdf.js';
 import { passphraseVault, PASSPHRASE, runInProcess, tempDir } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { sql } from '../helpers/sqlite.js';
 
 interface StatusSlot {
   id: string;

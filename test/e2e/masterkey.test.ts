@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { passphraseVault, runInProcess } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { sql } from '../helpers/sqlite.js';
 
 const KEY_RE = /^vault1-[A-Za-z0-9_-]{43}$/;
 const WRONG = 'wrong passphrase or key';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { passphraseVault, PASSPHRASE, runInProcess } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { sql } from '../helpers/sqlite.js';
 
 const NEW = 'a new and longer passphrase';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { passphraseVault, runInProcess } from '../helpers/cli.js';
-import { keyMaterial, sql } from '../helpers/rawsql.js';
+import { keyMaterial, sql } from '../helpers/sqlite.js';
 
 /** ns/name → its values by version (index 0 = version 1). */
 const VALUES: Record<string, string[]> = {

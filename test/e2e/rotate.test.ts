@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { freshVault, runInProcess } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { sql } from '../helpers/sqlite.js';
 
 const SETS: Record<string, RegExp> = {
   alnum: /^[A-Za-z0-9]*$/,
