@@ -3,8 +3,8 @@ import { copyFileSync, chmodSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, runVault, type RunResult } from '../helpers/cli.js';
-import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite-cli.js';
+import { passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
+import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite.js';
 
 // ---- the documented output formats, rebuilt independently from the raw rows ----------------
 
@@ -64,7 +64,7 @@ async function get(env: Record<string, string>, name: string): Promise<RunResult
 // ---- what is recorded ------------------------------------------------------------------------
 
 test('init, put, get, rm record time, operation, secret, version, outcome and actor; audit prints them', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault({ spawnInit: true });
   try {
     const t0 = Date.now();
     await put(v.env, 'API_KEY', 'first-value');
@@ -113,7 +113,7 @@ test('init, put, get, rm record time, operation, secret, version, outcome and ac
 });
 
 test('reading the log needs no key: audit works with no way to unlock, and writes nothing', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'TOKEN', 'abc');
     const before = dump(v.path);
@@ -127,7 +127,7 @@ test('reading the log needs no key: audit works with no way to unlock, and write
 });
 
 test('audit filters by --name, --ns, --op, --since and --limit, oldest first', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'A', 'a-value');
     await put(v.env, 'B', 'b-value', '--ns', 'ci');
@@ -161,7 +161,7 @@ test('audit filters by --name, --ns, --op, --since and --limit, oldest first', a
 });
 
 test('audit refuses bad filters with exit 2', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const cases: Array<[string[], string]> = [
       [['--op', 'read'], 'vault: error: unknown operation "read" for --op\nvault: hint: one or more of: init, get, put, rotate, rotate-master, rm, rollback, exec, env, export, inject, import, key-add, key-rm, keychain-enable, keychain-disable, passwd, unlock, kdf-upgrade, key-update, upgrade, accept-restore\n'],
@@ -188,7 +188,7 @@ test('audit refuses bad filters with exit 2', async () => {
 // ---- no value, ever --------------------------------------------------------------------------
 
 test('no value ever appears in any column of the audit table, in audit output or in audit --json', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const values = ['Sentinel-Value-7f1c93ab', 'Second-Sentinel-55e0d2', 'ci-Sentinel-0a9b8c7d'];
     await put(v.env, 'API_KEY', values[0]!);
@@ -237,7 +237,7 @@ test('no value ever appears in any column of the audit table, in audit output or
 const BLOCK_AUDIT = `CREATE TRIGGER block_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit insert blocked by test'); END;`;
 
 test('when the audit entry cannot be written, get prints nothing and exits 1, and put and rm change nothing', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'the-value');
     sqlite(v.path, BLOCK_AUDIT);
@@ -288,7 +288,7 @@ test('when the audit entry cannot be written, get prints nothing and exits 1, an
 // ---- failed unlocks --------------------------------------------------------------------------
 
 test('a failed unlock is recorded while locked, sealed at the next unlock, and deleting it is then detected', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
     const wrong = await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' } });
@@ -333,7 +333,7 @@ test('a failed unlock is recorded while locked, sealed at the next unlock, and d
 });
 
 test('a failed unlock deleted before it was sealed is detected by the seq it leaves unused', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
     assert.equal((await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
@@ -355,7 +355,7 @@ test('a failed unlock deleted before it was sealed is detected by the seq it lea
 });
 
 test('documented limit: an unsealed failed unlock deleted together with the seq counter is not detectable', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
     assert.equal((await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
@@ -370,7 +370,7 @@ test('documented limit: an unsealed failed unlock deleted together with the seq 
 });
 
 test('a wrong or revoked master key is a failed unlock too; if the entry cannot be written, the exit stays 5', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
     const key = `vault1-${Buffer.alloc(32, 7).toString('base64url')}`;
@@ -397,8 +397,8 @@ test('a wrong or revoked master key is a failed unlock too; if the entry cannot 
 // ---- tampering with an outside tool ----------------------------------------------------------
 
 /** A vault with six sealed entries: 1 init, 2 put A, 3-5 get A, 6 put B. */
-async function sixEntries(): Promise<Awaited<ReturnType<typeof freshVault>>> {
-  const v = await freshVault();
+async function sixEntries(): Promise<Awaited<ReturnType<typeof passphraseVault>>> {
+  const v = await passphraseVault();
   await put(v.env, 'A', 'a-value');
   for (let k = 0; k < 3; k++) await get(v.env, 'A');
   await put(v.env, 'B', 'b-value');
@@ -533,7 +533,7 @@ test('a failed verify with --json names the entry and kind in the error object',
 });
 
 test('audit verify needs the key: with no way to unlock it exits 4', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const r = await runVault(['audit', 'verify'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.status, 4);

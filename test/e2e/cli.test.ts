@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, ROOT, runVault, type RunResult } from '../helpers/cli.js';
+import { freshVault, ROOT, runInProcess, type RunResult } from '../helpers/cli.js';
 import { query } from '../helpers/sqlite.js';
 
 /** status, help, --version, flag and name errors, --json errors. */
@@ -11,7 +11,7 @@ import { query } from '../helpers/sqlite.js';
 let v: Awaited<ReturnType<typeof freshVault>>;
 before(async () => {
   v = await freshVault();
-  const r = await runVault(['put', 'A'], { env: v.env, input: 'a' });
+  const r = await runInProcess(['put', 'A'], { env: v.env, input: 'a' });
   assert.equal(r.status, 0, r.stderr);
 });
 after(() => v?.cleanup());
@@ -51,12 +51,12 @@ describe('status', () => {
   }
 
   test('works with no passphrase set; plain lines in a pipe', async () => {
-    const r = await runVault(['status'], { env: { VAULT_PATH: v.path } });
+    const r = await runInProcess(['status'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     const f = facts();
-    assert.equal(f.slots.length, 1);
-    const slot = f.slots[0]!;
+    // freshVault(): a passphrase slot at the cheapest scrypt cost, and a master key labelled "tests"
+    assert.deepEqual(f.slots.map((s) => s.kind).sort(), ['master-key', 'passphrase']);
     assert.equal(
       r.out,
       [
@@ -66,14 +66,14 @@ describe('status', () => {
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
         'slots:',
-        `  ${slot.id as string}  passphrase scrypt N=131072,r=8,p=1`,
+        ...f.slots.map((s) => (s.kind === 'passphrase' ? `  ${s.id as string}  passphrase scrypt N=16384,r=8,p=1` : `  ${s.id as string}  master-key hkdf-sha256  "tests"`)),
         '',
       ].join('\n'),
     );
   });
 
   test('--json: the documented shape, no values', async () => {
-    const r = await runVault(['status', '--json'], { env: { VAULT_PATH: v.path } });
+    const r = await runInProcess(['status', '--json'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     const f = facts();
@@ -98,13 +98,13 @@ describe('status', () => {
       audit: { entries: f.counts.entries, head: f.head, pending: 0 },
     };
     assert.equal(r.out, `${JSON.stringify(expected)}\n`);
-    assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ lastUsed: unknown }> }).slots[0]!.lastUsed, 'string', 'the put stamped the slot');
+    assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ kind: string; lastUsed: unknown }> }).slots.find((s) => s.kind === 'master-key')!.lastUsed, 'string', 'the put stamped the slot');
   });
 });
 
 describe('help and version', () => {
   test('vault help exit-codes prints the SPEC §8 table', async () => {
-    const r = await runVault(['help', 'exit-codes']);
+    const r = await runInProcess(['help', 'exit-codes']);
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     assert.equal(
@@ -125,20 +125,20 @@ describe('help and version', () => {
         '',
       ].join('\n'),
     );
-    const json = await runVault(['help', 'exit-codes', '--json']);
+    const json = await runInProcess(['help', 'exit-codes', '--json']);
     assert.equal(json.status, 0);
     const rows = JSON.parse(json.out) as Array<{ code: number; name: string }>;
     assert.deepEqual(
       rows.map((x) => `${x.code}:${x.name}`),
       ['0:ok', '1:error', '2:usage', '3:not-found', '4:locked', '5:auth-failed', '6:not-initialized', '7:integrity', '8:exists', '9:expired', '130:cancelled'],
     );
-    refused(await runVault(['help', 'nonsense']), 2, 'vault: error: no help topic "nonsense"\nvault: hint: vault help lists the commands; vault help exit-codes lists the exit codes\n');
+    refused(await runInProcess(['help', 'nonsense']), 2, 'vault: error: no help topic "nonsense"\nvault: hint: vault help lists the commands; vault help exit-codes lists the exit codes\n');
   });
 
   test('--version prints the package version, also after global options', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const args of [['--version'], ['--vault', '/nonexistent/v.db', '--version'], ['--ns', 'ci', '--json', '--version']]) {
-      const r = await runVault(args);
+      const r = await runInProcess(args);
       assert.equal(r.stderr, '', args.join(' '));
       assert.equal(r.status, 0);
       assert.equal(r.out, `${pkg.version}\n`);
@@ -146,21 +146,21 @@ describe('help and version', () => {
   });
 
   test('--help goes to stdout with exit 0; no arguments at all prints it on stderr with exit 2', async () => {
-    const help = await runVault(['--help']);
+    const help = await runInProcess(['--help']);
     assert.equal(help.status, 0);
     assert.equal(help.stderr, '');
     assert.ok(help.out.startsWith('Usage: vault [options] [command]\n'), help.out);
-    const none = await runVault([]);
+    const none = await runInProcess([]);
     assert.equal(none.status, 2);
     assert.equal(none.out, '');
     assert.equal(none.stderr, help.out);
     assert.ok(help.out.endsWith('\nvault --version prints the version; vault help exit-codes lists the exit codes.\n'));
-    const viaHelp = await runVault(['help']);
+    const viaHelp = await runInProcess(['help']);
     assert.equal(viaHelp.status, 0);
     assert.equal(viaHelp.out, help.out);
-    const getHelp = await runVault(['help', 'get']);
+    const getHelp = await runInProcess(['help', 'get']);
     assert.equal(getHelp.status, 0);
-    assert.equal(getHelp.out, (await runVault(['get', '--help'])).out);
+    assert.equal(getHelp.out, (await runInProcess(['get', '--help'])).out);
   });
 });
 
@@ -168,11 +168,11 @@ describe('usage errors → 2', () => {
   const HELP_HINT = 'vault: hint: vault --help lists the commands and flags\n';
 
   test('an unknown flag, command or missing argument', async () => {
-    refused(await runVault(['get', 'A', '--bogus'], { env: v.env }), 2, `vault: error: unknown option '--bogus'\n${HELP_HINT}`);
-    refused(await runVault(['--bogus', 'list'], { env: v.env }), 2, `vault: error: unknown option '--bogus'\n${HELP_HINT}`);
-    refused(await runVault(['frobnicate'], { env: v.env }), 2, `vault: error: unknown command 'frobnicate'\n${HELP_HINT}`);
-    refused(await runVault(['get'], { env: v.env }), 2, `vault: error: missing required argument 'name'\n${HELP_HINT}`);
-    refused(await runVault(['get', 'A', 'B'], { env: v.env }), 2, `vault: error: too many arguments for 'get'; expected 1 argument but got 2\n${HELP_HINT}`);
+    refused(await runInProcess(['get', 'A', '--bogus'], { env: v.env }), 2, `vault: error: unknown option '--bogus'\n${HELP_HINT}`);
+    refused(await runInProcess(['--bogus', 'list'], { env: v.env }), 2, `vault: error: unknown option '--bogus'\n${HELP_HINT}`);
+    refused(await runInProcess(['frobnicate'], { env: v.env }), 2, `vault: error: unknown command 'frobnicate'\n${HELP_HINT}`);
+    refused(await runInProcess(['get'], { env: v.env }), 2, `vault: error: missing required argument 'name'\n${HELP_HINT}`);
+    refused(await runInProcess(['get', 'A', 'B'], { env: v.env }), 2, `vault: error: too many arguments for 'get'; expected 1 argument but got 2\n${HELP_HINT}`);
   });
 
   test('invalid namespaces and names, empty names; nothing is opened', async () => {
@@ -180,28 +180,28 @@ describe('usage errors → 2', () => {
     const NAME_HINT = 'vault: hint: a name is an environment-variable name: letters, digits and "_", not starting with a digit, at most 128 characters\n';
     // A missing vault path shows that names are checked before the file is looked at.
     const env = { VAULT_PATH: join(v.dir, 'missing.db'), VAULT_PASSPHRASE: 'x' };
-    refused(await runVault(['get', 'Bad/A'], { env }), 2, `vault: error: invalid namespace "Bad"\n${NS_HINT}`);
-    refused(await runVault(['get', '-x/A'], { env }), 2, `vault: error: unknown option '-x/A'\n${HELP_HINT}`);
-    refused(await runVault(['get', '.ns/A'], { env }), 2, `vault: error: invalid namespace ".ns"\n${NS_HINT}`);
-    refused(await runVault(['get', `${'n'.repeat(65)}/A`], { env }), 2, `vault: error: invalid namespace "${'n'.repeat(65)}"\n${NS_HINT}`);
-    refused(await runVault(['get', '/A'], { env }), 2, `vault: error: invalid namespace ""\n${NS_HINT}`);
-    refused(await runVault(['list', '--ns', 'My NS'], { env }), 2, `vault: error: invalid namespace "My NS"\n${NS_HINT}`);
-    refused(await runVault(['list'], { env: { ...env, VAULT_NS: 'UPPER' } }), 2, `vault: error: invalid namespace "UPPER"\n${NS_HINT}`);
-    refused(await runVault(['put', 'A'], { env: { ...env, VAULT_NS: 'a/b' }, input: 'x' }), 2, `vault: error: invalid namespace "a/b"\n${NS_HINT}`);
-    refused(await runVault(['get', '1PASSWORD'], { env }), 2, `vault: error: invalid secret name "1PASSWORD"\n${NAME_HINT}`);
-    refused(await runVault(['put', 'MY-KEY'], { env, input: 'x' }), 2, `vault: error: invalid secret name "MY-KEY"\n${NAME_HINT}`);
-    refused(await runVault(['get', 'ci/a/b'], { env }), 2, `vault: error: invalid secret name "a/b"\n${NAME_HINT}`);
-    refused(await runVault(['get', `A${'b'.repeat(128)}`], { env }), 2, `vault: error: invalid secret name "A${'b'.repeat(128)}"\n${NAME_HINT}`);
-    refused(await runVault(['get', ''], { env }), 2, 'vault: error: empty secret name\n');
-    refused(await runVault(['rm', 'ci/', '--yes'], { env }), 2, 'vault: error: empty secret name\n');
+    refused(await runInProcess(['get', 'Bad/A'], { env }), 2, `vault: error: invalid namespace "Bad"\n${NS_HINT}`);
+    refused(await runInProcess(['get', '-x/A'], { env }), 2, `vault: error: unknown option '-x/A'\n${HELP_HINT}`);
+    refused(await runInProcess(['get', '.ns/A'], { env }), 2, `vault: error: invalid namespace ".ns"\n${NS_HINT}`);
+    refused(await runInProcess(['get', `${'n'.repeat(65)}/A`], { env }), 2, `vault: error: invalid namespace "${'n'.repeat(65)}"\n${NS_HINT}`);
+    refused(await runInProcess(['get', '/A'], { env }), 2, `vault: error: invalid namespace ""\n${NS_HINT}`);
+    refused(await runInProcess(['list', '--ns', 'My NS'], { env }), 2, `vault: error: invalid namespace "My NS"\n${NS_HINT}`);
+    refused(await runInProcess(['list'], { env: { ...env, VAULT_NS: 'UPPER' } }), 2, `vault: error: invalid namespace "UPPER"\n${NS_HINT}`);
+    refused(await runInProcess(['put', 'A'], { env: { ...env, VAULT_NS: 'a/b' }, input: 'x' }), 2, `vault: error: invalid namespace "a/b"\n${NS_HINT}`);
+    refused(await runInProcess(['get', '1PASSWORD'], { env }), 2, `vault: error: invalid secret name "1PASSWORD"\n${NAME_HINT}`);
+    refused(await runInProcess(['put', 'MY-KEY'], { env, input: 'x' }), 2, `vault: error: invalid secret name "MY-KEY"\n${NAME_HINT}`);
+    refused(await runInProcess(['get', 'ci/a/b'], { env }), 2, `vault: error: invalid secret name "a/b"\n${NAME_HINT}`);
+    refused(await runInProcess(['get', `A${'b'.repeat(128)}`], { env }), 2, `vault: error: invalid secret name "A${'b'.repeat(128)}"\n${NAME_HINT}`);
+    refused(await runInProcess(['get', ''], { env }), 2, 'vault: error: empty secret name\n');
+    refused(await runInProcess(['rm', 'ci/', '--yes'], { env }), 2, 'vault: error: empty secret name\n');
     // 128 characters and a 64-character namespace are fine.
     const longName = `A${'b'.repeat(127)}`;
     const longNs = 'n'.repeat(64);
-    const put = await runVault(['put', `${longNs}/${longName}`], { env: v.env, input: 'long' });
+    const put = await runInProcess(['put', `${longNs}/${longName}`], { env: v.env, input: 'long' });
     assert.equal(put.stderr, `stored ${longNs}/${longName} version 1\n`);
     assert.equal(put.status, 0);
     // An empty VAULT_NS means the default namespace.
-    const list = await runVault(['list'], { env: { VAULT_PATH: v.path, VAULT_NS: '' } });
+    const list = await runInProcess(['list'], { env: { VAULT_PATH: v.path, VAULT_NS: '' } });
     assert.equal(list.status, 0);
     assert.equal(list.out, 'A\n');
   });
@@ -209,17 +209,17 @@ describe('usage errors → 2', () => {
 
 describe('--json errors', () => {
   test('one JSON object on stderr, nothing on stdout, wherever --json is given', async () => {
-    refused(await runVault(['--json', 'get', 'NOPE'], { env: v.env }), 3, '{"error":{"code":"not-found","message":"no secret default/NOPE","hint":"vault list shows the stored names"}}\n');
-    refused(await runVault(['get', 'NOPE', '--json'], { env: v.env }), 3, '{"error":{"code":"not-found","message":"no secret default/NOPE","hint":"vault list shows the stored names"}}\n');
-    refused(await runVault(['--json', 'frobnicate']), 2, `{"error":{"code":"usage","message":"unknown command 'frobnicate'","hint":"vault --help lists the commands and flags"}}\n`);
-    refused(await runVault(['get', 'A', '--json', '--bogus']), 2, `{"error":{"code":"usage","message":"unknown option '--bogus'","hint":"vault --help lists the commands and flags"}}\n`);
-    refused(await runVault(['get', '', '--json']), 2, '{"error":{"code":"usage","message":"empty secret name"}}\n');
+    refused(await runInProcess(['--json', 'get', 'NOPE'], { env: v.env }), 3, '{"error":{"code":"not-found","message":"no secret default/NOPE","hint":"vault list shows the stored names"}}\n');
+    refused(await runInProcess(['get', 'NOPE', '--json'], { env: v.env }), 3, '{"error":{"code":"not-found","message":"no secret default/NOPE","hint":"vault list shows the stored names"}}\n');
+    refused(await runInProcess(['--json', 'frobnicate']), 2, `{"error":{"code":"usage","message":"unknown command 'frobnicate'","hint":"vault --help lists the commands and flags"}}\n`);
+    refused(await runInProcess(['get', 'A', '--json', '--bogus']), 2, `{"error":{"code":"usage","message":"unknown option '--bogus'","hint":"vault --help lists the commands and flags"}}\n`);
+    refused(await runInProcess(['get', '', '--json']), 2, '{"error":{"code":"usage","message":"empty secret name"}}\n');
     const missing = join(v.dir, 'missing.db');
     refused(
-      await runVault(['list', '--json', '--vault', missing]),
+      await runInProcess(['list', '--json', '--vault', missing]),
       6,
       `${JSON.stringify({ error: { code: 'not-initialized', message: `no vault at ${missing}`, hint: 'create one with: vault init' } })}\n`,
     );
-    refused(await runVault(['--json', 'get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: 'wrong' } }), 5, '{"error":{"code":"auth-failed","message":"wrong passphrase or key"}}\n');
+    refused(await runInProcess(['--json', 'get', 'A'], { env: { ...v.passphraseEnv, VAULT_PASSPHRASE: 'wrong' } }), 5, '{"error":{"code":"auth-failed","message":"wrong passphrase or key"}}\n');
   });
 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BIN, freshVault, runVault } from '../helpers/cli.js';
+import { BIN, freshVault, runInProcess } from '../helpers/cli.js';
 import { seed } from '../helpers/seed.js';
 
 type Fixture = Awaited<ReturnType<typeof freshVault>>;
@@ -35,7 +35,7 @@ test('the bash completion script completes commands, flags, choices, secret name
     await seed(v.path, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
     const setup = install(v);
     const script = join(v.dir, 'vault.bash');
-    const r = await runVault(['completion', 'bash']);
+    const r = await runInProcess(['completion', 'bash']);
     assert.equal(r.status, 0, r.stderr);
     writeFileSync(script, r.stdout);
     const cases: Array<[string[], string[]]> = [
@@ -74,7 +74,7 @@ test('the zsh completion script offers the same candidates (compadd observed thr
     await seed(v.path, { API_KEY: 'k', DB: 'd' });
     const setup = install(v);
     const script = join(v.dir, '_vault');
-    writeFileSync(script, (await runVault(['completion', 'zsh'])).stdout);
+    writeFileSync(script, (await runInProcess(['completion', 'zsh'])).stdout);
     const program = [
       'compdef() { : }',
       'compadd() { local -a a; a=("$@"); print -rl -- "${(@)a[${a[(i)--]}+1,-1]}" }',
@@ -110,7 +110,7 @@ test('the fish completion script completes commands, secret names, files and exe
     await seed(v.path, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
     const setup = install(v);
     const script = join(v.dir, 'vault.fish');
-    const r = await runVault(['completion', 'fish']);
+    const r = await runInProcess(['completion', 'fish']);
     assert.equal(r.status, 0, r.stderr);
     writeFileSync(script, r.stdout);
     const complete = (line: string): string[] => {
@@ -136,15 +136,15 @@ test('vault __complete reads names without unlocking and prints nothing on stder
     await seed(v.path, { B: 'b', A: 'a' });
     // No passphrase at all: listing names must not need one.
     const env = { VAULT_PATH: v.path };
-    const r = await runVault(['__complete', '--', 'get', ''], { env });
+    const r = await runInProcess(['__complete', '--', 'get', ''], { env });
     assert.equal(r.status, 0);
     assert.equal(r.stderr, '');
     assert.equal(r.out, 'values\nA\nB\n');
-    const files = await runVault(['__complete', '--', '--vault', v.path, 'inject', '-i', ''], { env });
+    const files = await runInProcess(['__complete', '--', '--vault', v.path, 'inject', '-i', ''], { env });
     assert.equal(files.out, 'files\n');
-    const delegate = await runVault(['__complete', '--', 'exec', '--only', 'A', '--', 'ls', '-'], { env });
+    const delegate = await runInProcess(['__complete', '--', 'exec', '--only', 'A', '--', 'ls', '-'], { env });
     assert.equal(delegate.out, 'delegate 5\n');
-    const broken = await runVault(['__complete', '--', 'get', ''], { env: { VAULT_PATH: join(v.dir, 'nope', 'v.db') } });
+    const broken = await runInProcess(['__complete', '--', 'get', ''], { env: { VAULT_PATH: join(v.dir, 'nope', 'v.db') } });
     assert.deepEqual([broken.status, broken.out, broken.stderr], [0, 'values\n', '']);
   } finally {
     v.cleanup();
@@ -152,7 +152,7 @@ test('vault __complete reads names without unlocking and prints nothing on stder
 });
 
 test('vault completion refuses an unknown shell', async () => {
-  const r = await runVault(['completion', 'tcsh']);
+  const r = await runInProcess(['completion', 'tcsh']);
   assert.equal(r.status, 2);
   assert.equal(r.stderr.split('\n')[0], "vault: error: command-argument value 'tcsh' is invalid for argument 'shell'; allowed choices are bash, zsh, fish");
 });

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import dotenv from 'dotenv';
 import { Vault } from '../../src/core/vault.js';
-import { freshVault, PASSPHRASE, runVault } from '../helpers/cli.js';
-import { auditLog, seed, snapshot } from '../helpers/seed.js';
+import { freshVault, PASSPHRASE, runInProcess } from '../helpers/cli.js';
+import { seed } from '../helpers/seed.js';
+import { auditLog, rowsSnapshot as snapshot } from '../helpers/sqlite.js';
 
 type Fixture = Awaited<ReturnType<typeof freshVault>>;
 
@@ -59,7 +60,7 @@ function shells(): string[] {
 
 test('env --format shell survives eval in bash, sh and zsh for every byte but NUL', async () => {
   await withVault(SHELL_VALUES, async (v) => {
-    const r = await runVault(['env', '--format', 'shell'], { env: v.env });
+    const r = await runInProcess(['env', '--format', 'shell'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     const out = file(v, 'env.sh', r.stdout);
@@ -86,18 +87,18 @@ test('env output: dotenv by default, parsed back unchanged by the dotenv package
     URL: 'postgres://u:p@h:5432/db?x=1#frag',
   };
   await withVault(values, async (v) => {
-    const r = await runVault(['env'], { env: v.env });
+    const r = await runInProcess(['env'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(dotenv.parse(r.stdout), Object.fromEntries(Object.entries(values).sort(([a], [b]) => (a < b ? -1 : 1))));
     assert.equal(Object.keys(dotenv.parse(r.stdout)).join(','), 'DOLLAR,HASH,MULTI,PLAIN,QUOTED,SPACES,URL');
-    const json = await runVault(['env', '--format', 'json', '--only', 'PLAIN,MULTI'], { env: v.env });
+    const json = await runInProcess(['env', '--format', 'json', '--only', 'PLAIN,MULTI'], { env: v.env });
     assert.equal(json.out, '{"MULTI":"line 1\\nline 2","PLAIN":"plain"}\n');
-    const flag = await runVault(['--json', 'env', '--only', 'PLAIN'], { env: v.env });
+    const flag = await runInProcess(['--json', 'env', '--only', 'PLAIN'], { env: v.env });
     assert.equal(flag.out, '{"PLAIN":"plain"}\n');
-    const clash = await runVault(['--json', 'env', '--format', 'shell'], { env: v.env });
+    const clash = await runInProcess(['--json', 'env', '--format', 'shell'], { env: v.env });
     assert.equal(clash.status, 2);
     assert.equal(clash.stderr, '{"error":{"code":"usage","message":"--json cannot be used with --format shell"}}\n');
-    const bad = await runVault(['env', '--format', 'xml'], { env: v.env });
+    const bad = await runInProcess(['env', '--format', 'xml'], { env: v.env });
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr.split('\n')[0], "vault: error: option '--format <format>' argument 'xml' is invalid; allowed choices are dotenv, shell, json");
     assert.deepEqual(
@@ -114,24 +115,24 @@ test('env output: dotenv by default, parsed back unchanged by the dotenv package
 test('a value with a NUL byte is refused by env with 2, naming the secret, in every format', async () => {
   await withVault({ OK: 'fine', NUL: Buffer.from('a\0b') }, async (v) => {
     for (const format of ['dotenv', 'shell', 'json']) {
-      const r = await runVault(['env', '--format', format], { env: v.env });
+      const r = await runInProcess(['env', '--format', format], { env: v.env });
       assert.equal(r.status, 2);
       assert.equal(r.out, '');
       assert.equal(r.stderr, 'vault: error: secret default/NUL holds a NUL byte, which an environment variable cannot carry\nvault: hint: vault get prints it as exact bytes\n');
     }
-    const only = await runVault(['env', '--only', 'OK'], { env: v.env });
+    const only = await runInProcess(['env', '--only', 'OK'], { env: v.env });
     assert.equal(only.out, "OK='fine'\n");
   });
 });
 
 test('export: dotenv by default, json and shell; the audit log records it', async () => {
   await withVault({ A: 'x y', B: "it's" }, async (v) => {
-    const dot = await runVault(['export'], { env: v.env });
+    const dot = await runInProcess(['export'], { env: v.env });
     assert.equal(dot.status, 0, dot.stderr);
     assert.deepEqual(dotenv.parse(dot.stdout), { A: 'x y', B: "it's" });
-    const json = await runVault(['export', '--format', 'json'], { env: v.env });
+    const json = await runInProcess(['export', '--format', 'json'], { env: v.env });
     assert.equal(json.out, `{"A":"x y","B":"it's"}\n`);
-    const shell = await runVault(['export', '--format', 'shell'], { env: v.env });
+    const shell = await runInProcess(['export', '--format', 'shell'], { env: v.env });
     assert.equal(shell.out, `export A='x y'\nexport B='it'\\''s'\n`);
     assert.deepEqual(
       auditLog(v.path).filter((e) => e.op === 'export').map((e) => e.detail),
@@ -169,7 +170,7 @@ test('import parses exactly as dotenv.parse does (differential, on a corpus of t
     for (const [i, text] of CORPUS.entries()) {
       const ns = `corpus${i}`;
       const path = file(v, `${ns}.env`, text);
-      const r = await runVault(['import', path, '--ns', ns, '--quiet'], { env: v.env });
+      const r = await runInProcess(['import', path, '--ns', ns, '--quiet'], { env: v.env });
       assert.equal(r.status, 0, `${ns}: ${r.stderr}`);
       assert.equal(r.stderr, '');
       assert.deepEqual(await valuesOf(v.path, ns), { ...dotenv.parse(text) }, `corpus file ${i}: ${JSON.stringify(text)}`);
@@ -180,11 +181,11 @@ test('import parses exactly as dotenv.parse does (differential, on a corpus of t
 test('import: messages, warnings for skipped lines, --json, stdin, one audit entry', async () => {
   await withVault({}, async (v) => {
     const path = file(v, 'app.env', 'A=1\nnot a line\nB="two"\n');
-    const r = await runVault(['import', path], { env: v.env });
+    const r = await runInProcess(['import', path], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, `vault: warning: ${path}:2: skipped a line that is not NAME=VALUE\nimported 2 secrets into default\n`);
     assert.equal(r.out, '');
-    const json = await runVault(['--json', 'import', '-', '--overwrite'], { env: v.env, input: 'B=3\nC=4\n' });
+    const json = await runInProcess(['--json', 'import', '-', '--overwrite'], { env: v.env, input: 'B=3\nC=4\n' });
     assert.equal(json.status, 0, json.stderr);
     assert.equal(json.out, '{"ns":"default","imported":2,"created":["C"],"updated":["B"]}\n');
     assert.deepEqual(await valuesOf(v.path, 'default'), { A: '1', B: '3', C: '4' });
@@ -195,7 +196,7 @@ test('import: messages, warnings for skipped lines, --json, stdin, one audit ent
         { names: ['B', 'C'], overwritten: ['B'] },
       ],
     );
-    const empty = await runVault(['import', '-'], { env: v.env, input: '# nothing\n' });
+    const empty = await runInProcess(['import', '-'], { env: v.env, input: '# nothing\n' });
     assert.equal(empty.status, 0);
     assert.equal(empty.stderr, 'imported 0 secrets into default\n');
   });
@@ -205,11 +206,11 @@ test('import of existing names without --overwrite is refused with 8, listing th
   await withVault({ A: 'old', C: 'old-c' }, async (v) => {
     const before = snapshot(v.path);
     const path = file(v, 'clash.env', 'A=new\nB=new\nC=new\n');
-    const r = await runVault(['import', path], { env: v.env });
+    const r = await runInProcess(['import', path], { env: v.env });
     assert.equal(r.status, 8);
     assert.equal(r.stderr, 'vault: error: secrets default/A, default/C already exist; nothing was imported\nvault: hint: use --overwrite to store new versions of them\n');
     assert.equal(snapshot(v.path), before);
-    const ok = await runVault(['import', path, '--overwrite'], { env: v.env });
+    const ok = await runInProcess(['import', path, '--overwrite'], { env: v.env });
     assert.equal(ok.status, 0, ok.stderr);
     assert.deepEqual(await valuesOf(v.path, 'default'), { A: 'new', B: 'new', C: 'new' });
   });
@@ -218,11 +219,11 @@ test('import of existing names without --overwrite is refused with 8, listing th
 test('import refuses invalid names and values over 1 MiB with 2, writing nothing', async () => {
   await withVault({ KEEP: 'k' }, async (v) => {
     const before = snapshot(v.path);
-    const names = await runVault(['import', '-'], { env: v.env, input: 'a.b=1\nGOOD=2\n1X=3\nkebab-case=4\n' });
+    const names = await runInProcess(['import', '-'], { env: v.env, input: 'a.b=1\nGOOD=2\n1X=3\nkebab-case=4\n' });
     assert.equal(names.status, 2);
     assert.equal(names.stderr.split('\n')[0], 'vault: error: invalid secret names "a.b", "1X", "kebab-case"');
     const big = file(v, 'big.env', `SMALL=1\nBIG=${'x'.repeat(1024 * 1024 + 1)}\n`);
-    const size = await runVault(['import', big], { env: v.env });
+    const size = await runInProcess(['import', big], { env: v.env });
     assert.equal(size.status, 2);
     assert.equal(size.stderr, 'vault: error: value of BIG larger than the 1 MiB limit\n');
     assert.equal(snapshot(v.path), before);
@@ -238,7 +239,7 @@ test('inject replaces references (spaces optional) and keeps every other byte', 
       Buffer.from('\nkept: {{ not a ref }} {{ vault:// }x}} {USER_NAME}\n'),
     ]);
     const path = file(v, 'tpl', template);
-    const r = await runVault(['inject', '-i', path], { env: v.env });
+    const r = await runInProcess(['inject', '-i', path], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.deepEqual(
@@ -249,7 +250,7 @@ test('inject replaces references (spaces optional) and keeps every other byte', 
         Buffer.from('\nkept: {{ not a ref }} {{ vault:// }x}} {USER_NAME}\n'),
       ]),
     );
-    const stdin = await runVault(['inject', '-i', '-'], { env: v.env, input: 'x={{vault://USER_NAME}}' });
+    const stdin = await runInProcess(['inject', '-i', '-'], { env: v.env, input: 'x={{vault://USER_NAME}}' });
     assert.equal(stdin.out, 'x=admin');
     assert.deepEqual(auditLog(v.path).filter((e) => e.op === 'inject').at(0)?.detail, {
       to: 'stdout',
@@ -268,17 +269,17 @@ test('inject -o writes mode 0600 atomically and replaces an existing file only o
     writeFileSync(out, 'old contents\n');
     chmodSync(out, 0o644);
     const bad = file(v, 'bad.tpl', 'a={{ vault://TOKEN }}\nb={{ vault://MISSING }}\n');
-    const r = await runVault(['inject', '-i', bad, '-o', out], { env: v.env });
+    const r = await runInProcess(['inject', '-i', bad, '-o', out], { env: v.env });
     assert.equal(r.status, 3);
     assert.equal(r.stderr, 'vault: error: no secret default/MISSING\nvault: hint: vault list shows the stored names\n');
     assert.equal(readFileSync(out, 'utf8'), 'old contents\n');
     assert.deepEqual(readdirSync(dir), ['config.ini']);
     const malformed = file(v, 'malformed.tpl', 'a={{ vault://bad!name }}\n');
-    const rm = await runVault(['inject', '-i', malformed, '-o', out], { env: v.env });
+    const rm = await runInProcess(['inject', '-i', malformed, '-o', out], { env: v.env });
     assert.equal(rm.status, 2);
     assert.equal(rm.stderr.split('\n')[0], 'vault: error: invalid secret name "bad!name"');
     const good = file(v, 'good.tpl', 'token={{ vault://TOKEN }}\n');
-    const ok = await runVault(['inject', '-i', good, '-o', out], { env: v.env });
+    const ok = await runInProcess(['inject', '-i', good, '-o', out], { env: v.env });
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stderr, `wrote ${out}\n`);
     assert.equal(ok.out, '');
@@ -286,10 +287,10 @@ test('inject -o writes mode 0600 atomically and replaces an existing file only o
     assert.equal(statSync(out).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(dir), ['config.ini']);
     const fresh = join(dir, 'new.env');
-    const created = await runVault(['inject', '-i', good, '-o', fresh], { env: v.env });
+    const created = await runInProcess(['inject', '-i', good, '-o', fresh], { env: v.env });
     assert.equal(created.status, 0, created.stderr);
     assert.equal(statSync(fresh).mode & 0o777, 0o600);
-    const nodir = await runVault(['inject', '-i', good, '-o', join(v.dir, 'absent', 'x')], { env: v.env });
+    const nodir = await runInProcess(['inject', '-i', good, '-o', join(v.dir, 'absent', 'x')], { env: v.env });
     assert.equal(nodir.status, 1);
     assert.equal(nodir.stderr, `vault: error: cannot write ${join(v.dir, 'absent', 'x')}: ENOENT\n`);
     assert.equal(existsSync(join(v.dir, 'absent')), false);

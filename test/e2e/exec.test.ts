@@ -4,7 +4,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, freshVault, PASSPHRASE, runCommand, runVault, tempDir, type RunResult } from '../helpers/cli.js';
-import { auditLog, expire, seed } from '../helpers/seed.js';
+import { expire, seed } from '../helpers/seed.js';
+import { auditLog } from '../helpers/sqlite.js';
 
 /** A child that prints its argv (after the script) and its whole environment as JSON. */
 const SHOW = `process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), env: process.env }));`;

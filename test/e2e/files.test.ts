@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, PASSPHRASE, runVault, tempDir, type RunResult } from '../helpers/cli.js';
+import { freshVault, PASSPHRASE, runInProcess, tempDir, type RunResult } from '../helpers/cli.js';
 import { exec, snapshot } from '../helpers/sqlite.js';
 
 /** Vault files that are missing, foreign, damaged, too open or too new; unlocking failures. */
@@ -14,7 +14,7 @@ let v: Awaited<ReturnType<typeof freshVault>>;
 before(async () => {
   v = await freshVault();
   cleanups.push(v.cleanup);
-  const r = await runVault(['put', 'A'], { env: v.env, input: 'alpha' });
+  const r = await runInProcess(['put', 'A'], { env: v.env, input: 'alpha' });
   assert.equal(r.status, 0, r.stderr);
 });
 after(() => cleanups.forEach((c) => c()));
@@ -40,7 +40,7 @@ describe('the vault file', () => {
     const expected = `vault: error: no vault at ${path}\nvault: hint: create one with: vault init\n`;
     const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
     for (const args of [['list'], ['status'], ['get', 'A'], ['put', 'A'], ['history', 'A'], ['rollback', 'A', '1'], ['rm', 'A', '--yes']]) {
-      refused(await runVault(args, { env, input: 'x' }), 6, expected, args.join(' '));
+      refused(await runInProcess(args, { env, input: 'x' }), 6, expected, args.join(' '));
     }
   });
 
@@ -70,7 +70,7 @@ describe('the vault file', () => {
       const expected = `vault: error: ${path} is not a vault file or is damaged\nvault: hint: check the path given with --vault or VAULT_PATH; restore the file from a backup\n`;
       const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
       for (const args of [['list'], ['get', 'A'], ['put', 'A', '--force']]) {
-        refused(await runVault(args, { env, input: 'x' }), 7, expected, `${kind}: ${args.join(' ')}`);
+        refused(await runInProcess(args, { env, input: 'x' }), 7, expected, `${kind}: ${args.join(' ')}`);
       }
       assert.deepEqual(readFileSync(path), before, `${kind} unchanged`);
     }
@@ -86,8 +86,8 @@ describe('the vault file', () => {
       writeFileSync(path, bytes, { mode: 0o600 });
       truncateSync(path, size);
       const expected = `vault: error: ${path} is not a vault file or is damaged\nvault: hint: check the path given with --vault or VAULT_PATH; restore the file from a backup\n`;
-      refused(await runVault(['get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } }), 7, expected, `cut to ${size}`);
-      refused(await runVault(['list'], { env: { VAULT_PATH: path } }), 7, expected, `cut to ${size}`);
+      refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } }), 7, expected, `cut to ${size}`);
+      refused(await runInProcess(['list'], { env: { VAULT_PATH: path } }), 7, expected, `cut to ${size}`);
     }
   });
 
@@ -99,17 +99,17 @@ describe('the vault file', () => {
     for (const mode of [0o644, 0o640, 0o604]) {
       chmodSync(path, mode);
       refused(
-        await runVault(['get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } }),
+        await runInProcess(['get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } }),
         1,
         `vault: error: vault file ${path} is readable by other users (mode ${mode.toString(8)})\nvault: hint: fix it with: chmod 600 '${root}/it'\\''s here/vault.db'\n`,
       );
     }
     chmodSync(path, 0o644);
-    const r = await runVault(['--insecure-permissions', 'get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } });
+    const r = await runInProcess(['--insecure-permissions', 'get', 'A'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } });
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     assert.equal(r.out, 'alpha');
-    const list = await runVault(['list', '--insecure-permissions'], { env: { VAULT_PATH: path } });
+    const list = await runInProcess(['list', '--insecure-permissions'], { env: { VAULT_PATH: path } });
     assert.equal(list.status, 0);
     assert.equal(list.out, 'A\n');
   });
@@ -123,7 +123,7 @@ describe('the vault file', () => {
     const expected = `vault: error: the vault at ${path} has schema version 99, newer than this vault (${SCHEMA_VERSION})\nvault: hint: upgrade vault to open this file\n`;
     const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
     for (const args of [['list'], ['status'], ['get', 'A'], ['put', 'B']]) {
-      refused(await runVault(args, { env, input: 'x' }), 7, expected, args.join(' '));
+      refused(await runInProcess(args, { env, input: 'x' }), 7, expected, args.join(' '));
     }
     assert.deepEqual(readFileSync(path), before);
     assert.deepEqual(readdirSync(root), ['vault.db']);
@@ -131,7 +131,7 @@ describe('the vault file', () => {
 
   test('a directory at the vault path → 1', async () => {
     const path = dir();
-    refused(await runVault(['list'], { env: { VAULT_PATH: path } }), 1, `vault: error: ${path} is not a regular file\n`);
+    refused(await runInProcess(['list'], { env: { VAULT_PATH: path } }), 1, `vault: error: ${path} is not a regular file\n`);
   });
 });
 
@@ -139,7 +139,7 @@ describe('unlocking', () => {
   test('a wrong passphrase → 5, one uniform message, nothing changed', async () => {
     const before = snapshot(v.path, { lastUsed: true });
     for (const args of [['get', 'A'], ['put', 'B'], ['rollback', 'A', '1'], ['rm', 'A', '--yes']]) {
-      refused(await runVault(args, { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' }, input: 'x' }), 5, 'vault: error: wrong passphrase or key\n', args.join(' '));
+      refused(await runInProcess(args, { env: { ...v.passphraseEnv, VAULT_PASSPHRASE: 'not the passphrase' }, input: 'x' }), 5, 'vault: error: wrong passphrase or key\n', args.join(' '));
     }
     assert.equal(snapshot(v.path, { lastUsed: true }), before);
   });
@@ -148,10 +148,10 @@ describe('unlocking', () => {
     const before = snapshot(v.path, { lastUsed: true });
     const env = { VAULT_PATH: v.path };
     for (const args of [['get', 'A'], ['put', 'B'], ['rollback', 'A', '1'], ['rm', 'A', '--yes']]) {
-      refused(await runVault(args, { env, input: 'x' }), 4, LOCKED, args.join(' '));
+      refused(await runInProcess(args, { env, input: 'x' }), 4, LOCKED, args.join(' '));
     }
     // CI set or --no-input change nothing here (there is no TTY anyway), and never hang.
-    refused(await runVault(['get', 'A', '--no-input'], { env: { ...env, CI: 'true' } }), 4, LOCKED);
+    refused(await runInProcess(['get', 'A', '--no-input'], { env: { ...env, CI: 'true' } }), 4, LOCKED);
     assert.equal(snapshot(v.path, { lastUsed: true }), before);
   });
 
@@ -159,19 +159,19 @@ describe('unlocking', () => {
     const root = dir();
     const file = join(root, 'pass');
     writeFileSync(file, `${PASSPHRASE}\r\n`, { mode: 0o600 });
-    const ok = await runVault(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: file } });
+    const ok = await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: file } });
     assert.equal(ok.stderr, '');
     assert.equal(ok.status, 0);
     assert.equal(ok.out, 'alpha');
 
     const wrong = join(root, 'wrong');
     writeFileSync(wrong, 'wrong passphrase\n', { mode: 0o600 });
-    refused(await runVault(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: wrong } }), 5, 'vault: error: wrong passphrase or key\n');
-    const both = await runVault(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE, VAULT_PASSPHRASE_FILE: wrong } });
+    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: wrong } }), 5, 'vault: error: wrong passphrase or key\n');
+    const both = await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE, VAULT_PASSPHRASE_FILE: wrong } });
     assert.equal(both.status, 0, both.stderr);
     assert.equal(both.out, 'alpha');
 
     const missing = join(root, 'missing');
-    refused(await runVault(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: ENOENT\n`);
+    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: ENOENT\n`);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, runVault, type RunResult } from '../helpers/cli.js';
+import { freshVault, runInProcess, type RunResult } from '../helpers/cli.js';
 import { query, snapshot } from '../helpers/sqlite.js';
 
 /** list, history, rollback and rm, with the NS/NAME, --ns and VAULT_NS forms. */
@@ -15,7 +15,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 function vault(args: string[], options: { env?: Record<string, string | undefined>; input?: string; locked?: boolean } = {}): Promise<RunResult> {
   const base = options.locked ? { VAULT_PATH: v.path } : v.env;
-  return runVault(args, { env: { ...base, ...options.env }, ...(options.input !== undefined ? { input: options.input } : {}) });
+  return runInProcess(args, { env: { ...base, ...options.env }, ...(options.input !== undefined ? { input: options.input } : {}) });
 }
 
 function ok(r: RunResult, stderr = ''): void {

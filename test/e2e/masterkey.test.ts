@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { passphraseVault, runInProcess } from '../helpers/cli.js';
+import { sql } from '../helpers/sqlite.js';
 
 const KEY_RE = /^vault1-[A-Za-z0-9_-]{43}$/;
 const WRONG = 'wrong passphrase or key';
@@ -18,17 +18,17 @@ interface Slot {
 }
 
 async function slots(env: Record<string, string>): Promise<Slot[]> {
-  const r = await runVault(['key', 'list', '--json'], { env });
+  const r = await runInProcess(['key', 'list', '--json'], { env });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.out) as Slot[];
 }
 
 /** A vault with one secret and one master key; env without the passphrase. */
 async function withKey(label = 'ci') {
-  const v = await freshVault();
-  const put = await runVault(['put', 'TOKEN'], { env: v.env, input: 's3cret\n' });
+  const v = await passphraseVault();
+  const put = await runInProcess(['put', 'TOKEN'], { env: v.env, input: 's3cret\n' });
   assert.equal(put.status, 0, put.stderr);
-  const add = await runVault(['key', 'add', '--label', label], { env: v.env });
+  const add = await runInProcess(['key', 'add', '--label', label], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = add.out.slice(0, -1);
   assert.match(key, KEY_RE);
@@ -41,13 +41,13 @@ async function withKey(label = 'ci') {
 test('a master key unlocks from VAULT_MASTER_KEY and from VAULT_MASTER_KEY_FILE', async () => {
   const v = await withKey();
   try {
-    const byVar = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const byVar = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(byVar.status, 0, byVar.stderr);
     assert.equal(byVar.out, 's3cret');
     assert.equal(byVar.stderr, '');
     const file = join(v.dir, 'master.key');
     writeFileSync(file, `${v.key}\n`, { mode: 0o600 });
-    const byFile = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: file } });
+    const byFile = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: file } });
     assert.equal(byFile.status, 0, byFile.stderr);
     assert.equal(byFile.out, 's3cret');
     assert.equal(byFile.stderr, '');
@@ -63,7 +63,7 @@ test('the master key comes first: a wrong one fails even when VAULT_PASSPHRASE i
   const v = await withKey();
   try {
     const other = 'vault1-' + Buffer.alloc(32, 7).toString('base64url');
-    const r = await runVault(['get', 'TOKEN'], { env: { ...v.env, VAULT_MASTER_KEY: other } });
+    const r = await runInProcess(['get', 'TOKEN'], { env: { ...v.env, VAULT_MASTER_KEY: other } });
     assert.equal(r.status, 5);
     assert.equal(r.out, '');
     assert.equal(r.stderr, `vault: error: ${WRONG}\n`);
@@ -76,16 +76,16 @@ test('a wrong key and a revoked key give exit 5', async () => {
   const v = await withKey();
   try {
     const wrong = 'vault1-' + Buffer.alloc(32, 1).toString('base64url');
-    const w = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: wrong } });
+    const w = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: wrong } });
     assert.equal(w.status, 5);
     assert.equal(w.stderr, `vault: error: ${WRONG}\n`);
 
     // Revoked with the very key being revoked.
-    const rm = await runVault(['key', 'rm', v.id], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const rm = await runInProcess(['key', 'rm', v.id], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(rm.status, 0, rm.stderr);
     assert.equal(rm.stderr, `revoked master-key slot ${v.id} ("ci")\n`);
     assert.equal(rm.out, '');
-    const revoked = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const revoked = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(revoked.status, 5);
     assert.equal(revoked.out, '');
     assert.equal(revoked.stderr, `vault: error: ${WRONG}\n`);
@@ -98,14 +98,14 @@ test('a wrong key and a revoked key give exit 5', async () => {
 test('a revoked key stays revoked while another master key still works', async () => {
   const v = await withKey('first');
   try {
-    const add = await runVault(['key', 'add', '--label', 'second'], { env: v.env });
+    const add = await runInProcess(['key', 'add', '--label', 'second'], { env: v.env });
     assert.equal(add.status, 0, add.stderr);
     const second = add.out.trim();
-    const rm = await runVault(['key', 'rm', v.id], { env: v.env });
+    const rm = await runInProcess(['key', 'rm', v.id], { env: v.env });
     assert.equal(rm.status, 0, rm.stderr);
-    const a = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const a = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(a.status, 5);
-    const b = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: second } });
+    const b = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: second } });
     assert.equal(b.status, 0, b.stderr);
     assert.equal(b.out, 's3cret');
   } finally {
@@ -118,18 +118,18 @@ test('a malformed key is a usage error (2) and is never echoed', async () => {
   try {
     const hint = 'vault: hint: a master key looks like vault1-<43 base64url characters>, as printed by vault key add\n';
     for (const bad of ['vault1-abc', v.key.slice(0, -1), v.key + 'A', 'vault2-' + v.key.slice(7), `${v.key.slice(0, -1)}=`, '']) {
-      const r = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: bad } });
+      const r = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: bad } });
       assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
       assert.equal(r.out, '');
       assert.equal(r.stderr, `vault: error: VAULT_MASTER_KEY is not a vault master key\n${hint}`);
     }
     const file = join(v.dir, 'bad.key');
     writeFileSync(file, 'not a key\n', { mode: 0o600 });
-    const f = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: file } });
+    const f = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: file } });
     assert.equal(f.status, 2);
     assert.equal(f.stderr, `vault: error: VAULT_MASTER_KEY_FILE is not a vault master key\n${hint}`);
     const missing = join(v.dir, 'missing.key');
-    const m = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: missing } });
+    const m = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY_FILE: missing } });
     assert.equal(m.status, 2);
     assert.equal(m.stderr, `vault: error: cannot read VAULT_MASTER_KEY_FILE ${missing}: ENOENT\n`);
   } finally {
@@ -149,7 +149,7 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
       assert.match(s.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     // Locked: no passphrase needed to list.
-    const plain = await runVault(['key', 'list'], { env: v.ci });
+    const plain = await runInProcess(['key', 'list'], { env: v.ci });
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stderr, '');
     assert.equal(plain.out, list.map((s) => `${s.id}\t${s.kind}\t${s.label ?? ''}\t${s.created}\t${s.lastUsed ?? '-'}\t${s.state}\n`).join(''));
@@ -160,9 +160,9 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
 });
 
 test('key add --json returns the key once; it is stored nowhere in the file or the audit log', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
-    const r = await runVault(['key', 'add', '--label', 'deploy', '--json'], { env: v.env });
+    const r = await runInProcess(['key', 'add', '--label', 'deploy', '--json'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     const body = JSON.parse(r.out) as { id: string; kind: string; label: string; created: string; key: string };
@@ -194,7 +194,7 @@ test('adding and removing slots needs an unlocked vault', async () => {
   const v = await withKey();
   try {
     for (const args of [['key', 'add', '--label', 'x'], ['key', 'rm', v.id]]) {
-      const r = await runVault(args, { env: v.ci });
+      const r = await runInProcess(args, { env: v.ci });
       assert.equal(r.status, 4, r.stderr);
       assert.equal(r.stderr.split('\n')[0], 'vault: error: the vault is locked and no way to unlock it was given');
     }
@@ -207,17 +207,17 @@ test('adding and removing slots needs an unlocked vault', async () => {
 test('key add refuses a duplicate or malformed label; key rm an unknown id', async () => {
   const v = await withKey('ci');
   try {
-    const dup = await runVault(['key', 'add', '--label', 'ci'], { env: v.env });
+    const dup = await runInProcess(['key', 'add', '--label', 'ci'], { env: v.env });
     assert.equal(dup.status, 8);
     assert.equal(dup.out, '');
     assert.equal(dup.stderr, 'vault: error: a master key labelled "ci" already exists\nvault: hint: choose another label, or revoke the old key first with vault key rm ID\n');
-    const bad = await runVault(['key', 'add', '--label', 'a\tb'], { env: v.env });
+    const bad = await runInProcess(['key', 'add', '--label', 'a\tb'], { env: v.env });
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr.split('\n')[0], 'vault: error: invalid label "a\\tb"');
-    const none = await runVault(['key', 'add'], { env: v.env });
+    const none = await runInProcess(['key', 'add'], { env: v.env });
     assert.equal(none.status, 2);
     assert.equal(none.stderr.split('\n')[0], "vault: error: required option '--label <label>' not specified");
-    const unknown = await runVault(['key', 'rm', 'deadbeef'], { env: v.env });
+    const unknown = await runInProcess(['key', 'rm', 'deadbeef'], { env: v.env });
     assert.equal(unknown.status, 3);
     assert.equal(unknown.stderr, 'vault: error: no key slot deadbeef\nvault: hint: vault key list shows the slot ids\n');
     assert.equal((await slots(v.env)).length, 2);
@@ -231,12 +231,12 @@ test('key rm refuses to remove the last slot that can unlock the vault, and chan
   try {
     const passphraseSlot = (await slots(v.env)).find((s) => s.kind === 'passphrase')!.id;
     // With a master key left, the passphrase slot may go (a CI-only vault)...
-    const rm1 = await runVault(['key', 'rm', passphraseSlot], { env: v.env });
+    const rm1 = await runInProcess(['key', 'rm', passphraseSlot], { env: v.env });
     assert.equal(rm1.status, 0, rm1.stderr);
     assert.equal(rm1.stderr, `revoked passphrase slot ${passphraseSlot}\n`);
     const before = sql(v.path, 'SELECT id, kind, hex(public_key) pk, hex(wrapped_key) w FROM slots');
     // ...but not the last one.
-    const rm2 = await runVault(['key', 'rm', v.id], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const rm2 = await runInProcess(['key', 'rm', v.id], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(rm2.status, 2);
     assert.equal(rm2.out, '');
     assert.equal(
@@ -245,7 +245,7 @@ test('key rm refuses to remove the last slot that can unlock the vault, and chan
         'vault: hint: add another way in first: vault key add --label L, or vault passwd if no passphrase is set\n',
     );
     assert.deepEqual(sql(v.path, 'SELECT id, kind, hex(public_key) pk, hex(wrapped_key) w FROM slots'), before);
-    const get = await runVault(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
+    const get = await runInProcess(['get', 'TOKEN'], { env: { ...v.ci, VAULT_MASTER_KEY: v.key } });
     assert.equal(get.out, 's3cret');
     const audit = sql(v.path, `SELECT op, outcome FROM audit WHERE op = 'key-rm' ORDER BY seq`);
     assert.deepEqual(audit, [{ op: 'key-rm', outcome: 'ok' }, { op: 'key-rm', outcome: 'denied' }]);

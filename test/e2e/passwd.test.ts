@@ -2,27 +2,27 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, PASSPHRASE, runVault } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { passphraseVault, PASSPHRASE, runInProcess } from '../helpers/cli.js';
+import { sql } from '../helpers/sqlite.js';
 
 const NEW = 'a new and longer passphrase';
 
 test('passwd re-wraps the data key: the old passphrase then fails with 5, the new one works', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
-    assert.equal((await runVault(['put', 'A'], { env: v.env, input: 'alpha\n' })).status, 0);
+    assert.equal((await runInProcess(['put', 'A'], { env: v.env, input: 'alpha\n' })).status, 0);
     const before = sql(v.path, 'SELECT id, kdf, kdf_params, hex(salt) s, hex(public_key) pk, created_at FROM slots');
     const versions = sql(v.path, 'SELECT hex(nonce) n, hex(ciphertext) c FROM versions');
-    const r = await runVault(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: NEW } });
+    const r = await runInProcess(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: NEW } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, `changed the passphrase of ${v.path}\n`);
 
-    const old = await runVault(['get', 'A'], { env: v.env });
+    const old = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(old.status, 5);
     assert.equal(old.out, '');
     assert.equal(old.stderr, 'vault: error: wrong passphrase or key\n');
-    const fresh = await runVault(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: NEW } });
+    const fresh = await runInProcess(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: NEW } });
     assert.equal(fresh.status, 0, fresh.stderr);
     assert.equal(fresh.out, 'alpha');
 
@@ -43,13 +43,13 @@ test('passwd re-wraps the data key: the old passphrase then fails with 5, the ne
 });
 
 test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a master key)', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
-    const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
+    const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;
     const file = join(v.dir, 'new-pass');
     writeFileSync(file, `${NEW}\n`, { mode: 0o600 });
-    const r = await runVault(['passwd', '--json'], { env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: key, VAULT_NEW_PASSPHRASE_FILE: file } });
+    const r = await runInProcess(['passwd', '--json'], { env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: key, VAULT_NEW_PASSPHRASE_FILE: file } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     const body = JSON.parse(r.out) as Record<string, unknown>;
@@ -57,11 +57,11 @@ test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a m
     assert.equal(body.kdf, 'scrypt');
     assert.equal(body.added, false);
     // The trailing newline of the file is not part of the passphrase.
-    const ok = await runVault(['list'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW } });
+    const ok = await runInProcess(['list'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW } });
     assert.equal(ok.status, 0);
-    const status = await runVault(['put', 'B'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW }, input: 'x' });
+    const status = await runInProcess(['put', 'B'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW }, input: 'x' });
     assert.equal(status.status, 0, status.stderr);
-    const old = await runVault(['put', 'C'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE }, input: 'x' });
+    const old = await runInProcess(['put', 'C'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE }, input: 'x' });
     assert.equal(old.status, 5);
   } finally {
     v.cleanup();
@@ -69,17 +69,17 @@ test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a m
 });
 
 test('passwd with no new passphrase and no terminal fails at once with 2; a wrong old one with 5', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
     const before = sql(v.path, 'SELECT hex(salt) s, hex(wrapped_key) w FROM slots');
-    const r = await runVault(['passwd'], { env: v.env });
+    const r = await runInProcess(['passwd'], { env: v.env });
     assert.equal(r.status, 2);
     assert.equal(r.out, '');
     assert.equal(r.stderr, 'vault: error: no new passphrase\nvault: hint: set VAULT_NEW_PASSPHRASE or VAULT_NEW_PASSPHRASE_FILE, or run vault passwd in a terminal\n');
-    const empty = await runVault(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: '' } });
+    const empty = await runInProcess(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: '' } });
     assert.equal(empty.status, 2);
     assert.equal(empty.stderr, 'vault: error: the new passphrase is empty\n');
-    const wrong = await runVault(['passwd'], { env: { ...v.env, VAULT_PASSPHRASE: 'not it', VAULT_NEW_PASSPHRASE: NEW } });
+    const wrong = await runInProcess(['passwd'], { env: { ...v.env, VAULT_PASSPHRASE: 'not it', VAULT_NEW_PASSPHRASE: NEW } });
     assert.equal(wrong.status, 5);
     assert.equal(wrong.stderr, 'vault: error: wrong passphrase or key\n');
     assert.deepEqual(sql(v.path, 'SELECT hex(salt) s, hex(wrapped_key) w FROM slots'), before);
@@ -89,18 +89,18 @@ test('passwd with no new passphrase and no terminal fails at once with 2; a wron
 });
 
 test('passwd on a vault left with only a master key sets a passphrase again', async () => {
-  const v = await freshVault();
+  const v = await passphraseVault();
   try {
-    const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
+    const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;
     const pid = String(sql(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`)[0]!.id);
-    assert.equal((await runVault(['key', 'rm', pid], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['key', 'rm', pid], { env: v.env })).status, 0);
     const ci = { VAULT_PATH: v.path, VAULT_MASTER_KEY: key };
-    const r = await runVault(['passwd'], { env: { ...ci, VAULT_NEW_PASSPHRASE: NEW } });
+    const r = await runInProcess(['passwd'], { env: { ...ci, VAULT_NEW_PASSPHRASE: NEW } });
     assert.equal(r.status, 0, r.stderr);
     const id = String(sql(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`)[0]!.id);
     assert.equal(r.stderr, `set a passphrase for ${v.path} (slot ${id})\n`);
-    const put = await runVault(['put', 'Z'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW }, input: 'z' });
+    const put = await runInProcess(['put', 'Z'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: NEW }, input: 'z' });
     assert.equal(put.status, 0, put.stderr);
   } finally {
     v.cleanup();

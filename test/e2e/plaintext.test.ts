@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { freshVault, runInProcess } from '../helpers/cli.js';
 import { blob, holdOpen, query } from '../helpers/sqlite.js';
 
 /**
@@ -42,7 +42,7 @@ function assertAbsent(file: string, bytes: Buffer, values: Record<string, Buffer
 async function put(name: string, value: Buffer, force = false): Promise<void> {
   const file = join(v.dir, `${name}.value`);
   writeFileSync(file, value);
-  const r = await runVault(['put', name, '--from-file', file, ...(force ? ['--force'] : [])], { env: v.env });
+  const r = await runInProcess(['put', name, '--from-file', file, ...(force ? ['--force'] : [])], { env: v.env });
   assert.equal(r.status, 0, r.stderr);
   writeFileSync(file, '');
 }
@@ -67,7 +67,7 @@ test('values never appear in vault.db or vault.db-wal, in any common encoding', 
     await put('BINARY', values.binary!);
     await put('LARGE', values.large!);
     for (const [name, value] of [['ASCII', values.ascii!], ['LARGE', values.large!], ['BINARY', values.binary!]] as const) {
-      const r = await runVault(['get', name], { env: v.env });
+      const r = await runInProcess(['get', name], { env: v.env });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.stdout, value);
     }
@@ -118,7 +118,7 @@ test('rm --purge leaves none of the old ciphertext or nonce bytes in the file (s
   // must checkpoint itself or vault.db keeps the old pages.
   const holder = await holdOpen(v.path);
   try {
-    const r = await runVault(['rm', 'DOOMED', '--purge', '--yes'], { env: v.env });
+    const r = await runInProcess(['rm', 'DOOMED', '--purge', '--yes'], { env: v.env });
     assert.equal(r.stderr, 'destroyed default/DOOMED (3 versions)\n');
     assert.equal(r.status, 0);
     const db = readFileSync(v.path);
@@ -134,6 +134,6 @@ test('rm --purge leaves none of the old ciphertext or nonce bytes in the file (s
   const afterPurge = readFileSync(v.path);
   for (const [what, bytes] of pieces) assert.equal(afterPurge.indexOf(bytes), -1, `${what} is in the file once every process has closed it`);
 
-  const kept = await runVault(['get', 'KEPT'], { env: v.env });
+  const kept = await runInProcess(['get', 'KEPT'], { env: v.env });
   assert.equal(kept.out, 'kept-value');
 });

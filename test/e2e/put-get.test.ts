@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { freshVault, runInProcess } from '../helpers/cli.js';
 import { exec, snapshot } from '../helpers/sqlite.js';
 
 const MiB = 1024 * 1024;
@@ -15,12 +15,12 @@ before(async () => {
 });
 after(() => v?.cleanup());
 
-async function put(args: string[], input?: string | Buffer): Promise<Awaited<ReturnType<typeof runVault>>> {
-  return runVault(['put', ...args], { env: v.env, ...(input !== undefined ? { input } : {}) });
+async function put(args: string[], input?: string | Buffer): Promise<Awaited<ReturnType<typeof runInProcess>>> {
+  return runInProcess(['put', ...args], { env: v.env, ...(input !== undefined ? { input } : {}) });
 }
 
 async function getOk(args: string[]): Promise<Buffer> {
-  const r = await runVault(['get', ...args], { env: v.env });
+  const r = await runInProcess(['get', ...args], { env: v.env });
   assert.equal(r.stderr, '', `get ${args.join(' ')}`);
   assert.equal(r.status, 0);
   return r.stdout;
@@ -37,7 +37,7 @@ async function putRefused(args: string[], input: string | Buffer | undefined, st
 }
 
 function listJson(): Promise<Array<{ ns: string; name: string; version: number; description: string | null; expires: string | null; expired: boolean }>> {
-  return runVault(['list', '--json'], { env: { VAULT_PATH: v.path } }).then((r) => {
+  return runInProcess(['list', '--json'], { env: { VAULT_PATH: v.path } }).then((r) => {
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.out);
   });
@@ -68,7 +68,7 @@ describe('put', () => {
     assert.deepEqual(await getOk(['BIN']), bin);
     assert.deepEqual(await getOk(['BIN', '-n']), bin);
 
-    const json = await runVault(['get', 'BIN', '--json'], { env: v.env });
+    const json = await runInProcess(['get', 'BIN', '--json'], { env: v.env });
     assert.equal(json.stderr, '');
     assert.equal(json.status, 0);
     assert.equal(json.out, `{"ns":"default","name":"BIN","version":1,"value":"${bin.toString('base64')}","encoding":"base64","expires":null}\n`);
@@ -85,17 +85,17 @@ describe('put', () => {
     assert.equal(r.status, 0);
     assert.equal((await getOk(['NL'])).toString(), 'line two ✓');
     assert.equal((await getOk(['NL', '--version', '1'])).toString(), 'line');
-    const json = await runVault(['get', 'NL', '--json'], { env: v.env });
+    const json = await runInProcess(['get', 'NL', '--json'], { env: v.env });
     assert.equal(json.out, '{"ns":"default","name":"NL","version":2,"value":"line two ✓","encoding":"utf8","expires":null}\n');
     assert.equal(json.status, 0);
-    const old = await runVault(['--json', 'get', 'NL', '--version', '1'], { env: v.env });
+    const old = await runInProcess(['--json', 'get', 'NL', '--version', '1'], { env: v.env });
     assert.equal(old.out, '{"ns":"default","name":"NL","version":1,"value":"line","encoding":"utf8","expires":null}\n');
 
-    const none = await runVault(['get', 'NL', '--version', '7'], { env: v.env });
+    const none = await runInProcess(['get', 'NL', '--version', '7'], { env: v.env });
     assert.equal(none.stderr, 'vault: error: secret default/NL has no version 7\nvault: hint: vault history default/NL lists its versions\n');
     assert.equal(none.status, 3);
     assert.equal(none.out, '');
-    const bad = await runVault(['get', 'NL', '--version', '0'], { env: v.env });
+    const bad = await runInProcess(['get', 'NL', '--version', '0'], { env: v.env });
     assert.equal(bad.stderr, 'vault: error: invalid version "0"\nvault: hint: a version is a whole number from 1\n');
     assert.equal(bad.status, 2);
   });
@@ -159,12 +159,12 @@ describe('get', () => {
     assert.equal(r.status, 0, r.stderr);
     while (Date.now() <= at.getTime()) await sleep(Math.max(10, at.getTime() - Date.now() + 10));
 
-    const get = await runVault(['get', 'EXP'], { env: v.env });
+    const get = await runInProcess(['get', 'EXP'], { env: v.env });
     assert.equal(get.stderr, `vault: error: secret default/EXP expired at ${at.toISOString()}\nvault: hint: store a new value with vault rotate, or pass --allow-expired\n`);
     assert.equal(get.status, 9);
     assert.equal(get.out, '');
     assert.equal((await getOk(['EXP', '--allow-expired'])).toString(), 'soon-gone');
-    const json = await runVault(['get', 'EXP', '--allow-expired', '--json'], { env: v.env });
+    const json = await runInProcess(['get', 'EXP', '--allow-expired', '--json'], { env: v.env });
     assert.equal(json.out, `{"ns":"default","name":"EXP","version":1,"value":"soon-gone","encoding":"utf8","expires":"${at.toISOString()}"}\n`);
     const item = (await listJson()).find((i) => i.name === 'EXP')!;
     assert.equal(item.expired, true);
@@ -173,14 +173,14 @@ describe('get', () => {
 
   test('an expiry written into an older version applies to that version only', async () => {
     exec(v.path, `UPDATE versions SET expires_at = 1000 WHERE secret_id = (SELECT id FROM secrets WHERE name = 'NL') AND version = 1`);
-    const old = await runVault(['get', 'NL', '--version', '1'], { env: v.env });
+    const old = await runInProcess(['get', 'NL', '--version', '1'], { env: v.env });
     assert.equal(old.stderr, 'vault: error: secret default/NL expired at 1970-01-01T00:00:01.000Z\nvault: hint: store a new value with vault rotate, or pass --allow-expired\n');
     assert.equal(old.status, 9);
     assert.equal((await getOk(['NL'])).toString(), 'line two ✓');
   });
 
   test('a missing secret → 3 before any unlocking (no passphrase needed)', async () => {
-    const r = await runVault(['get', 'MISSING'], { env: { VAULT_PATH: v.path } });
+    const r = await runInProcess(['get', 'MISSING'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.stderr, 'vault: error: no secret default/MISSING\nvault: hint: vault list shows the stored names\n');
     assert.equal(r.status, 3);
     assert.equal(r.out, '');

@@ -8,7 +8,7 @@ import { Vault } from '../../src/core/vault.js';
 import { addMasterKey } from '../../src/unlock/slots.js';
 import { parseMasterKey } from '../../src/unlock/masterkey.js';
 import { baseEnv, BIN, PASSPHRASE, ROOT, runVault, tempDir } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { sql } from '../helpers/sqlite.js';
 
 /**
  * SIGKILL during `vault rotate --master` at many moments: before the transaction, inside it

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
-import { keyMaterial, sql } from '../helpers/rawsql.js';
+import { passphraseVault, runInProcess } from '../helpers/cli.js';
+import { keyMaterial, sql } from '../helpers/sqlite.js';
 
 /** ns/name → its values by version (index 0 = version 1). */
 const VALUES: Record<string, string[]> = {
@@ -13,18 +13,18 @@ const VALUES: Record<string, string[]> = {
 };
 
 async function populated() {
-  const v = await freshVault();
-  const add = await runVault(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
+  const v = await passphraseVault();
+  const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = (JSON.parse(add.out) as { key: string }).key;
   const ci = { VAULT_PATH: v.path, VAULT_MASTER_KEY: key };
   for (const [ref, values] of Object.entries(VALUES)) {
     for (const value of values) {
-      const r = await runVault(['put', ref, '--force'], { env: ci, input: value });
+      const r = await runInProcess(['put', ref, '--force'], { env: ci, input: value });
       assert.equal(r.status, 0, r.stderr);
     }
   }
-  assert.equal((await runVault(['rm', 'OLD_TOKEN', '--yes'], { env: ci })).status, 0);
+  assert.equal((await runInProcess(['rm', 'OLD_TOKEN', '--yes'], { env: ci })).status, 0);
   return { ...v, key, ci, pass: v.env };
 }
 
@@ -33,7 +33,7 @@ async function readAll(env: Record<string, string>): Promise<void> {
   for (const [ref, values] of Object.entries(VALUES)) {
     if (ref === 'default/OLD_TOKEN') continue;
     for (let i = 0; i < values.length; i++) {
-      const r = await runVault(['get', ref, '--version', String(i + 1)], { env });
+      const r = await runInProcess(['get', ref, '--version', String(i + 1)], { env });
       assert.equal(r.status, 0, `${ref}@${i + 1}: ${r.stderr}`);
       assert.equal(r.out, values[i]);
     }
@@ -54,7 +54,7 @@ test('rotate --master changes every ciphertext and wrapped key, and every versio
     assert.equal(before.versions.size, 7);
     assert.equal(before.slots.size, 2);
 
-    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    const r = await runInProcess(['rotate', '--master'], { env: v.pass });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, 'rotated the data key: re-encrypted 7 versions, re-wrapped 2 key slots (1 takes the new key at its next unlock)\n');
@@ -83,10 +83,10 @@ test('rotate --master changes every ciphertext and wrapped key, and every versio
     // Every version readable through both slots; the removed secret's versions too.
     await readAll(v.pass);
     await readAll(v.ci);
-    const restore = await runVault(['rollback', 'OLD_TOKEN', '1'], { env: v.ci });
+    const restore = await runInProcess(['rollback', 'OLD_TOKEN', '1'], { env: v.ci });
     assert.equal(restore.status, 0, restore.stderr);
-    assert.equal((await runVault(['get', 'OLD_TOKEN'], { env: v.pass })).out, 'old-token-first');
-    assert.equal((await runVault(['get', 'OLD_TOKEN', '--version', '2'], { env: v.pass })).out, 'old-token-second');
+    assert.equal((await runInProcess(['get', 'OLD_TOKEN'], { env: v.pass })).out, 'old-token-first');
+    assert.equal((await runInProcess(['get', 'OLD_TOKEN', '--version', '2'], { env: v.pass })).out, 'old-token-second');
 
     const audit = sql(v.path, `SELECT op, outcome, detail FROM audit WHERE op = 'rotate-master'`);
     assert.deepEqual(audit, [{ op: 'rotate-master', outcome: 'ok', detail: JSON.stringify({ versions: 7, slots: 2, pending: 1 }) }]);
@@ -104,7 +104,7 @@ test('rotate --master twice in a row, unlocked by the master key, with --json', 
   const v = await populated();
   try {
     for (let i = 0; i < 2; i++) {
-      const r = await runVault(['rotate', '--master', '--json'], { env: v.ci });
+      const r = await runInProcess(['rotate', '--master', '--json'], { env: v.ci });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stderr, '');
       assert.equal(r.out, '{"versions":7,"slots":2,"pending":1}\n');
@@ -122,10 +122,10 @@ test('rotate --master needs an unlocked vault: locked → 4, wrong passphrase �
   const v = await populated();
   try {
     const before = keyMaterial(v.path);
-    const locked = await runVault(['rotate', '--master'], { env: { VAULT_PATH: v.path } });
+    const locked = await runInProcess(['rotate', '--master'], { env: { VAULT_PATH: v.path } });
     assert.equal(locked.status, 4);
     assert.equal(locked.stderr.split('\n')[0], 'vault: error: the vault is locked and no way to unlock it was given');
-    const wrong = await runVault(['rotate', '--master'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: 'nope' } });
+    const wrong = await runInProcess(['rotate', '--master'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: 'nope' } });
     assert.equal(wrong.status, 5);
     assert.equal(wrong.stderr, 'vault: error: wrong passphrase or key\n');
     assert.deepEqual(keyMaterial(v.path), before);
@@ -142,7 +142,7 @@ test('a slot whose public key was swapped makes rotate --master refuse (7) befor
     // sent the next data key.
     sql(v.path, `UPDATE slots SET public_key = randomblob(32) WHERE id = '${id}'`);
     const before = keyMaterial(v.path);
-    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    const r = await runInProcess(['rotate', '--master'], { env: v.pass });
     assert.equal(r.status, 7);
     assert.equal(r.out, '');
     assert.equal(
@@ -154,9 +154,9 @@ test('a slot whose public key was swapped makes rotate --master refuse (7) befor
     // refused at the unlock, before the rotation began
     assert.deepEqual(sql(v.path, `SELECT op, outcome FROM audit WHERE op = 'rotate-master'`), []);
     // The swapped slot no longer opens (its key is bound into the wrap); the passphrase still does.
-    const ci = await runVault(['get', 'API_KEY'], { env: v.ci });
+    const ci = await runInProcess(['get', 'API_KEY'], { env: v.ci });
     assert.equal(ci.status, 5);
-    const pass = await runVault(['get', 'API_KEY'], { env: v.pass });
+    const pass = await runInProcess(['get', 'API_KEY'], { env: v.pass });
     assert.equal(pass.status, 7, 'and the vault refuses to unlock while the edited slot is in it');
   } finally {
     v.cleanup();
@@ -168,7 +168,7 @@ test('a tampered ciphertext makes rotate --master refuse (7) and roll back', asy
   try {
     sql(v.path, `UPDATE versions SET ciphertext = randomblob(length(ciphertext)) WHERE version = 2 AND secret_id = (SELECT id FROM secrets WHERE name = 'API_KEY')`);
     const before = keyMaterial(v.path);
-    const r = await runVault(['rotate', '--master'], { env: v.pass });
+    const r = await runInProcess(['rotate', '--master'], { env: v.pass });
     assert.equal(r.status, 7);
     assert.equal(
       r.stderr,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
-import { sql } from '../helpers/rawsql.js';
+import { freshVault, runInProcess } from '../helpers/cli.js';
+import { sql } from '../helpers/sqlite.js';
 
 const SETS: Record<string, RegExp> = {
   alnum: /^[A-Za-z0-9]*$/,
@@ -14,7 +14,7 @@ const SETS: Record<string, RegExp> = {
 
 async function withSecret() {
   const v = await freshVault();
-  const put = await runVault(['put', 'DB_PASSWORD'], { env: v.env, input: 'first\n' });
+  const put = await runInProcess(['put', 'DB_PASSWORD'], { env: v.env, input: 'first\n' });
   assert.equal(put.status, 0, put.stderr);
   return v;
 }
@@ -22,13 +22,13 @@ async function withSecret() {
 test('rotate NAME stores a new version from stdin; old versions stay readable with get --version', async () => {
   const v = await withSecret();
   try {
-    const r = await runVault(['rotate', 'DB_PASSWORD'], { env: v.env, input: 'second\n' });
+    const r = await runInProcess(['rotate', 'DB_PASSWORD'], { env: v.env, input: 'second\n' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, 'rotated default/DB_PASSWORD to version 2\n');
-    assert.equal((await runVault(['get', 'DB_PASSWORD'], { env: v.env })).out, 'second');
-    assert.equal((await runVault(['get', 'DB_PASSWORD', '--version', '1'], { env: v.env })).out, 'first');
-    const h = await runVault(['history', 'DB_PASSWORD', '--json'], { env: v.env });
+    assert.equal((await runInProcess(['get', 'DB_PASSWORD'], { env: v.env })).out, 'second');
+    assert.equal((await runInProcess(['get', 'DB_PASSWORD', '--version', '1'], { env: v.env })).out, 'first');
+    const h = await runInProcess(['history', 'DB_PASSWORD', '--json'], { env: v.env });
     const versions = (JSON.parse(h.out) as { versions: Array<{ version: number; origin: string; current: boolean }> }).versions;
     assert.deepEqual(versions.map((x) => [x.version, x.origin, x.current]), [[1, 'put', false], [2, 'rotate', true]]);
     assert.deepEqual(sql(v.path, `SELECT op, name, version, outcome FROM audit WHERE op = 'rotate'`), [{ op: 'rotate', name: 'DB_PASSWORD', version: 2, outcome: 'ok' }]);
@@ -40,12 +40,12 @@ test('rotate NAME stores a new version from stdin; old versions stay readable wi
 test('rotate of a missing secret is 3 and asks for nothing; a removed one too', async () => {
   const v = await withSecret();
   try {
-    const r = await runVault(['rotate', 'NOPE'], { env: v.env, input: 'x' });
+    const r = await runInProcess(['rotate', 'NOPE'], { env: v.env, input: 'x' });
     assert.equal(r.status, 3);
     assert.equal(r.out, '');
     assert.equal(r.stderr, 'vault: error: no secret default/NOPE\nvault: hint: vault put stores a new secret; vault list shows the stored names\n');
-    assert.equal((await runVault(['rm', 'DB_PASSWORD', '--yes'], { env: v.env })).status, 0);
-    const removed = await runVault(['rotate', 'DB_PASSWORD', '--generate'], { env: v.env });
+    assert.equal((await runInProcess(['rm', 'DB_PASSWORD', '--yes'], { env: v.env })).status, 0);
+    const removed = await runInProcess(['rotate', 'DB_PASSWORD', '--generate'], { env: v.env });
     assert.equal(removed.status, 3);
     assert.equal(removed.stderr.split('\n')[0], 'vault: error: no secret default/DB_PASSWORD');
     assert.equal(sql(v.path, 'SELECT COUNT(*) n FROM versions')[0]!.n, 1);
@@ -69,17 +69,17 @@ test('--generate makes a value of the exact length from the chosen charset, neve
     ];
     let version = 1;
     for (const [args, length, charset] of cases) {
-      const r = await runVault(['rotate', 'DB_PASSWORD', ...args], { env: v.env });
+      const r = await runInProcess(['rotate', 'DB_PASSWORD', ...args], { env: v.env });
       version++;
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.out, '');
       assert.equal(r.stderr, `rotated default/DB_PASSWORD to version ${version} (generated: ${length} ${charset} characters)\n`);
-      const got = await runVault(['get', 'DB_PASSWORD'], { env: v.env });
+      const got = await runInProcess(['get', 'DB_PASSWORD'], { env: v.env });
       assert.equal(got.stdout.length, length);
       assert.match(got.out, SETS[charset]!, `${charset}: ${got.out}`);
     }
     // Every character of a small set shows up in a long sample (and no other).
-    const hex = await runVault(['rotate', 'DB_PASSWORD', '--generate=2000', '--charset', 'hex', '--print'], { env: v.env });
+    const hex = await runInProcess(['rotate', 'DB_PASSWORD', '--generate=2000', '--charset', 'hex', '--print'], { env: v.env });
     assert.equal(new Set(hex.out).size, 16);
     const detail = sql(v.path, `SELECT detail FROM audit WHERE op = 'rotate' ORDER BY seq DESC LIMIT 1`)[0]!.detail;
     assert.equal(detail, JSON.stringify({ generated: true, length: 2000, charset: 'hex', printed: true }));
@@ -93,12 +93,12 @@ test('--generate makes a value of the exact length from the chosen charset, neve
 test('--print writes the generated value to stdout, exact bytes (no newline in a pipe)', async () => {
   const v = await withSecret();
   try {
-    const r = await runVault(['rotate', 'DB_PASSWORD', '--generate=40', '--charset', 'base64url', '--print'], { env: v.env });
+    const r = await runInProcess(['rotate', 'DB_PASSWORD', '--generate=40', '--charset', 'base64url', '--print'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.out, /^[A-Za-z0-9_-]{40}$/);
     assert.equal(r.stderr, 'rotated default/DB_PASSWORD to version 2 (generated: 40 base64url characters)\n');
-    assert.equal((await runVault(['get', 'DB_PASSWORD'], { env: v.env })).out, r.out);
-    const j = await runVault(['rotate', 'DB_PASSWORD', '--generate', '--json'], { env: v.env });
+    assert.equal((await runInProcess(['get', 'DB_PASSWORD'], { env: v.env })).out, r.out);
+    const j = await runInProcess(['rotate', 'DB_PASSWORD', '--generate', '--json'], { env: v.env });
     assert.equal(j.status, 0, j.stderr);
     assert.equal(j.out, JSON.stringify({ ns: 'default', name: 'DB_PASSWORD', version: 3, generated: { length: 32, charset: 'alnum' } }) + '\n');
   } finally {
@@ -121,15 +121,15 @@ test('bad generation flags are usage errors and change nothing', async () => {
       [['--master'], 'vault: error: vault rotate --master takes no secret name'],
     ];
     for (const [args, first] of bad) {
-      const r = await runVault(['rotate', 'DB_PASSWORD', ...args], { env: v.env, input: 'x' });
+      const r = await runInProcess(['rotate', 'DB_PASSWORD', ...args], { env: v.env, input: 'x' });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.out, '');
       assert.equal(r.stderr.split('\n')[0], first);
     }
-    const noName = await runVault(['rotate'], { env: v.env });
+    const noName = await runInProcess(['rotate'], { env: v.env });
     assert.equal(noName.status, 2);
     assert.equal(noName.stderr, 'vault: error: missing secret name\nvault: hint: vault rotate NAME, or vault rotate --master for the whole vault\n');
-    const mixed = await runVault(['rotate', '--master', '--generate'], { env: v.env });
+    const mixed = await runInProcess(['rotate', '--master', '--generate'], { env: v.env });
     assert.equal(mixed.status, 2);
     assert.equal(mixed.stderr, 'vault: error: --master cannot be combined with options for one secret\n');
     assert.deepEqual(sql(v.path, 'SELECT secret_id, version, hex(ciphertext) c FROM versions'), before);
@@ -141,9 +141,9 @@ test('bad generation flags are usage errors and change nothing', async () => {
 test('a rotated secret keeps its lifetime unless --ttl or --expires is given', async () => {
   const v = await freshVault();
   try {
-    assert.equal((await runVault(['put', 'K', '--ttl', '30d'], { env: v.env, input: 'a' })).status, 0);
-    assert.equal((await runVault(['rotate', 'K', '--generate'], { env: v.env })).status, 0);
-    assert.equal((await runVault(['rotate', 'K', '--ttl', '2d'], { env: v.env, input: 'c' })).status, 0);
+    assert.equal((await runInProcess(['put', 'K', '--ttl', '30d'], { env: v.env, input: 'a' })).status, 0);
+    assert.equal((await runInProcess(['rotate', 'K', '--generate'], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['rotate', 'K', '--ttl', '2d'], { env: v.env, input: 'c' })).status, 0);
     const rows = sql(v.path, 'SELECT version, expires_at - created_at AS life FROM versions ORDER BY version');
     assert.equal(rows.length, 3);
     // The lifetime carries over exactly; --ttl counts from the command's start and the row's

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freshVault, PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
+import { freshVault, passphraseVault, runInProcess, tempDir } from '../helpers/cli.js';
 import { blob, exec, flipByte, query, snapshot } from '../helpers/sqlite.js';
 
 /**
@@ -17,35 +17,42 @@ const WRONG_KEY = 'vault: error: wrong passphrase or key\n';
 
 const VERSION_ROW = `secret_id = (SELECT id FROM secrets WHERE ns = ? AND name = ?) AND version = ?`;
 
+/** Unlocked by its master key, for the tests of the secrets' bytes. */
 let base: Awaited<ReturnType<typeof freshVault>>;
+/** A vault as `vault init` makes it, unlocked by its passphrase, for the tests of the key slot. */
+let slotBase: Awaited<ReturnType<typeof passphraseVault>>;
 const dirs: Array<() => void> = [];
 
-/** A private copy of the base vault: default/A v1 "alpha-one", v2 "alpha-two"; default/B v1 "bravo-one". */
-function copy(): { path: string; env: Record<string, string> } {
+/** A private copy of a base vault: default/A v1 "alpha-one", v2 "alpha-two"; default/B v1 "bravo-one". */
+function copy(from: typeof base | typeof slotBase = base): { path: string; env: Record<string, string> } {
   const { dir, cleanup } = tempDir('vault-tamper-');
   dirs.push(cleanup);
   mkdirSync(join(dir, 'v'), { mode: 0o700 });
   const path = join(dir, 'v', 'vault.db');
-  copyFileSync(base.path, path);
-  return { path, env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } };
+  copyFileSync(from.path, path);
+  return { path, env: { ...from.env, VAULT_PATH: path } };
 }
 
 before(async () => {
   base = await freshVault();
-  for (const [args, input] of [
-    [['put', 'A'], 'alpha-one'],
-    [['put', 'A', '--force'], 'alpha-two'],
-    [['put', 'B'], 'bravo-one'],
-  ] as const) {
-    const r = await runVault([...args], { env: base.env, input });
+  slotBase = await passphraseVault();
+  for (const [v, args, input] of [base, slotBase].flatMap((v) => [
+
+    [v, ['put', 'A'], 'alpha-one'],
+    [v, ['put', 'A', '--force'], 'alpha-two'],
+    [v, ['put', 'B'], 'bravo-one'],
+  ] as const)) {
+    const r = await runInProcess([...args], { env: v.env, input });
     assert.equal(r.status, 0, r.stderr);
   }
-  // Every process has closed the file, so it is whole on its own (no -wal to copy).
+  // Every run has closed the file, so it is whole on its own (no -wal to copy).
   assert.equal(existsSync(`${base.path}-wal`), false);
+  assert.equal(existsSync(`${slotBase.path}-wal`), false);
 });
 
 after(() => {
   base?.cleanup();
+  slotBase?.cleanup();
   for (const cleanup of dirs) cleanup();
 });
 
@@ -54,7 +61,7 @@ async function refused(v: { path: string; env: Record<string, string> }, args: s
   // A refused unlock touches nothing; a refused read after a good unlock may stamp the slot's last use.
   const lastUsed = status === 5;
   const before = snapshot(v.path, { lastUsed });
-  const r = await runVault(args, { env: v.env });
+  const r = await runInProcess(args, { env: v.env });
   assert.equal(r.stderr, stderr, `vault ${args.join(' ')}`);
   assert.equal(r.status, status);
   assert.equal(r.out, '');
@@ -67,7 +74,7 @@ describe('a secret\'s stored bytes', () => {
     flipByte(v.path, 'versions', 'ciphertext', VERSION_ROW, ['default', 'A', 2], 0);
     await refused(v, ['get', 'A'], 7, tampered('default/A', 2));
     await refused(v, ['rollback', 'A', '2'], 7, tampered('default/A', 2));
-    const ok = await runVault(['get', 'A', '--version', '1'], { env: v.env });
+    const ok = await runInProcess(['get', 'A', '--version', '1'], { env: v.env });
     assert.equal(ok.stderr, '');
     assert.equal(ok.status, 0);
     assert.equal(ok.out, 'alpha-one');
@@ -121,20 +128,20 @@ describe('a key slot', () => {
   // changing it is indistinguishable from a wrong passphrase (5).
   for (const column of ['wrapped_key', 'nonce'] as const) {
     test(`a flipped byte in the slot's ${column} → 7, a key not sealed by its owner`, async () => {
-      const v = copy();
+      const v = copy(slotBase);
       flipByte(v.path, 'slots', column, `kind = 'passphrase'`, [], 3);
       const [slot] = query(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`);
       await refused(v, ['get', 'A'], 7, `vault: error: key slot ${slot!.id as string} failed its integrity check: it holds a key that was not sealed by its owner\n${TAMPERED_HINT}`);
     });
   }
   test(`a flipped byte in the slot's salt → 5, wrong passphrase or key`, async () => {
-    const v = copy();
+    const v = copy(slotBase);
     flipByte(v.path, 'slots', 'salt', `kind = 'passphrase'`, [], 3);
     await refused(v, ['get', 'A'], 5, WRONG_KEY);
   });
 
   test('kdf_params edited within the bounds → 5; below the floor → 7 before any KDF runs', async () => {
-    const v = copy();
+    const v = copy(slotBase);
     exec(v.path, `UPDATE slots SET kdf_params = 'N=65536,r=8,p=1' WHERE kind = 'passphrase'`);
     await refused(v, ['get', 'A'], 5, WRONG_KEY);
     exec(v.path, `UPDATE slots SET kdf = 'pbkdf2-sha256', kdf_params = 'iterations=600000' WHERE kind = 'passphrase'`);
@@ -146,14 +153,14 @@ describe('a key slot', () => {
   });
 
   test('kdf_params rewritten in another order (same values) → 7 non-canonical', async () => {
-    const v = copy();
+    const v = copy(slotBase);
     const [slot] = query(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`);
     exec(v.path, `UPDATE slots SET kdf_params = 'r=8,N=131072,p=1' WHERE kind = 'passphrase'`);
     await refused(v, ['get', 'A'], 7, `vault: error: key slot ${slot!.id as string} has non-canonical kdf parameters\n`);
   });
 
   test('an unknown kdf name → 7', async () => {
-    const v = copy();
+    const v = copy(slotBase);
     exec(v.path, `UPDATE slots SET kdf = 'argon2id' WHERE kind = 'passphrase'`);
     await refused(v, ['get', 'A'], 7, 'vault: error: key slot uses an unknown kdf "argon2id"\n');
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { inCI } from '../../src/cli/io.js';
-import { BIN, freshVault, PASSPHRASE, ROOT, runCommand, runVault, tempDir } from '../helpers/cli.js';
+import { BIN, passphraseVault, PASSPHRASE, ROOT, runCommand, runVault, tempDir } from '../helpers/cli.js';
 import { Terminal } from '../helpers/tty.js';
 
 const NEW = 'brand new passphrase';
@@ -25,7 +25,7 @@ function baseTerminalEnv(home: string): Record<string, string> {
 
 test('passwd on a terminal asks for the new passphrase twice, and again after a mismatch', { timeout: 120_000 }, async (t) => {
   if (!terminalOrSkip(t)) return;
-  const v = await freshVault();
+  const v = await passphraseVault();
   t.after(v.cleanup);
   const term = Terminal.start([process.execPath, BIN, 'passwd'], { ...baseTerminalEnv(v.dir), ...v.env }, v.dir);
   t.after(() => term.close());
@@ -100,7 +100,7 @@ test('init on a terminal without D-Bus says once why there is no keychain, and d
 
 test('rotate --master on a terminal draws a progress counter on stderr and clears it', { timeout: 120_000 }, async (t) => {
   if (!terminalOrSkip(t)) return;
-  const v = await freshVault();
+  const v = await passphraseVault();
   t.after(v.cleanup);
   for (const name of ['A', 'B', 'C']) assert.equal((await runVault(['put', name], { env: v.env, input: `value-${name}` })).status, 0);
   const term = Terminal.start([process.execPath, BIN, 'rotate', '--master'], { ...baseTerminalEnv(v.dir), ...v.env }, v.dir);

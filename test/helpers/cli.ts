@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { Vault } from '../../src/core/vault.js';
+import { anchorDir } from '../../src/store/anchor.js';
+import { cheapVault } from './vaults.js';
 
 /** The repository root (this file is compiled to dist/test/helpers/cli.js). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -42,12 +46,48 @@ export function runVault(args: string[], options: RunOptions = {}): Promise<RunR
   return runCommand(process.execPath, ['--inspect-port=[ff02::1]:9229', '--', BIN, ...args], options);
 }
 
-export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+/** The child's environment: baseEnv with options.env over it. */
+function runEnv(options: RunOptions): Record<string, string> {
   const env: Record<string, string> = { ...baseEnv(options.cwd ?? tmpdir()) };
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  return env;
+}
+
+/**
+ * Runs `vault ARGS` in this process: the CLI's run(argv, io) with in-memory streams (no TTY,
+ * stdin ended after `input`) and the environment runVault would give the child. The same
+ * exit statuses and output as a spawned run, without a node start-up per command. Use
+ * runVault for what needs a real process: signals, children, terminals, the launcher
+ * (bin/vault.js), crashes, the keychain, several processes at once, process-wide state
+ * (the audit actor's pid and parent, umask, /proc).
+ */
+export async function runInProcess(args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> = {}): Promise<RunResult> {
+  const { run } = await import('../../src/cli/main.js');
+  // A copy: the CLI wipes what it read from stdin, as it may; the caller's buffer stays intact.
+  const input = options.input === undefined ? [] : [Buffer.isBuffer(options.input) ? Buffer.from(options.input) : Buffer.from(options.input, 'utf8')];
+  const stdin = Object.assign(Readable.from(input), { isTTY: false });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const sink = (chunks: Buffer[]): Writable & { isTTY: boolean } =>
+    Object.assign(
+      new Writable({
+        write(chunk: Buffer | string, encoding, callback) {
+          chunks.push(Buffer.isBuffer(chunk) ? Buffer.from(chunk) : Buffer.from(chunk, encoding));
+          callback();
+        },
+      }),
+      { isTTY: false },
+    );
+  const status = await run(args, { stdin, stdout: sink(out), stderr: sink(err), env: runEnv(options) });
+  const stdout = Buffer.concat(out);
+  return { status, signal: null, stdout, stderr: Buffer.concat(err).toString('utf8'), out: stdout.toString('utf8') };
+}
+
+export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = runEnv(options);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(file, args, { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -73,27 +113,53 @@ export function tempDir(prefix = 'vault-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-let template: Promise<string> | undefined;
+export interface FreshVault {
+  dir: string;
+  path: string;
+  masterKey: string;
+  /** unlocks with VAULT_MASTER_KEY: no KDF wait */
+  env: Record<string, string>;
+  /** unlocks with VAULT_PASSPHRASE (PASSPHRASE), for the tests of passphrase behaviour */
+  passphraseEnv: Record<string, string>;
+  cleanup: () => void;
+}
 
 /**
- * A fresh vault (default scrypt parameters, passphrase PASSPHRASE) at a new temporary path.
- * `vault init` runs once per test process; each call gets its own copy of that file, so
- * tests are independent without paying the KDF for every init. Copies share a vault id.
+ * A fresh vault at a new temporary path, with its own vault id: a passphrase slot (PASSPHRASE,
+ * scrypt at the cheapest parameters the bounds allow, made through the library) and a
+ * master-key slot labelled "tests". `env` unlocks with the master key, which comes first in the
+ * unlock order and costs no KDF; `passphraseEnv` unlocks with the passphrase (the shipped
+ * binary re-wraps the cheap passphrase slot at today's defaults at its first passphrase unlock:
+ * kdf-upgrade). Anchors go where the runner's environment puts them, as for any command.
  */
-export async function freshVault(): Promise<{ dir: string; path: string; env: Record<string, string>; cleanup: () => void }> {
-  template ??= (async () => {
-    const { dir, cleanup } = tempDir('vault-template-');
-    process.once('exit', cleanup);
-    const path = join(dir, 'template.db');
-    const r = await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } });
-    if (r.status !== 0) throw new Error(`template init failed: ${r.stderr}`);
-    return path;
-  })();
-  const src = await template;
+export async function freshVault(): Promise<FreshVault> {
+  const v = await cheapVault({ anchors: anchorDir(baseEnv(tmpdir())) });
+  return {
+    dir: v.dir,
+    path: v.path,
+    masterKey: v.masterKey,
+    env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: v.masterKey },
+    passphraseEnv: { VAULT_PATH: v.path, VAULT_PASSPHRASE: PASSPHRASE },
+    cleanup: v.cleanup,
+  };
+}
+
+/**
+ * A vault as `vault init` makes it (one passphrase slot at today's default KDF cost), made
+ * through the library with its own vault id; `env` unlocks with the passphrase. For the tests
+ * of passphrase behaviour (passwd, kdf, prompts), which pay the KDF on every unlock.
+ */
+export async function passphraseVault(options: { spawnInit?: boolean } = {}): Promise<Omit<FreshVault, 'masterKey'>> {
   const { dir, cleanup } = tempDir();
   const path = join(dir, 'vault', 'vault.db');
-  mkdirSync(dirname(path), { mode: 0o700 });
-  copyFileSync(src, path);
-  chmodSync(path, 0o600);
-  return { dir, path, env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE }, cleanup };
+  const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
+  if (options.spawnInit) {
+    // `vault init` itself, for the tests of what its process records (the audit actor)
+    const r = await runVault(['init'], { env });
+    if (r.status !== 0) throw new Error(`vault init failed: ${r.stderr}`);
+  } else {
+    const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), anchorDir: anchorDir(baseEnv(tmpdir())) });
+    vault.close();
+  }
+  return { dir, path, env, passphraseEnv: env, cleanup };
 }

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { Vault } from '../../src/core/vault.js';
 import { PASSPHRASE } from './cli.js';
 
@@ -17,38 +16,6 @@ export async function seed(path: string, secrets: Record<string, string | Buffer
     }
   } finally {
     vault.close();
-  }
-}
-
-export interface AuditRecord {
-  op: string;
-  ns: string | null;
-  name: string | null;
-  outcome: string;
-  detail: Record<string, unknown> | null;
-}
-
-/** The audit entries, oldest first. */
-export function auditLog(path: string): AuditRecord[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    const rows = db.prepare('SELECT op, ns, name, outcome, detail FROM audit ORDER BY seq').all() as Array<Omit<AuditRecord, 'detail'> & { detail: string | null }>;
-    return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }));
-  } finally {
-    db.close();
-  }
-}
-
-/** Every row of the secrets, versions and audit tables, to compare a vault before and after. */
-export function snapshot(path: string): string {
-  const db = new Database(path, { readonly: true });
-  try {
-    const dump = (table: string): unknown[] => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all();
-    return JSON.stringify({ secrets: dump('secrets'), versions: dump('versions'), audit: dump('audit') }, (_k, v: unknown) =>
-      Buffer.isBuffer(v) ? v.toString('hex') : v,
-    );
-  } finally {
-    db.close();
   }
 }
 

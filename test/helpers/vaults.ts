@@ -9,14 +9,15 @@ import { PASSPHRASE, tempDir } from './cli.js';
  * (scrypt N=2^14) and a master-key slot: spawned commands unlock with VAULT_MASTER_KEY (HKDF,
  * no KDF wait), so a test pays no scrypt per command. The shipped binary has no such switch:
  * `vault init` always takes today's defaults. Each call makes its own vault id, and its own
- * state directory for the rollback anchor (XDG_STATE_HOME).
+ * state directory for the rollback anchor (XDG_STATE_HOME), unless `anchors` names the
+ * anchors directory to use instead (then env sets no XDG_STATE_HOME).
  */
-export async function cheapVault(): Promise<{ dir: string; path: string; state: string; anchors: string; masterKey: string; env: Record<string, string>; cleanup: () => void }> {
+export async function cheapVault(options: { anchors?: string } = {}): Promise<{ dir: string; path: string; state: string; anchors: string; masterKey: string; env: Record<string, string>; cleanup: () => void }> {
   const { dir, cleanup } = tempDir();
   const path = join(dir, 'vault', 'vault.db');
   const state = join(dir, 'state');
   mkdirSync(state, { mode: 0o700 });
-  const anchors = join(state, 'vault', 'anchors');
+  const anchors = options.anchors ?? join(state, 'vault', 'anchors');
   const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), kdf: { name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } }, anchorDir: anchors });
   let masterKey: string;
   try {
@@ -24,7 +25,7 @@ export async function cheapVault(): Promise<{ dir: string; path: string; state: 
   } finally {
     vault.close();
   }
-  return { dir, path, state, anchors, masterKey, env: { VAULT_PATH: path, VAULT_MASTER_KEY: masterKey, XDG_STATE_HOME: state }, cleanup };
+  return { dir, path, state, anchors, masterKey, env: { VAULT_PATH: path, VAULT_MASTER_KEY: masterKey, ...(options.anchors === undefined ? { XDG_STATE_HOME: state } : {}) }, cleanup };
 }
 
 /** Opens the vault in this process with its master key (the anchor as the CLI would see it). */

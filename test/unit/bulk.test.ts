@@ -5,7 +5,7 @@ import { checkExists, importSecrets, readEnv, readSecrets } from '../../src/core
 import { VaultError } from '../../src/core/errors.js';
 import { Vault } from '../../src/core/vault.js';
 import { tempDir } from '../helpers/cli.js';
-import { auditLog, snapshot } from '../helpers/seed.js';
+import { auditLog, rowsSnapshot as snapshot } from '../helpers/sqlite.js';
 
 /** A vault with cheap KDF parameters (allowed through the library only), unlocked. */
 async function cheapVault(now?: () => number): Promise<{ vault: Vault; path: string; cleanup: () => void }> {
