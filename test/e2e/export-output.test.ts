@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, freshVault, runCommand, runVault } from '../helpers/cli.js';
-import { auditLog, seed } from '../helpers/seed.js';
+import { seed } from '../helpers/seed.js';
+import { auditLog } from '../helpers/sqlite.js';
 
 /** Runs vault under `umask 000`, the most permissive umask, to show the file mode does not depend on it. */
 function runUmask000(args: string[], env: Record<string, string>, cwd: string) {

@@ -51,12 +51,12 @@ test('library: errors are VaultErrors with the codes of SPEC §8', async () => {
     await assert.rejects(openVault({ path, unlock: { masterKey: 'not-a-key' }, env: {} }), (e: unknown) => e instanceof VaultError && e.code === 'usage' && e.message === 'the master key is not a vault master key');
     // A well-formed master key on a vault with no master-key slot: auth-failed (5), as in the
     // CLI, and recorded as a failed unlock (one composition root, src/core/open.ts).
-    const failedBefore = (await import('../helpers/seed.js')).auditLog(path).filter((e) => e.op === 'unlock').length;
+    const failedBefore = (await import('../helpers/sqlite.js')).auditLog(path).filter((e) => e.op === 'unlock').length;
     await assert.rejects(
       openVault({ path, unlock: { masterKey: `vault1-${'A'.repeat(43)}` }, env: {} }),
       (e: unknown) => e instanceof VaultError && e.code === 'auth-failed' && e.message === 'wrong passphrase or key',
     );
-    assert.equal((await import('../helpers/seed.js')).auditLog(path).filter((e) => e.op === 'unlock').length, failedBefore + 1);
+    assert.equal((await import('../helpers/sqlite.js')).auditLog(path).filter((e) => e.op === 'unlock').length, failedBefore + 1);
     const v = await openVault({ path, unlock: { passphrase: PASS }, env: { VAULT_NS: 'prod' } });
     try {
       assert.equal(v.ns, 'prod');
