@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { entryMac, GENESIS_MAC, type AuditRow } from '../../src/audit/log.js';
@@ -33,6 +33,7 @@ test('a vault made by release 0.1 opens, is upgraded in place at the first unloc
     mkdirSync(join(dir, 'v'), { mode: 0o700 });
     const path = join(dir, 'v', 'vault.db');
     copyFileSync(FIXTURE, path);
+    chmodSync(path, 0o600); // a checkout gives the fixture 0644
     const state = join(dir, 'state');
     const base = { VAULT_PATH: path, XDG_STATE_HOME: state };
     const ci = { ...base, VAULT_MASTER_KEY: FIXTURE_MASTER_KEY };
@@ -79,6 +80,7 @@ test('a vault made by release 0.1 opens, is upgraded in place at the first unloc
 
     // The old file put back where this user has seen the upgraded one: a downgrade, refused.
     copyFileSync(FIXTURE, path);
+    chmodSync(path, 0o600);
     const down = await runVault(['get', 'GITHUB_TOKEN'], { env: ci });
     assert.equal(down.out, '');
     assert.equal(down.status, 7);
