@@ -26,7 +26,16 @@ export function modeText(mode: number): string {
 }
 
 /** The effective user, as a number for comparisons and a name for chown hints; undefined on Windows. */
+let user: { uid: number; name: string } | undefined;
+
 export function currentUser(): { uid: number; name: string } | undefined {
+  // One passwd lookup per process: every open asks several times (file, directory, sidecars).
+  if (user !== undefined && user.uid === process.geteuid?.()) return user;
+  user = lookupUser();
+  return user;
+}
+
+function lookupUser(): { uid: number; name: string } | undefined {
   const uid = process.geteuid?.();
   if (uid === undefined) return undefined;
   let name = String(uid);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,7 +15,15 @@ import { cheapVault, openWithKey } from '../helpers/vaults.js';
  * hand; the audit key changes with the data key; only genuine failed unlocks are sealed.
  */
 
-const FIXTURE = join(ROOT, 'test', 'fixtures', 'vault-0.1.db');
+const FIXTURE_SQL = join(ROOT, 'test', 'fixtures', 'vault-0.1.sql');
+
+/** Builds the 0.1 vault file from its dump (kept as text: no binary vault file in git), mode 0600. */
+function buildFixture(path: string): void {
+  const py = 'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\ncon.executescript(open(sys.argv[2]).read())\ncon.close()\n';
+  const r = spawnSync('python3', ['-c', py, path, FIXTURE_SQL], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the fixture failed: ${r.stderr}`);
+  chmodSync(path, 0o600);
+}
 /** The fixture's secrets (made by 0.1's CLI; see the commit that added it). */
 const FIXTURE_PASSPHRASE = 'correct horse battery staple';
 const FIXTURE_MASTER_KEY = 'vault1--HBLp7TYQCkCA5ph5WoInKY18-FnoCzazJVcKvIDx7c';
@@ -32,8 +41,9 @@ test('a vault made by release 0.1 opens, is upgraded in place at the first unloc
   try {
     mkdirSync(join(dir, 'v'), { mode: 0o700 });
     const path = join(dir, 'v', 'vault.db');
-    copyFileSync(FIXTURE, path);
-    chmodSync(path, 0o600); // a checkout gives the fixture 0644
+    const original = join(dir, 'v', 'original.db');
+    buildFixture(original);
+    copyFileSync(original, path);
     const state = join(dir, 'state');
     const base = { VAULT_PATH: path, XDG_STATE_HOME: state };
     const ci = { ...base, VAULT_MASTER_KEY: FIXTURE_MASTER_KEY };
@@ -76,11 +86,10 @@ test('a vault made by release 0.1 opens, is upgraded in place at the first unloc
     assert.equal(h.out.trim().split('\n').length, 2);
     const verify = await runVault(['audit', 'verify'], { env: ci });
     assert.equal(verify.status, 0, verify.stderr);
-    assert.equal(readFileSync(FIXTURE).equals(readFileSync(path)), false);
+    assert.equal(readFileSync(original).equals(readFileSync(path)), false);
 
     // The old file put back where this user has seen the upgraded one: a downgrade, refused.
-    copyFileSync(FIXTURE, path);
-    chmodSync(path, 0o600);
+    copyFileSync(original, path);
     const down = await runVault(['get', 'GITHUB_TOKEN'], { env: ci });
     assert.equal(down.out, '');
     assert.equal(down.status, 7);
