@@ -7,8 +7,8 @@ import { verifyChain, type AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
-import { mac, macEqual, subkey } from '../crypto/mac.js';
-import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotKdf, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
+import { mac, macEqual } from '../crypto/mac.js';
+import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
 import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
 import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
 import { deleteMeta, getMeta, setMeta } from '../store/meta.js';
@@ -1057,11 +1057,6 @@ function slotInfo(row: SlotRow): SlotInfo {
   };
 }
 
-/** Checks a slot's stored KDF fields (bounds, kinds) without any work: status uses it. */
-export function checkSlotFields(row: SlotRow): void {
-  slotKdf(row);
-}
-
 export function checkValueSize(value: Buffer): void {
   if (value.length > MAX_VALUE_BYTES) {
     throw new VaultError('usage', `value is ${value.length} bytes, more than the 1 MiB limit`);
@@ -1091,14 +1086,4 @@ export function tampered(ref: SecretRef, version: number): VaultError {
   return new VaultError('integrity', `secret ${formatRef(ref)} version ${version} failed its integrity check`, {
     hint: 'the vault file may have been tampered with; restore it from a backup',
   });
-}
-
-/** A MAC over fields under a subkey of the data key (exported for the keyring's tests). */
-export function keyedMac(dataKey: Buffer, label: string, fields: Array<string | number | Buffer>): Buffer {
-  const key = subkey(dataKey, label);
-  try {
-    return mac(key, label, fields);
-  } finally {
-    wipe(key);
-  }
 }

@@ -1,4 +1,4 @@
-import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { encodeAad, open, seal, wipe } from './aead.js';
 
 /**
@@ -129,18 +129,4 @@ export function openWithKek(kek: Buffer, nonce: Buffer, box: Buffer, aad: Buffer
 /** Whether `kek` is the slot's: its public key is the stored one (a wrong passphrase, not tampering, when not). */
 export function kekMatches(kek: Buffer, publicKey: Buffer): boolean {
   return publicKey.length === PUBLIC_KEY_BYTES && timingSafeEqual(slotPublicKey(kek), publicKey);
-}
-
-/** The MAC that binds a slot's public key (and how its KEK is derived) to this vault's data key. */
-export function slotMac(dataKey: Buffer, fields: ReadonlyArray<string | number | Buffer>): Buffer {
-  const macKey = Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), 'vault/slot-mac/v1', 32));
-  try {
-    return createHmac('sha256', macKey).update(encodeAad('vault/slot-mac/v1', fields)).digest();
-  } finally {
-    wipe(macKey);
-  }
-}
-
-export function macEqual(a: Buffer | null, b: Buffer): boolean {
-  return a !== null && a.length === b.length && timingSafeEqual(a, b);
 }

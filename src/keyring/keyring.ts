@@ -218,14 +218,3 @@ export async function unlockSlots(vaultId: string, rows: SlotRow[], secret: Buff
   }
   return null;
 }
-
-/** The data key from 0.1's slot MAC check (kept only to read a slot 0.1 wrote). */
-export function legacySlotMacOk(vaultId: string, dataKey: Buffer, row: SlotRow): boolean {
-  if (!row.public_key || !row.key_mac) return false;
-  const key = subkey(dataKey, 'vault/slot-mac/v1');
-  try {
-    return macEqual(row.key_mac, mac(key, 'vault/slot-mac/v1', [vaultId, 1, row.id, row.kind, row.kdf, row.kdf_params, row.salt, row.public_key]));
-  } finally {
-    wipe(key);
-  }
-}
