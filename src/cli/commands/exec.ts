@@ -13,6 +13,7 @@ import type { IO } from '../io.js';
 import { formatError } from '../output.js';
 import type { RunState } from '../program.js';
 import { Session } from '../session.js';
+import { projectScope, requireProject } from '../project.js';
 
 interface ExecFlags {
   only?: string;
@@ -65,6 +66,7 @@ interface Prepared {
 export function register(program: Command, io: IO, state: RunState): void {
   program
     .command('exec')
+    .alias('run')
     .description("run a command with the namespace's secrets in its environment")
     .usage('[options] -- CMD [ARGS…]')
     .argument('[command...]', 'the command and its arguments, after --')
@@ -89,7 +91,8 @@ export function register(program: Command, io: IO, state: RunState): void {
         file = words[0]!;
         args = words.slice(1);
       }
-      const ns = s.ns;
+      const scope = projectScope(s);
+      const ns = scope.ns;
       const select = selectionFrom(flags);
       const fileEntries: EnvFileEntry[] = (flags.envFile ?? []).flatMap((f) => parseEnvFile(readTextFile(f, 'env file'), f, ns));
       const referring = fileEntries.filter((e) => e.ref !== undefined);
@@ -105,6 +108,7 @@ export function register(program: Command, io: IO, state: RunState): void {
       };
       // Everything that can fail is decided, and the data key dropped, before the child starts.
       const prepared = await s.withVault(false, async (vault): Promise<Prepared> => {
+        if (scope.project) requireProject(vault, scope.project, ns);
         checkExists(vault, request);
         await s.unlock(vault);
         return readSecrets(vault, request, (r) => {
