@@ -151,7 +151,11 @@ export function complete(program: Command, words: string[], source: NameSource):
   }
   if (!cmd) {
     const help = program.createHelp();
-    const commands = help.visibleCommands(program).map((c) => ({ value: c.name(), description: firstLine(c.description()) }));
+    // Aliases (run, set, delete, ls) are offered too: a user who types them expects them completed.
+    const commands = help.visibleCommands(program).flatMap((c) => [
+      { value: c.name(), description: firstLine(c.description()) },
+      ...c.aliases().map((a) => ({ value: a, description: `same as ${c.name()}: ${firstLine(c.description())}` })),
+    ]);
     return { kind: 'values', candidates: filtered(commands, cur) };
   }
   if (cmd.name() === 'exec') return { kind: 'delegate', index: words.length };

@@ -914,6 +914,53 @@ export class Vault {
     return result;
   }
 
+  /**
+   * A new version from `vault edit`: stored only while the current version is still `base`
+   * (the one the editor was given; another writer meanwhile: refused, nothing saved), with
+   * origin `edit`, keeping the secret's lifetime as rotate does. Audited as a `put`.
+   */
+  edit(ref: SecretRef, base: number, value: Buffer): { version: number } {
+    checkValueSize(value);
+    return this.audited({ op: 'put', ns: ref.ns, name: ref.name, detail: { via: 'edit' } }, (entry) => {
+      const secret = this.findSecret(ref, false);
+      if (!secret) throw new Unrecorded(notFound(ref));
+      if (secret.current_version !== base) {
+        throw new VaultError('error', `secret ${formatRef(ref)} changed while it was being edited (now version ${secret.current_version}); nothing saved`, {
+          hint: `run vault edit ${formatRef(ref)} again`,
+        });
+      }
+      const current = secrets.findVersion(this.db, secret.id, secret.current_version);
+      const now = this.now();
+      const expiresAt = current && current.expires_at !== null ? now + Math.max(0, current.expires_at - current.created_at) : null;
+      entry.version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'edit' }, now);
+      return { version: entry.version };
+    });
+  }
+
+  /**
+   * Renames a current secret, in its namespace or into another (`vault mv`). The secret keeps
+   * its row, uid, versions and history: its ciphertexts are bound to the uid, not to the name,
+   * so none is re-encrypted. The row's MAC binds the namespace and name, so it is recomputed
+   * under the new ones, with the state record, in the same transaction as the audit entry
+   * (op `mv`, the old name, detail `to`). Refused, unrecorded like `put` of an existing name:
+   * a missing or removed OLD (not-found), a NEW held by any secret, current or removed (exists:
+   * a removed secret keeps its name for `rollback`, and a version number is never used twice).
+   */
+  move(from: SecretRef, to: SecretRef): { version: number } {
+    const key = this.requireKey();
+    return this.audited({ op: 'mv', ns: from.ns, name: from.name, detail: { to: formatRef(to) } }, (entry) => {
+      const secret = this.findSecret(from, false);
+      if (!secret) throw new Unrecorded(notFound(from));
+      const clash = moveClash(this.findSecret(to, true, true), from, to);
+      if (clash) throw new Unrecorded(clash);
+      entry.version = secret.current_version;
+      const row: SecretRow = { ...secret, ns: to.ns, name: to.name, updated_at: this.now() };
+      secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, key, row) });
+      this.changed = true;
+      return { version: secret.current_version };
+    });
+  }
+
   // ---- internals shared with the other operations ----------------------------------------
 
   /**
@@ -1066,6 +1113,18 @@ export function checkValueSize(value: Buffer): void {
 /** The one answer to a wrong passphrase or key, whatever part was wrong (SPEC §3). */
 export function authFailed(): VaultError {
   return new VaultError('auth-failed', 'wrong passphrase or key');
+}
+
+/** Why `mv FROM TO` cannot take the name TO (held by `target`), or null when it can. */
+export function moveClash(target: SecretRow | undefined, from: SecretRef, to: SecretRef): VaultError | null {
+  if (from.ns === to.ns && from.name === to.name) return new VaultError('usage', `${formatRef(from)} and ${formatRef(to)} are the same secret`);
+  if (!target) return null;
+  if (target.removed_at === null) {
+    return new VaultError('exists', `secret ${formatRef(to)} already exists`, { hint: `choose another name, or move that one away first (vault mv ${formatRef(to)} NEW)` });
+  }
+  return new VaultError('exists', `the name ${formatRef(to)} belongs to a removed secret`, {
+    hint: 'a removed or purged secret keeps its name (its history, vault rollback); choose another name',
+  });
 }
 
 export function notFound(ref: SecretRef): VaultError {

@@ -29,6 +29,7 @@ export function expiryFrom(flags: { ttl?: string; expires?: string }, now: numbe
 export function register(program: Command, io: IO): void {
   program
     .command('put')
+    .alias('set')
     .description('store a secret read from a hidden prompt, stdin or a file (never from argv)')
     .argument('<name>', 'NAME or NS/NAME')
     .option('--from-file <file>', 'read the value from a file, exact bytes')
