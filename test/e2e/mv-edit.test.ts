@@ -212,7 +212,7 @@ test('run, set and delete are exec, put and rm, in help and in completion', asyn
     assert.equal(r.stderr, 'removed default/TOKEN; its versions are kept until vault rm --purge\n');
 
     r = await runInProcess(['--help'], { env: v.env });
-    for (const usage of ['put|set [options] <name>', 'rm|delete [options] <name>', 'exec|run [options] -- CMD [ARGS…]', 'mv <old> <new>', 'edit <name>', 'check']) {
+    for (const usage of ['put|set [options] <name>', 'rm|delete [options] <name>', 'exec|run [options] [command...]', 'mv <old> <new>', 'edit <name>', 'check']) {
       assert.ok(r.out.includes(usage), `help shows ${usage}`);
     }
     r = await runInProcess(['__complete', '--', ''], { env: v.env });
