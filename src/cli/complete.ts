@@ -163,7 +163,7 @@ export function complete(program: Command, words: string[], source: NameSource):
   const arg = args[Math.min(operands, args.length - 1)];
   if (!arg || (operands >= args.length && !arg.variadic)) return { kind: 'values', candidates: [] };
   if (arg.argChoices) return { kind: 'values', candidates: filtered(arg.argChoices.map((c) => ({ value: c })), cur) };
-  if (arg.name() === 'name') return nameCandidates(source, where, cur);
+  if (arg.name() === 'name' || arg.name() === 'old') return nameCandidates(source, where, cur);
   if (arg.name() === 'file' || arg.name() === 'template') return { kind: 'files' };
   return { kind: 'values', candidates: [] };
 }
