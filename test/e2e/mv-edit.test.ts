@@ -24,7 +24,9 @@ async function withVault(secrets: Record<string, string>, fn: (v: Fixture) => Pr
 test('vault mv renames a secret; its versions and history go with it, audited, and the old name is gone', async () => {
   await withVault({ A: 'value-1' }, async (v) => {
     await seed(v.path, { A: 'value-2' });
-    let r = await runInProcess(['mv', 'A', 'B'], { env: v.env });
+    let r = await runInProcess(['__complete', '--', 'mv', ''], { env: v.env });
+    assert.equal(r.out, 'values\nA\n', 'completion offers the names for OLD');
+    r = await runInProcess(['mv', 'A', 'B'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, 'moved default/A to default/B\n');

@@ -73,6 +73,9 @@ test('the packed tarball installs into an empty directory and runs: --version, i
     const fresh = join(dir, 'data', 'vault.db');
     out = await runCommand(bin, ['init', '--no-keychain'], { cwd: app, env: { VAULT_PATH: fresh, VAULT_PASSPHRASE: 'a passphrase for the pack test' }, timeoutMs: 120_000 });
     assert.deepEqual([out.status, out.out, out.stderr], [0, '', `created vault ${fresh}\n`]);
+    // the library entry point loads from the package too (it must not need the unbundled CLI)
+    out = await runCommand(process.execPath, ['--input-type=module', '-e', "const m = await import('vault-cli'); console.log(typeof m.openVault)"], { cwd: app });
+    assert.deepEqual([out.status, out.out, out.stderr], [0, 'function\n', '']);
     const v = await freshVault();
     try {
       out = await runCommand(bin, ['put', 'PACKED'], { cwd: app, env: v.env, input: 'from-the-tarball\n' });
