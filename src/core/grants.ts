@@ -237,6 +237,8 @@ export interface GrantedSecret {
 export interface Authorized {
   grant: Grant;
   secrets: GrantedSecret[];
+  /** each name asked for, as given, to its secret (one of `secrets`) */
+  byName: Map<string, GrantedSecret>;
 }
 
 /** The one-line refusal an agent sees: the message of a VaultError, or a generic one. */
@@ -280,12 +282,14 @@ export function authorize(vault: Vault, grantName: string, req: UseRequest): Aut
         req.check?.(g);
         const granted = grantedRows(vault, g);
         let chosen: SecretRow[];
+        const asked = new Map<string, SecretRow>();
         if (req.names === null) {
           chosen = granted;
         } else {
           chosen = [];
-          for (const asked of req.names) {
-            const row2 = resolveName(g, granted, grantName, asked);
+          for (const name of req.names) {
+            const row2 = resolveName(g, granted, grantName, name);
+            asked.set(name, row2);
             if (!chosen.includes(row2)) chosen.push(row2);
           }
         }
@@ -312,7 +316,9 @@ export function authorize(vault: Vault, grantName: string, req: UseRequest): Aut
           g.uses = row.uses + 1;
           g.lastUsedAt = now;
         }
-        return { grant: g, secrets: out };
+        const byName = new Map<string, GrantedSecret>();
+        for (const [name, row2] of asked) byName.set(name, out[chosen.indexOf(row2)]!);
+        return { grant: g, secrets: out, byName };
       } catch (e) {
         wipe(...values);
         values.length = 0;

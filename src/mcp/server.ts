@@ -146,6 +146,8 @@ export interface McpOptions {
   version: string;
   stdin: Readable;
   stdout: Writable;
+  /** a line for stderr (never stdout: it carries the protocol) */
+  log: (line: string) => void;
 }
 
 /** The tool calls, independent of the protocol (tested through the real server). */
@@ -185,6 +187,7 @@ export class GrantTools {
         return refusal(e.message);
       }
       // refused by authorize (already recorded), or the vault failed (integrity): one line, no value
+      if (!(e instanceof VaultError)) this.o.log(`vault mcp: internal error in ${tool}: ${(e as Error)?.name ?? 'unknown'}`);
       return refusal(refusalText(e));
     }
   }
@@ -309,7 +312,7 @@ export class GrantTools {
     const secretValues = r.secrets.map((s) => s.value).filter((v): v is Buffer => v !== null);
     const mask: Buffer[] = [];
     try {
-      names.forEach((n, i) => values.set(n, r.secrets[i]!.value!.toString('utf8')));
+      for (const n of names) values.set(n, r.byName.get(n)!.value!.toString('utf8'));
       for (const s of r.secrets) if (!s.notSecret && s.value) mask.push(Buffer.from(s.value), Buffer.from(encodeURIComponent(s.value.toString('utf8'))));
       const filled = fill(spec, values);
       if (new URL(filled.url).host !== url.host) return refusal('the filled URL names another host');

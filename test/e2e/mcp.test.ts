@@ -2,56 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { addGrant, type GrantSpec } from '../../src/core/grants.js';
 import { runVault } from '../helpers/cli.js';
-import { startMcp, type McpSession } from '../helpers/mcp.js';
-import { exec, fileBytes, query } from '../helpers/sqlite.js';
-import { cheapVault, openWithKey } from '../helpers/vaults.js';
+import { auditOf, setup, spec, VALUE, withMcp } from '../helpers/mcp.js';
+import { exec, fileBytes } from '../helpers/sqlite.js';
 
 /**
  * vault mcp driven by the SDK's own Client over stdio, against a real vault file: the child
  * gets the value, the agent never does; every limit of a grant; every call audited.
  */
-
-const VALUE = 'sk-live-9f8e7d6c5b4a3210';
-const OTHER = 'db-pass-0123456789abcdef';
-type V = Awaited<ReturnType<typeof cheapVault>>;
-
-function spec(name: string, extra: Partial<GrantSpec> = {}): GrantSpec {
-  return { name, secrets: [{ ns: 'default', name: 'API_KEY' }, { ns: 'default', name: 'PORT' }], ns: null, prefix: null, hosts: [], commands: null, expiresAt: null, maxUses: null, rate: null, reveal: false, ...extra };
-}
-
-async function setup(grants: GrantSpec[]): Promise<V> {
-  const v = await cheapVault();
-  const vault = await openWithKey(v);
-  try {
-    vault.put({ ns: 'default', name: 'API_KEY' }, Buffer.from(VALUE));
-    vault.put({ ns: 'default', name: 'PORT' }, Buffer.from('8080'), { notSecret: true });
-    vault.put({ ns: 'default', name: 'DB_PASSWORD' }, Buffer.from(OTHER));
-    for (const g of grants) addGrant(vault, g);
-  } finally {
-    vault.close();
-  }
-  return v;
-}
-
-async function withMcp(grants: GrantSpec[], grant: string, fn: (m: McpSession, v: V) => Promise<void>): Promise<void> {
-  const v = await setup(grants);
-  const m = await startMcp(grant, v.env);
-  try {
-    await fn(m, v);
-    assert.deepEqual(m.errors.map((e) => e.message), [], 'the protocol stream held only protocol messages');
-  } finally {
-    await m.close();
-    v.cleanup();
-  }
-}
-
-async function auditOf(v: V, grant: string): Promise<Array<Record<string, any>>> {
-  const r = await runVault(['audit', '--grant', grant, '--json'], { env: v.env });
-  assert.equal(r.status, 0, r.stderr);
-  return r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-}
 
 const PRINT = `const fs=require('fs');fs.writeFileSync(process.argv[1], process.env.API_KEY ?? 'unset');process.stdout.write('out:'+process.env.API_KEY+' port:'+process.env.PORT+'\\n');process.stderr.write('err:'+process.env.API_KEY+'\\n')`;
 
@@ -260,4 +218,3 @@ test('a vault that cannot be unlocked: vault mcp exits at start with the usual c
   }
 });
 
-void query;

@@ -1,8 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { PassThrough } from 'node:stream';
-import { baseEnv, BIN, ROOT } from './cli.js';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
+import { addGrant, type GrantSpec } from '../../src/core/grants.js';
+import { baseEnv, BIN, ROOT, runVault } from './cli.js';
+import { cheapVault, openWithKey } from './vaults.js';
 
 /**
  * The SDK's own client, spawning `node bin/vault.js mcp --grant NAME` against a real vault
@@ -59,3 +62,44 @@ export async function startMcp(grant: string, env: Record<string, string>): Prom
     close: () => client.close(),
   };
 }
+
+export const VALUE = 'sk-live-9f8e7d6c5b4a3210';
+export const OTHER = 'db-pass-0123456789abcdef';
+export type V = Awaited<ReturnType<typeof cheapVault>>;
+
+export function spec(name: string, extra: Partial<GrantSpec> = {}): GrantSpec {
+  return { name, secrets: [{ ns: 'default', name: 'API_KEY' }, { ns: 'default', name: 'PORT' }], ns: null, prefix: null, hosts: [], commands: null, expiresAt: null, maxUses: null, rate: null, reveal: false, ...extra };
+}
+
+export async function setup(grants: GrantSpec[], values: { API_KEY?: string } = {}): Promise<V> {
+  const v = await cheapVault();
+  const vault = await openWithKey(v);
+  try {
+    vault.put({ ns: 'default', name: 'API_KEY' }, Buffer.from(values.API_KEY ?? VALUE));
+    vault.put({ ns: 'default', name: 'PORT' }, Buffer.from('8080'), { notSecret: true });
+    vault.put({ ns: 'default', name: 'DB_PASSWORD' }, Buffer.from(OTHER));
+    for (const g of grants) addGrant(vault, g);
+  } finally {
+    vault.close();
+  }
+  return v;
+}
+
+export async function withMcp(grants: GrantSpec[], grant: string, fn: (m: McpSession, v: V) => Promise<void>, options: { env?: Record<string, string>; values?: { API_KEY?: string } } = {}): Promise<void> {
+  const v = await setup(grants, options.values);
+  const m = await startMcp(grant, { ...v.env, ...options.env });
+  try {
+    await fn(m, v);
+    assert.deepEqual(m.errors.map((e) => e.message), [], 'the protocol stream held only protocol messages');
+  } finally {
+    await m.close();
+    v.cleanup();
+  }
+}
+
+export async function auditOf(v: V, grant: string): Promise<Array<Record<string, any>>> {
+  const r = await runVault(['audit', '--grant', grant, '--json'], { env: v.env });
+  assert.equal(r.status, 0, r.stderr);
+  return r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+}
+

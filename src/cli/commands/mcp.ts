@@ -33,7 +33,7 @@ export function register(program: Command, io: IO): void {
         if (!grant) throw noGrant(name);
         const { serve } = await import('../../mcp/server.js');
         s.info(`vault mcp: serving grant ${name} on stdio`);
-        await serve({ vault, grant, env: io.env, ns, version: version(), stdin: io.stdin, stdout: io.stdout });
+        await serve({ vault, grant, env: io.env, ns, version: version(), stdin: io.stdin, stdout: io.stdout, log: (line) => io.stderr.write(`${line}\n`) });
       });
     });
 }
