@@ -15,7 +15,6 @@ import { expiryFrom } from './put.js';
 interface AddFlags {
   secrets?: string;
   prefix?: string;
-  ns?: string;
   hosts?: string;
   commands?: string;
   ttl?: string;
@@ -25,15 +24,21 @@ interface AddFlags {
   reveal?: boolean;
 }
 
-/** The flags as a grant; every check before the vault is opened. */
-export function specFrom(name: string, flags: AddFlags, defaultNs: string, now: number): GrantSpec {
+/**
+ * The flags as a grant; every check before the vault is opened. `--ns NS` (the global flag)
+ * is the namespace of bare names; alone, or with --prefix, it also selects that namespace's
+ * secrets (all, or those starting with the prefix). --prefix without --ns selects in the
+ * namespace of $VAULT_NS (default: `default`).
+ */
+export function specFrom(name: string, flags: AddFlags, nsFlag: string | undefined, envNs: string, now: number): GrantSpec {
   checkGrantName(name);
   if (flags.prefix === '') throw new VaultError('usage', '--prefix needs at least one character');
-  const ns = flags.ns !== undefined ? checkNamespace(flags.ns) : flags.prefix !== undefined ? defaultNs : null;
+  const defaultNs = checkNamespace(nsFlag ?? envNs);
+  const selectsNs = flags.prefix !== undefined || (nsFlag !== undefined && flags.secrets === undefined);
   return checkSpec({
     name,
     secrets: flags.secrets !== undefined ? parseSecretList(flags.secrets, defaultNs) : [],
-    ns,
+    ns: selectsNs ? defaultNs : null,
     prefix: flags.prefix ?? null,
     hosts: flags.hosts !== undefined ? parseHosts(flags.hosts) : [],
     commands: flags.commands !== undefined ? parseCommands(flags.commands) : null,
@@ -91,7 +96,6 @@ export function register(program: Command, io: IO): void {
     .argument('<name>', 'the grant name, given to vault mcp --grant')
     .option('--secrets <names>', 'these secrets, comma-separated (NAME or NS/NAME)')
     .option('--prefix <prefix>', 'every secret whose name starts with this (in --ns, or the namespace)')
-    .option('--ns <ns>', 'every secret of this namespace (with --prefix: those starting with it)')
     .option('--hosts <hosts>', 'hosts http_request may send them to, comma-separated, exact (none: no HTTP)')
     .option('--commands <programs>', 'programs run_command may run (argv[0], exact), comma-separated (none: any)')
     .option('--ttl <duration>', 'the grant ends after a duration: 45s, 90m, 8h, 30d, 2w')
@@ -99,11 +103,10 @@ export function register(program: Command, io: IO): void {
     .option('--max-uses <n>', 'at most N uses (a run_command, http_request or get_secret that used secrets)')
     .option('--rate <n/min>', 'at most N uses per minute')
     .option('--reveal', 'add the get_secret tool: the agent can READ these values')
+    .addHelpText('after', '\n--ns NS (before or after add): alone, every secret of NS; with --prefix, those of NS starting with it;\nwith --secrets, the namespace of bare names.\nAt least one of --secrets, --prefix, --ns.')
     .action(async (name: string, flags: AddFlags, cmd: Command) => {
       const s = new Session(io, cmd);
-      // --ns here is the grant's; the namespace of bare names is the global one ($VAULT_NS).
-      const defaultNs = checkNamespace(s.env.VAULT_NS || 'default');
-      const spec = specFrom(name, flags, defaultNs, Date.now());
+      const spec = specFrom(name, flags, s.opts.ns, s.env.VAULT_NS || 'default', Date.now());
       const made = await s.withVault(false, async (vault) => {
         if (grantExists(vault, spec.name)) throw new VaultError('exists', `grant ${spec.name} already exists`, { hint: `remove it first with vault grant rm ${spec.name}` });
         await s.unlock(vault);
