@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runVault } from '../helpers/cli.js';
+import { ROOT, runCommand, BIN, runVault } from '../helpers/cli.js';
 import { auditOf, setup, spec, VALUE, withMcp } from '../helpers/mcp.js';
 import { exec, fileBytes } from '../helpers/sqlite.js';
 
@@ -218,3 +218,16 @@ test('a vault that cannot be unlocked: vault mcp exits at start with the usual c
   }
 });
 
+
+test('control for the lean test: vault mcp does load the SDK (the trace would see it), vault get does not', async () => {
+  const v = await setup([spec('agent')]);
+  try {
+    const trace = join(v.dir, 'imports.txt');
+    const r = await runCommand(process.execPath, ['--import', join(ROOT, 'test', 'fixtures', 'trace-imports.mjs'), BIN, 'mcp', '--grant', 'agent'], { env: { ...v.env, TRACE_IMPORTS_FILE: trace }, input: '' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.out, '');
+    assert.ok(readFileSync(trace, 'utf8').includes('/node_modules/@modelcontextprotocol/sdk/'), 'the SDK loaded for mcp');
+  } finally {
+    v.cleanup();
+  }
+});

@@ -21,7 +21,8 @@ export interface Recorder {
 /**
  * A real server on 127.0.0.1 that records exactly what arrived. Routes: /redirect answers 302
  * to `location` query; /big answers 200 KiB; anything else echoes the request (headers and
- * body) back, in the body and in an x-echo header.
+ * body) back, in the body and in an x-echo header (and the Authorization credential in base64
+ * and hex, in x-echo-b64 and x-echo-hex).
  */
 function handler(arrived: Arrived[]) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -38,7 +39,9 @@ function handler(arrived: Arrived[]) {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('x'.repeat(200 * 1024));
       } else {
-        res.writeHead(200, { 'content-type': 'application/json', 'x-echo': String(req.headers.authorization ?? '') });
+        const auth = Buffer.from(String(req.headers.authorization ?? '').replace(/^\S+ /, ''), 'utf8');
+        // the credential back in other encodings too, for the masking tests
+        res.writeHead(200, { 'content-type': 'application/json', 'x-echo': String(req.headers.authorization ?? ''), 'x-echo-b64': auth.toString('base64'), 'x-echo-hex': auth.toString('hex') });
         res.end(JSON.stringify(a));
       }
     });
