@@ -18,7 +18,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3'],
+  // @modelcontextprotocol/sdk (vault mcp only) is imported at run time by src/mcp/server.ts.
+  external: ['better-sqlite3', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3', '@modelcontextprotocol/sdk'],
   // commander is CommonJS and calls require(); an ES module bundle needs a real require.
   banner: { js: "import { createRequire as __vaultCreateRequire } from 'node:module'; const require = __vaultCreateRequire(import.meta.url);" },
   logLevel: 'warning',

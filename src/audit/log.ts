@@ -28,6 +28,7 @@ export const AUDIT_OPS = [
   'key-add', 'key-rm', 'keychain-enable', 'keychain-disable', 'passwd', 'unlock', 'kdf-upgrade',
   'key-update', 'upgrade', 'accept-restore',
   'mv',
+  'grant-add', 'grant-rm', 'mcp',
 ] as const;
 
 /** An audit key and the first seq it MACs: `rotate --master` starts a new one (docs/security.md). */

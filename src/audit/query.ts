@@ -11,6 +11,8 @@ export interface AuditFilter {
   since?: number;
   /** the K most recent matching entries (still returned oldest first) */
   limit?: number;
+  /** entries about one agent grant (grant-add, grant-rm and the mcp calls under it) */
+  grant?: string;
 }
 
 /** One entry as readers see it. Holds no value: the log never stores one. */
@@ -55,6 +57,11 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
   if (filter.ops !== undefined && filter.ops.length > 0) {
     where.push(`op IN (${filter.ops.map((_, k) => `@op${k}`).join(', ')})`);
     filter.ops.forEach((op, k) => (params[`op${k}`] = op));
+  }
+  if (filter.grant !== undefined) {
+    // A detail a file writer made malformed is skipped, never an error.
+    where.push("(CASE WHEN json_valid(detail) THEN json_extract(detail, '$.grant') END) = @grant");
+    params.grant = filter.grant;
   }
   if (filter.since !== undefined) {
     where.push('at >= @since');

@@ -40,6 +40,8 @@ export interface ResolvedSecret {
   version: number;
   value: Buffer;
   expiresAt: number | null;
+  /** marked not secret: left out of every mask list */
+  notSecret: boolean;
 }
 
 export interface ReadResult {
@@ -176,7 +178,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
             });
           }
           values.push(value);
-          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at });
+          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at, notSecret: s.secret.not_secret === 1 });
         }
       }
       // A refusal from prepare (a value no environment can carry) is recorded as denied.
@@ -279,7 +281,7 @@ function clashError(ns: string, names: string[]): VaultError {
  * listing the names. Existing names need `overwrite`, else the whole import is refused
  * (exists, 8) listing them and nothing is written. A removed name is stored anew.
  */
-export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean } = {}): { created: string[]; updated: string[] } {
+export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean; notSecret?: boolean } = {}): { created: string[]; updated: string[] } {
   checkImport(entries);
   vault.requireKey();
   return vault.audited({ op: 'import', ns, detail: { names: entries.map((e) => e.name) } }, (entry) => {
@@ -291,10 +293,10 @@ export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], 
     for (const { name, value } of entries) {
       const ref = { ns, name };
       const secret = vault.findSecret(ref, true, true);
-      vault.storeVersion(ref, secret, value, { force: true, origin: 'import' });
+      vault.storeVersion(ref, secret, value, { force: true, origin: 'import', notSecret: options.notSecret === true });
       (secret && secret.removed_at === null ? updated : created).push(name);
     }
-    entry.detail = { names: entries.map((e) => e.name), overwritten: updated };
+    entry.detail = { names: entries.map((e) => e.name), overwritten: updated, ...(options.notSecret ? { notSecret: true } : {}) };
     return { created, updated };
   });
 }

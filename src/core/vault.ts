@@ -13,16 +13,18 @@ import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, typ
 import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
 import { deleteMeta, getMeta, setMeta } from '../store/meta.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
+import * as grants from '../store/grants.js';
+import type { GrantRow } from '../store/grants.js';
 import * as secrets from '../store/secrets.js';
 import type { SecretRow, VersionRow } from '../store/secrets.js';
 import * as slots from '../store/slots.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
-import { legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
+import { grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
 export { FORMAT_VERSION };
-export type { SlotKind, SlotRow, SecretRow, VersionRow };
+export type { SlotKind, SlotRow, SecretRow, VersionRow, GrantRow };
 
 export interface SlotInfo {
   id: string;
@@ -45,6 +47,8 @@ export interface SecretInfo {
   updatedAt: number;
   expiresAt: number | null;
   expired: boolean;
+  /** marked not secret (put/import --not-secret): masking leaves its value alone */
+  notSecret: boolean;
 }
 
 export interface VersionInfo {
@@ -70,6 +74,8 @@ export interface PutOptions {
   description?: string | null;
   /** how this version came to be: put, rotate, rollback:N, import */
   origin?: string;
+  /** mark the secret as not secret (true) or secret (false); omitted: unchanged (new: secret) */
+  notSecret?: boolean;
 }
 
 export interface GetOptions {
@@ -361,7 +367,7 @@ export class Vault {
     }
     const state = parseState(getMeta(this.db, 'state'));
     if (!state) throw integrity('the vault state record is missing or malformed');
-    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, secrets.secretMacs(this.db)));
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, secrets.secretMacs(this.db), grants.grantMacs(this.db)));
     if (!macEqual(state.mac, expected)) {
       throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
     }
@@ -371,7 +377,7 @@ export class Vault {
   /** Inside a write transaction that changed secrets or slots: the next state record. */
   private writeState(dataKey: Buffer): void {
     const counter = this.stateCounter + 1;
-    const digest = stateDigest(slots.allSlots(this.db), secrets.secretMacs(this.db));
+    const digest = stateDigest(slots.allSlots(this.db), secrets.secretMacs(this.db), grants.grantMacs(this.db));
     setMeta(this.db, 'state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
     this.stateCounter = counter;
     this.changed = false;
@@ -616,6 +622,7 @@ export class Vault {
    */
   rekey(newKey: Buffer): { nextAuditKey: AuditKey } {
     for (const s of secrets.allSecrets(this.db)) secrets.updateSecret(this.db, { ...s, mac: secretMac(this.id, newKey, s) });
+    for (const g of grants.allGrants(this.db)) grants.updateGrant(this.db, { ...g, mac: grantMac(this.id, newKey, g) });
     const next: AuditKey = { fromSeq: this.auditHeadSeq() + 1, key: randomBytes(32) };
     const previous = this.auditKeys;
     this.auditKeys = [...previous, next];
@@ -783,6 +790,7 @@ export class Vault {
         updatedAt: r.updated_at,
         expiresAt: r.expires_at,
         expired: r.expires_at !== null && r.expires_at <= now,
+        notSecret: r.not_secret === 1,
       }));
   }
 
@@ -1027,6 +1035,7 @@ export class Vault {
       updated_at: now,
       removed_at: null,
       expires_at: v.expires_at,
+      not_secret: options.notSecret === undefined ? (secret?.not_secret ?? 0) : options.notSecret ? 1 : 0,
     };
     const rowMac = secretMac(this.id, key, row);
     let id: number;
@@ -1039,6 +1048,46 @@ export class Vault {
     secrets.insertVersion(this.db, { ...v, secret_id: id, nonce: sealed.nonce, ciphertext: sealed.box });
     this.changed = true;
     return version;
+  }
+
+  // ---- grants (src/core/grants.ts has their rules) ------------------------------------------
+
+  /**
+   * A grant's row, or undefined. With a key held its MAC is checked: an edited, re-planted or
+   * rolled-back row is refused (integrity), never used.
+   */
+  grantRow(name: string): GrantRow | undefined {
+    const row = grants.findGrant(this.db, name);
+    if (row && this.dataKey && !grantMacOk(this.id, this.dataKey, row)) {
+      throw integrity(`grant ${name} failed its integrity check: its record was edited or rolled back`);
+    }
+    return row;
+  }
+
+  /** Every grant, by name; each one's MAC checked when a key is held. */
+  grantRows(): GrantRow[] {
+    const rows = grants.allGrants(this.db);
+    if (this.dataKey) for (const row of rows) if (!grantMacOk(this.id, this.dataKey, row)) throw integrity(`grant ${row.name} failed its integrity check: its record was edited or rolled back`);
+    return rows;
+  }
+
+  /** Stores a grant (new when id is 0) inside transact(), MACed under the held key; returns its id. */
+  saveGrantRow(row: Omit<GrantRow, 'mac'>): number {
+    const fresh = { ...row, mac: grantMac(this.id, this.requireKey(), row) };
+    this.changed = true;
+    if (row.id === 0) {
+      const { id: _id, ...rest } = fresh;
+      return grants.insertGrant(this.db, rest);
+    }
+    grants.updateGrant(this.db, fresh);
+    return row.id;
+  }
+
+  /** Deletes a grant inside transact(). */
+  deleteGrantRow(id: number): void {
+    this.requireKey();
+    grants.deleteGrant(this.db, id);
+    this.changed = true;
   }
 
   /** Counts and facts for `vault status`; needs no key. */

@@ -17,6 +17,8 @@ export interface SecretRow {
   removed_at: number | null;
   /** the current version's expiry */
   expires_at: number | null;
+  /** 1: a value masking leaves alone (PORT, NODE_ENV); migration 5, covered by the MAC */
+  not_secret: number;
   mac: Buffer | null;
 }
 
@@ -31,7 +33,7 @@ export interface VersionRow {
   created_at: number;
 }
 
-const SECRET = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac';
+const SECRET = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
 
 export function findSecret(db: Database, ns: string, name: string): SecretRow | undefined {
   return stmt(db, `SELECT ${SECRET} FROM secrets WHERE ns = ? AND name = ?`).get(ns, name) as SecretRow | undefined;
@@ -55,8 +57,8 @@ export function currentSecrets(db: Database, ns: string | null): SecretRow[] {
 export function insertSecret(db: Database, row: Omit<SecretRow, 'id'>): number {
   const info = stmt(
     db,
-    `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac)
-     VALUES (@ns, @name, @uid, @current_version, @highest_version, @description, @created_at, @updated_at, @removed_at, @expires_at, @mac)`,
+    `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
+     VALUES (@ns, @name, @uid, @current_version, @highest_version, @description, @created_at, @updated_at, @removed_at, @expires_at, @not_secret, @mac)`,
   ).run(row);
   return Number(info.lastInsertRowid);
 }
@@ -65,7 +67,7 @@ export function updateSecret(db: Database, row: SecretRow): void {
   stmt(
     db,
     `UPDATE secrets SET ns = @ns, name = @name, uid = @uid, current_version = @current_version, highest_version = @highest_version,
-       description = @description, created_at = @created_at, updated_at = @updated_at, removed_at = @removed_at, expires_at = @expires_at, mac = @mac
+       description = @description, created_at = @created_at, updated_at = @updated_at, removed_at = @removed_at, expires_at = @expires_at, not_secret = @not_secret, mac = @mac
      WHERE id = @id`,
   ).run(row);
 }

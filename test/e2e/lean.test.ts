@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { freshVault, ROOT, runCommand, BIN } from '../helpers/cli.js';
 
-/** Modules that `vault get` in a script has no use for: each costs start-up time. */
-const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk'];
+/** Modules that `vault get` in a script has no use for: each costs start-up time (the MCP SDK and its zod and ajv too). */
+const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', '@modelcontextprotocol', 'zod', 'ajv'];
 
 test('vault get in a script loads no prompt, table, keychain or colour module', async () => {
   const v = await freshVault();

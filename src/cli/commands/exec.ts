@@ -124,7 +124,8 @@ export function register(program: Command, io: IO, state: RunState): void {
                 injected.set(entry.key, entry.value!);
               }
             }
-            const maskValues = flags.mask ? [...r.secrets, ...r.refs].map((x) => Buffer.from(x.value)) : [];
+            // Values marked not secret (PORT, NODE_ENV) are left alone.
+            const maskValues = flags.mask ? [...r.secrets, ...r.refs].filter((x) => !x.notSecret).map((x) => Buffer.from(x.value)) : [];
             return { injected, maskValues };
           } finally {
             wipe(...r.secrets.map((x) => x.value), ...r.refs.map((x) => x.value));
