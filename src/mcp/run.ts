@@ -26,6 +26,21 @@ export interface RunSpec {
   mask: Buffer[];
 }
 
+/** The process groups of the commands running now: killed when the server stops. */
+const running = new Set<number>();
+
+/** Kills every command still running (the client went away mid-call): none outlives the server. */
+export function killRunning(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
 /** A stream's bytes, masked as they arrive (split values too), kept up to OUTPUT_CAP. */
 class Capture {
   private readonly masker: Masker;
@@ -75,6 +90,7 @@ export function runCaptured(spec: RunSpec): Promise<CapturedRun> {
       detached: true,
       shell: false,
     });
+    if (child.pid !== undefined) running.add(child.pid);
     const out = new Capture(spec.mask);
     const err = new Capture(spec.mask);
     let timedOut = false;
@@ -105,6 +121,7 @@ export function runCaptured(spec: RunSpec): Promise<CapturedRun> {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (child.pid === undefined) return;
+      running.delete(child.pid);
       resolve({
         exitCode: code,
         signal,

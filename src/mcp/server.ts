@@ -6,7 +6,7 @@ import type { Vault } from '../core/vault.js';
 import { wipe } from '../crypto/aead.js';
 import { childEnvironment } from '../exec/environment.js';
 import { fill, hostAllowed, MAX_BODY, METHODS, placeholderNames, send, type HttpSpec } from './http.js';
-import { OUTPUT_CAP, runCaptured } from './run.js';
+import { killRunning, OUTPUT_CAP, runCaptured } from './run.js';
 
 /**
  * `vault mcp --grant NAME`: an MCP server on stdio (the official SDK, loaded only here) whose
@@ -222,7 +222,7 @@ export class GrantTools {
     const cwd = str(args, 'cwd', false, 4096);
     const stdin = str(args, 'stdin', false, MAX_BODY);
     const t = args.timeout_s;
-    if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > MAX_TIMEOUT_S)) throw new BadArgs(`argument timeout_s must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
+    if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 1 || t > MAX_TIMEOUT_S)) throw new BadArgs(`argument timeout_s must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
     const program = argv[0]!;
     const r = this.authorize({
       tool: 'run_command',
@@ -396,5 +396,6 @@ export async function serve(o: McpOptions): Promise<void> {
   });
   await server.connect(transport);
   await done;
+  killRunning();
   await server.close().catch(() => undefined);
 }

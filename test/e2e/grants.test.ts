@@ -163,3 +163,15 @@ test('attack: flipping not_secret in the file (to switch masking off) is refused
     await fails(v, ['get', 'TOKEN'], 7, 'secret default/TOKEN failed its integrity check: its record was edited or rolled back');
   });
 });
+
+test('rotate --master re-MACs the grants: they keep verifying, uses and all', async () => {
+  await withVault(async (v) => {
+    await ok(v, ['put', 'API_KEY'], 'x-value-123');
+    await ok(v, ['grant', 'add', 'g', '--secrets', 'API_KEY', '--max-uses', '3']);
+    const before = query(v.path, `SELECT mac FROM grants WHERE name = 'g'`)[0]!;
+    await ok(v, ['rotate', '--master']);
+    assert.notDeepEqual(query(v.path, `SELECT mac FROM grants WHERE name = 'g'`)[0]!.mac, before.mac);
+    const list = JSON.parse(await ok(v, ['grant', 'list', '--json'])) as Array<{ name: string; maxUses: number; uses: number }>;
+    assert.deepEqual(list.map((g) => [g.name, g.maxUses, g.uses]), [['g', 3, 0]]);
+  });
+});

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, runCommand, BIN, runVault } from '../helpers/cli.js';
-import { auditOf, setup, spec, VALUE, withMcp } from '../helpers/mcp.js';
+import { auditOf, setup, spec, startMcp, VALUE, withMcp } from '../helpers/mcp.js';
 import { exec, fileBytes } from '../helpers/sqlite.js';
 
 /**
@@ -227,6 +227,29 @@ test('control for the lean test: vault mcp does load the SDK (the trace would se
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.ok(readFileSync(trace, 'utf8').includes('/node_modules/@modelcontextprotocol/sdk/'), 'the SDK loaded for mcp');
+  } finally {
+    v.cleanup();
+  }
+});
+
+function running(pid: number): boolean {
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : null;
+  return stat !== null && !/^\d+ \([^)]*\) Z /.test(stat);
+}
+
+test('a client that goes away mid-call: the command it started is killed, not left running with the secret', async () => {
+  const v = await setup([spec('agent')]);
+  const m = await startMcp('agent', v.env);
+  try {
+    const pidFile = join(v.dir, 'pid');
+    const call = m.client.callTool({ name: 'run_command', arguments: { command: ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 300`], reason: 'long job', timeout_s: 600 } }).catch(() => null);
+    for (let k = 0; k < 200 && !existsSync(pidFile); k++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.equal(running(pid), true, 'the command is running');
+    await m.close();
+    await call;
+    for (let k = 0; k < 200 && running(pid); k++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(running(pid), false, 'the command was killed when the server stopped');
   } finally {
     v.cleanup();
   }
