@@ -130,3 +130,17 @@ export async function unlockFromSession(vault: Vault, env: NodeJS.ProcessEnv): P
   vault.recordFailedUnlock('session');
   return { ok: false, note: 'the session held an old data key (rotate --master ran since vault unlock) and was ended; run vault unlock again' };
 }
+
+/**
+ * After rotate --master: a session running for this vault with the old key takes the new one
+ * (it has to show the old key). Resolves whether a session was updated.
+ */
+export async function refreshSession(env: NodeJS.ProcessEnv, id: string, realPath: string, oldKey: Buffer, newKey: Buffer): Promise<boolean> {
+  const payload = Buffer.concat([oldKey, newKey]);
+  try {
+    const r = await ask(env, 'refresh', { id, path: realPath }, payload);
+    return r.kind === 'answer' && r.answer.ok;
+  } finally {
+    payload.fill(0);
+  }
+}
