@@ -206,3 +206,22 @@ test('vault get through a session loads no prompt, table, keychain or colour mod
     v.cleanup();
   }
 });
+
+test('the library API unlocks with { session: true } when a session runs, and is locked (code locked) when none does', async () => {
+  const v = await sessionVault();
+  try {
+    assert.equal((await v.withKey(['put', 'TOKEN'], { input: 'tok' })).status, 0);
+    const { openVault, VaultError } = await import('../../src/index.js');
+    const env = { ...v.bare, XDG_STATE_HOME: process.env.XDG_STATE_HOME ?? '' };
+    await assert.rejects(openVault({ env, unlock: { session: true } }), (e: unknown) => e instanceof VaultError && e.code === 'locked' && e.message === 'no session is running for this vault');
+    await v.unlock();
+    const h = await openVault({ env, unlock: { session: true } });
+    try {
+      assert.equal(h.get('TOKEN'), 'tok');
+    } finally {
+      h.close();
+    }
+  } finally {
+    v.cleanup();
+  }
+});
