@@ -6,9 +6,10 @@
  * SIGTERM/SIGINT, or when its socket is taken away, and zeroes the key first.
  *
  * Its start: one JSON line on stdin ({id, path, forMs, idleMs, dir}) followed by the 32 key
- * bytes; it answers `ready` (or `error: …`) on stdout once it listens, then closes stdio.
+ * bytes; it answers `ready` (or `error: …`) on file descriptor 3, a pipe from `vault unlock`,
+ * once it listens, then closes it and stdin (stdout and stderr are /dev/null from the start).
  */
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { frame, KEY_BYTES, lstatOrNull, PROTOCOL_VERSION, socketPath, untrusted } from './protocol.js';
 
@@ -169,9 +170,20 @@ function handle(conn: Socket, head: Record<string, unknown>, rest: Buffer): void
   }
 }
 
+/** One line to `vault unlock` on fd 3, which is then closed. */
+function tell(line: string): void {
+  try {
+    writeSync(3, `${line}\n`);
+    closeSync(3);
+  } catch {
+    // vault unlock is gone: nobody to tell
+  }
+}
+
 function fail(message: string): void {
   key?.fill(0);
-  process.stdout.write(`error: ${message}\n`, () => process.exit(1));
+  tell(`error: ${message}`);
+  process.exit(1);
 }
 
 async function main(): Promise<void> {
@@ -209,9 +221,7 @@ async function main(): Promise<void> {
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
     arm();
-    process.stdout.write('ready\n', () => {
-      process.stdout.destroy();
-    });
+    tell('ready');
     // Every minute: a socket removed or replaced means nobody can reach this agent any more.
     setInterval(() => {
       const now2 = lstatOrNull(path);

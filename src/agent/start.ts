@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { VaultError } from '../core/errors.js';
 import { ask, locate } from './client.js';
@@ -65,19 +66,22 @@ export function startAgent(req: StartRequest): Promise<number> {
     // holds the key; the inspector port points where nothing can listen (see bin/vault.js).
     const child = spawn(process.execPath, ['--inspect-port=[ff02::1]:9229', '--', entry], {
       detached: true,
-      stdio: ['pipe', 'pipe', 'ignore'],
+      // stdin: the start request and key; fd 3: its `ready`; stdout and stderr: nowhere.
+      stdio: ['pipe', 'ignore', 'ignore', 'pipe'],
       env: {},
       cwd: '/',
     });
+    const status = child.stdio[3] as Readable;
+    const stdin = child.stdin!;
     let out = '';
     let settled = false;
     const settle = (err: VaultError | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.stdout.removeAllListeners();
-      child.stdout.destroy();
-      child.stdin.destroy();
+      status.removeAllListeners('data');
+      status.destroy();
+      stdin.destroy();
       child.unref();
       if (err) {
         try {
@@ -90,9 +94,10 @@ export function startAgent(req: StartRequest): Promise<number> {
     };
     const timer = setTimeout(() => settle(new VaultError('error', 'the session agent did not start in time')), 30_000);
     child.on('error', (e) => settle(new VaultError('error', `cannot start the session agent: ${e.message}`)));
-    child.stdin.on('error', () => undefined);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
+    stdin.on('error', () => undefined);
+    status.on('error', () => undefined);
+    status.setEncoding('utf8');
+    status.on('data', (c: string) => {
       out += c;
       const nl = out.indexOf('\n');
       if (nl === -1) return;
@@ -101,9 +106,9 @@ export function startAgent(req: StartRequest): Promise<number> {
       else settle(new VaultError('error', `the session agent could not start: ${line.replace(/^error: /, '')}`));
     });
     child.on('exit', () => settle(new VaultError('error', `the session agent exited at start${out ? `: ${out.trim().replace(/^error: /, '')}` : ''}`)));
-    child.stdin.write(JSON.stringify({ id: req.id, path: req.realPath, forMs: req.forMs, idleMs: req.idleMs, dir }) + '\n');
+    stdin.write(JSON.stringify({ id: req.id, path: req.realPath, forMs: req.forMs, idleMs: req.idleMs, dir }) + '\n');
     const copy = Buffer.from(req.key);
-    child.stdin.write(copy, () => copy.fill(0));
+    stdin.write(copy, () => copy.fill(0));
   });
 }
 

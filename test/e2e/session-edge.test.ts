@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ask } from '../../src/agent/client.js';
@@ -221,6 +221,37 @@ test('the library API unlocks with { session: true } when a session runs, and is
     } finally {
       h.close();
     }
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('the agent: empty environment, no stdio, no inspector on SIGUSR1, survives SIGHUP, ends on SIGTERM', async (t) => {
+  if (!existsSync('/proc/self/fd')) {
+    t.skip('needs /proc');
+    return;
+  }
+  const v = await sessionVault();
+  try {
+    assert.equal((await v.withKey(['put', 'TOKEN'], { input: 'tok' })).status, 0);
+    const pid = await v.unlock();
+    assert.equal(readFileSync(`/proc/${pid}/environ`, 'utf8'), '');
+    // Nothing of the start is held: no pipe to vault unlock, no terminal; stdout and stderr are /dev/null.
+    const fds = readdirSync(`/proc/${pid}/fd`).map((n) => [n, readlinkSync(`/proc/${pid}/fd/${n}`)] as const);
+    // (fds 0 and 3, the start's pipes, are closed; node reuses the numbers for its own handles)
+    assert.deepEqual(fds.filter(([n, l]) => ((n === '0' || n === '3') && l.startsWith('pipe:')) || l.startsWith('/dev/pts') || l.startsWith('/dev/tty')), []);
+    assert.deepEqual(fds.filter(([n]) => n === '1' || n === '2').map(([, l]) => l), ['/dev/null', '/dev/null']);
+    process.kill(pid, 'SIGHUP');
+    process.kill(pid, 'SIGUSR1');
+    assert.deepEqual([(await v.run(['get', 'TOKEN'])).out], ['tok']);
+    // Nothing listens on the inspector's port (9229 = 0x2405; state 0A = LISTEN).
+    const listening = ['/proc/net/tcp', '/proc/net/tcp6'].filter(existsSync).flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => / [0-9A-F]+:2405 [0-9A-F]+:0000 0A /.test(l));
+    assert.deepEqual(listening, []);
+    process.kill(pid, 'SIGTERM');
+    assert.ok(await gone(pid));
+    assert.equal(existsSync(v.socket), false);
+    const r = await v.run(['get', 'TOKEN']);
+    assert.deepEqual([r.status, r.stderr], [4, LOCKED]);
   } finally {
     v.cleanup();
   }
