@@ -29,13 +29,16 @@ export function register(program: Command, io: IO): void {
       const forMs = parseDuration(flags.for);
       const idleMs = parseDuration(flags.idle);
       // Loaded here only: child_process is no business of `vault get`.
-      const { endRunning, startAgent } = await import('../../agent/start.js');
+      const { endRunning, startAgent, untrustedError } = await import('../../agent/start.js');
+      const { ask, locate } = await import('../../agent/client.js');
+      // A directory or socket that cannot be trusted is refused before anyone types a passphrase.
+      const where = locate(s.env);
+      if (where.kind === 'untrusted') throw untrustedError(where.path, where.why);
       await s.withVault(false, async (vault) => {
         // Never from the session itself: renewing a session from its own key would let the
         // absolute timeout be extended without the passphrase or a key.
         const method = await s.unlock(vault, { session: false });
         const realPath = realpathSync(vault.path);
-        vault.transact(() => vault.record({ op: 'unlock', outcome: 'ok', detail: { method, session: { forSeconds: forMs / 1000, idleSeconds: idleMs / 1000 } } }));
         const previous = await endRunning(s.env);
         const key = vault.dataKeyCopy();
         let pid: number;
@@ -44,6 +47,13 @@ export function register(program: Command, io: IO): void {
           pid = await startAgent({ env: s.env, id: vault.id, realPath, forMs, idleMs, key });
         } finally {
           key.fill(0);
+        }
+        try {
+          vault.transact(() => vault.record({ op: 'unlock', outcome: 'ok', detail: { method, session: { forSeconds: forMs / 1000, idleSeconds: idleMs / 1000 } } }));
+        } catch (e) {
+          // No entry, no session (fail closed, as every audited operation).
+          await ask(s.env, 'lock');
+          throw e;
         }
         const replaced = previous.kind === 'session' ? previous.path : null;
         if (s.json) {
