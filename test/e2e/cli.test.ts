@@ -65,9 +65,9 @@ describe('status', () => {
         `format:    2 (schema ${SCHEMA_VERSION})`,
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
+        'session:   locked (no session; vault unlock starts one)',
         'slots:',
         ...f.slots.map((s) => (s.kind === 'passphrase' ? `  ${s.id as string}  passphrase scrypt N=16384,r=8,p=1` : `  ${s.id as string}  master-key hkdf-sha256  "tests"`)),
-        'session:   locked (no session; vault unlock starts one)',
         '',
       ].join('\n'),
     );

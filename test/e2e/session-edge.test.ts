@@ -25,7 +25,7 @@ test('a session directory or socket with the wrong mode, owner or a symlink is r
     chmodSync(v.agentDir, 0o755);
     await refusedWith(`${v.agentDir} has mode 755; it must be 700 or stricter`);
     const st = await v.run(['status']);
-    assert.match(st.out, new RegExp(`\\nsession: {3}refused: ${v.agentDir} has mode 755; it must be 700 or stricter\\n$`));
+    assert.match(st.out, new RegExp(`\\nsession: {3}refused: ${v.agentDir} has mode 755; it must be 700 or stricter\\nslots:\\n`));
     // vault unlock and vault lock refuse it too, rather than talk to it or replace it.
     const u = await v.withKey(['unlock']);
     assert.deepEqual([u.status, u.stderr], [1, `vault: error: the session directory ${v.agentDir} has mode 755; it must be 700 or stricter; refusing to use it\nvault: hint: remove it, or make it yours and private (chmod 700); another user may be trying to intercept the vault's key\n`]);

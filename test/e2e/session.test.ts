@@ -47,7 +47,7 @@ test('vault unlock: get and exec through the session with no key in the environm
     assert.deepEqual([put.status, put.stderr], [0, 'stored default/NEW version 1\n']);
 
     const text = await v.run(['status']);
-    assert.match(text.out, /\nsession: {3}unlocked, (59m \d+s|1h) left \(until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\), locks after 15m without use\n$/);
+    assert.match(text.out, /\nsession: {3}unlocked, (59m \d+s|1h) left \(until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\), locks after 15m without use\nslots:\n/);
 
     // The audit log records who started the session and how it was unlocked.
     const starts = auditLog(v.path).filter((e) => e.op === 'unlock');
@@ -60,7 +60,7 @@ test('vault unlock: get and exec through the session with no key in the environm
     const after = await v.run(['get', 'TOKEN']);
     assert.deepEqual([after.status, after.out, after.stderr], [4, '', LOCKED]);
     const status = await v.run(['status']);
-    assert.match(status.out, /\nsession: {3}locked \(no session; vault unlock starts one\)\n$/);
+    assert.match(status.out, /\nsession: {3}locked \(no session; vault unlock starts one\)\nslots:\n/);
     const again = await v.run(['lock', '--json']);
     assert.deepEqual([again.status, JSON.parse(again.out)], [0, { locked: false, path: null }]);
   } finally {
@@ -107,7 +107,7 @@ test('--no-session and VAULT_SESSION=off skip a running session; unlock refuses 
     const env = await v.run(['get', 'TOKEN'], { env: { VAULT_SESSION: 'off' } });
     assert.deepEqual([env.status, env.out, env.stderr], [4, '', LOCKED]);
     const st = await v.run(['status'], { env: { VAULT_SESSION: 'off' } });
-    assert.match(st.out, /\nsession: {3}off \(--no-session or VAULT_SESSION\)\n$/);
+    assert.match(st.out, /\nsession: {3}off \(--no-session or VAULT_SESSION\)\nslots:\n/);
     const start = await v.withKey(['unlock'], { env: { VAULT_SESSION: 'off' } });
     assert.deepEqual([start.status, start.stderr], [2, 'vault: error: sessions are turned off (VAULT_SESSION)\nvault: hint: unset VAULT_SESSION and drop --no-session to start one\n']);
     // The session itself is untouched and still serves.
@@ -143,7 +143,7 @@ test('the agent process gone (a stale socket) means no session, cleanly; lock an
     const r = await v.run(['get', 'TOKEN']);
     assert.deepEqual([r.status, r.out, r.stderr], [4, '', LOCKED]);
     const st = await v.run(['status']);
-    assert.match(st.out, /\nsession: {3}locked \(no session; vault unlock starts one\)\n$/);
+    assert.match(st.out, /\nsession: {3}locked \(no session; vault unlock starts one\)\nslots:\n/);
     const lock = await v.run(['lock']);
     assert.deepEqual([lock.status, lock.stderr], [0, 'no session was running (removed the socket of an agent that is gone)\n']);
     assert.equal(existsSync(v.socket), false);
@@ -189,7 +189,7 @@ test('vault unlock twice replaces the session; another vault\'s unlock ends it',
     const refused = await v.run(['get', 'TOKEN']);
     assert.deepEqual([refused.status, refused.stderr], [4, LOCKED]);
     const vs = await v.run(['status']);
-    assert.match(vs.out, new RegExp(`\\nsession: {3}locked \\(the running session is for ${w.real.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\n$`));
+    assert.match(vs.out, new RegExp(`\\nsession: {3}locked \\(the running session is for ${w.real.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\nslots:\\n`));
   } finally {
     v.cleanup();
     w.cleanup();

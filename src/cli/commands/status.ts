@@ -40,10 +40,10 @@ export function register(program: Command, io: IO): void {
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
         `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,
         `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}${st.auditPending > 0 ? `, ${st.auditPending} failed unlock${st.auditPending === 1 ? '' : 's'} not sealed yet` : ''}`,
+        `session:   ${session.text}`,
         `slots:`,
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
         ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),
-        `session:   ${session.text}`,
       ];
       // Each line shows stored text (labels, KDF parameters, ids): control characters escaped.
       s.out(lines.map(printable).join('\n') + '\n');
