@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ask } from '../../src/agent/client.js';
@@ -252,6 +252,24 @@ test('the agent: empty environment, no stdio, no inspector on SIGUSR1, survives 
     assert.equal(existsSync(v.socket), false);
     const r = await v.run(['get', 'TOKEN']);
     assert.deepEqual([r.status, r.stderr], [4, LOCKED]);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('a session does not bypass the rollback anchor: an older copy of the whole file is refused (exit 7)', async () => {
+  const v = await sessionVault();
+  try {
+    assert.equal((await v.withKey(['put', 'TOKEN'], { input: 'old-value' })).status, 0);
+    const backup = `${v.path}.bak`;
+    copyFileSync(v.path, backup);
+    await v.unlock();
+    const put = await v.run(['put', 'TOKEN', '--force'], { input: 'new-value' });
+    assert.equal(put.status, 0, put.stderr);
+    copyFileSync(backup, v.path);
+    const r = await v.run(['get', 'TOKEN']);
+    assert.deepEqual([r.status, r.out], [7, '']);
+    assert.match(r.stderr, /^vault: error: the vault file was rolled back: it is at state \d+ \(audit entry #\d+\), but this user last saw state \d+ \(audit entry #\d+\)\nvault: hint: if you restored this file from a backup on purpose, accept it with: vault accept-restore\n$/);
   } finally {
     v.cleanup();
   }
