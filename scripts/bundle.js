@@ -11,7 +11,9 @@ import { build } from 'esbuild';
 rmSync('dist/cli', { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: 'dist/src/cli/main.js' },
+  // The session agent (src/agent/agent.ts) is its own entry: `vault unlock` starts it as
+  // dist/cli/agent.js, next to the chunk that spawns it.
+  entryPoints: { main: 'dist/src/cli/main.js', agent: 'dist/src/agent/agent.js' },
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,

@@ -37,6 +37,8 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },
+  { words: ['unlock'], load: async () => (await import('./commands/unlock.js')).register },
+  { words: ['lock'], load: async () => (await import('./commands/lock.js')).register },
   { words: ['completion', '__complete'], load: async () => (await import('./commands/completion.js')).register },
   { words: ['help'], load: async () => (await import('./commands/status.js')).registerHelp },
 ];
@@ -65,6 +67,7 @@ export function buildProgram(io: IO): Command {
     .option('--no-color', 'no colour')
     .option('--quiet', 'no messages on stderr other than errors')
     .option('--debug', 'stack traces on errors')
+    .option('--no-session', 'do not use an unlocked session (vault unlock); also VAULT_SESSION=off')
     .addOption(new Option('--insecure-permissions', 'open a vault whose file or directory other users can read, change or own'))
     .addHelpText('after', '\nvault --version prints the version; vault help exit-codes lists the exit codes.')
     .configureHelp({ showGlobalOptions: true })

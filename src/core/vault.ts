@@ -322,16 +322,11 @@ export class Vault {
         this.checkAnchorFormat();
         this.upgrade(opened);
       } else {
-        // One read transaction: a consistent snapshot while other processes commit.
-        const { auditKeys, anchorKey } = this.db.transaction(() => {
-          const keys = { auditKeys: this.openAuditKeys(dataKey), anchorKey: this.openAnchorKey(dataKey) };
-          if (!keys.auditKeys || !keys.anchorKey) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
-          this.verifyState(dataKey);
-          return keys as { auditKeys: AuditKey[]; anchorKey: Buffer };
-        })();
+        const keys = this.verifiedKeys(dataKey);
+        if (!keys) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
         this.dataKey = dataKey;
-        this.auditKeys = auditKeys;
-        this.anchorKey = anchorKey;
+        this.auditKeys = keys.auditKeys;
+        this.anchorKey = keys.anchorKey;
       }
     } catch (e) {
       wipe(dataKey, opened.kek);
@@ -351,6 +346,79 @@ export class Vault {
         });
       }
     }
+  }
+
+  /**
+   * The vault's own keys (audit keys, anchor key) opened under `dataKey`, after every slot MAC
+   * and the state record verified under it; null when the keys do not open (the key is not, or
+   * no longer, this vault's). One read transaction: a consistent snapshot while others commit.
+   */
+  private verifiedKeys(dataKey: Buffer): { auditKeys: AuditKey[]; anchorKey: Buffer } | null {
+    return this.db.transaction(() => {
+      const auditKeys = this.openAuditKeys(dataKey);
+      const anchorKey = this.openAnchorKey(dataKey);
+      if (!auditKeys || !anchorKey) {
+        wipe(anchorKey, ...(auditKeys ?? []).map((k) => k.key));
+        return null;
+      }
+      try {
+        this.verifyState(dataKey);
+      } catch (e) {
+        wipe(anchorKey, ...auditKeys.map((k) => k.key));
+        throw e;
+      }
+      return { auditKeys, anchorKey };
+    })();
+  }
+
+  /**
+   * Unlocks with the data key itself, as a session agent holds it (src/agent): no slot is
+   * opened, and everything an ordinary unlock checks after its slot gave a key is checked the
+   * same way (the vault's own keys open under it, every slot MAC, the state record, the
+   * rollback anchor). Resolves false, and stays locked, when the vault's own keys do not open
+   * under the key: it is not, or no longer (rotate --master since), this vault's key. A key
+   * that opens them but fails the state check is tampering: integrity, as for any unlock.
+   * The caller keeps `dataKey` (this takes a copy). A 0.1 vault needs a slot: false.
+   */
+  unlockWithDataKey(dataKey: Buffer): boolean {
+    if (this.format !== FORMAT_VERSION || dataKey.length !== 32 || this.dataKey) return false;
+    const key = Buffer.from(dataKey);
+    let keys;
+    try {
+      keys = this.verifiedKeys(key);
+    } catch (e) {
+      wipe(key);
+      throw e;
+    }
+    if (!keys) {
+      wipe(key);
+      return false;
+    }
+    this.dataKey = key;
+    this.auditKeys = keys.auditKeys;
+    this.anchorKey = keys.anchorKey;
+    this.usedSlot = null;
+    this.usedKek = null;
+    this.seenDataVersion = this.dataVersion();
+    try {
+      this.checkAnchor();
+    } catch (e) {
+      this.lockAgain();
+      throw e;
+    }
+    return true;
+  }
+
+  /** A copy of the data key for a session agent (`vault unlock`), or for refreshing one after rotate --master. The caller wipes it. */
+  dataKeyCopy(): Buffer {
+    return Buffer.from(this.requireKey());
+  }
+
+  private lockAgain(): void {
+    wipe(this.dataKey, this.anchorKey, ...this.auditKeys.map((k) => k.key));
+    this.dataKey = null;
+    this.anchorKey = null;
+    this.auditKeys = [];
   }
 
   /** Every slot's MAC and the state record's MAC over the digest of all slot and secret MACs. */
@@ -698,7 +766,7 @@ export class Vault {
    * the chain. Best effort: a vault that cannot be written must not turn the auth failure into
    * another error.
    */
-  recordFailedUnlock(method: SlotKind): void {
+  recordFailedUnlock(method: SlotKind | 'session'): void {
     const entry = { op: 'unlock', outcome: 'denied', detail: { method } } as const;
     try {
       if (this.auditKeys.length > 0) this.transact(() => this.record(entry));
