@@ -8,7 +8,7 @@ import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
 import { parseEnvFile, where, type EnvFileEntry } from '../../exec/envfile.js';
 import { childEnvironment } from '../../exec/environment.js';
-import { createMaskStream } from '../../exec/mask.js';
+import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
 import type { RunState } from '../program.js';
@@ -131,12 +131,14 @@ export function register(program: Command, io: IO, state: RunState): void {
       const { env, overridden } = childEnvironment(io.env, prepared.injected, { pristine: flags.pristine === true });
       for (const name of overridden) s.warn(`${name} overrides a variable from the environment`);
       const maskValues = prepared.maskValues;
+      // Compiled once for both streams (the values and their encoded forms).
+      const patterns = flags.mask ? new MaskPatterns(maskValues) : undefined;
       const result = await runChild({
         file,
         args,
         env,
         terminal: io.stdin.isTTY === true,
-        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(maskValues) } } : {}),
+        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(patterns!) } } : {}),
       });
       wipe(...maskValues);
       if (!result.started) {
