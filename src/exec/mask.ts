@@ -45,10 +45,11 @@ export interface EncodedForm {
  *   RFC 3986 strictly does (keeps `A-Za-z0-9-._~`), and as HTML forms do (keeps
  *   `A-Za-z0-9*-._`, space as `+`), each with upper- and lower-case hex digits.
  *
- * Forms shorter than MIN_MASK_LENGTH are left out (for a value of 4 or more bytes every
- * form is at least 4 characters: the shortest is the 4-character base64 core at offset 1).
+ * A value shorter than MIN_MASK_LENGTH bytes has no forms; for a longer one every form is at
+ * least 4 characters (the shortest is the 4-character base64 core at offset 1).
  */
 export function encodedForms(value: Uint8Array): EncodedForm[] {
+  if (value.length < MIN_MASK_LENGTH) return [];
   const v = Buffer.from(value.buffer, value.byteOffset, value.length);
   const seen = new Map<string, MaskForm>();
   const add = (form: MaskForm, text: string): void => {
