@@ -29,6 +29,7 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['env', 'export'], load: async () => (await import('./commands/env.js')).register },
   { words: ['import'], load: async () => (await import('./commands/import.js')).register },
   { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
+  { words: ['scan'], load: async () => (await import('./commands/scan.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },

@@ -163,7 +163,7 @@ export class Masker {
    */
   private groups: Group[] = [];
   private ended = false;
-  /** (index in chunk, length) of the matches found by the last scan */
+  /** (index in chunk, state) of the matches found by the last scan */
   private readonly hits: number[] = [];
 
   /** `values`: the raw values (their encoded forms are masked too), or compiled patterns. */
@@ -182,7 +182,7 @@ export class Masker {
     const hits = this.hits;
     hits.length = 0;
     this.state = scan(ac, chunk, this.state, hits);
-    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - hits[h + 1]!, base + hits[h]! + 1);
+    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - ac.matchLength[hits[h + 1]!]!, base + hits[h]! + 1);
     this.pos = base + n;
     return this.release(data, this.pos - ac.holdDepth[this.state]!);
   }
@@ -276,8 +276,9 @@ export function createMaskStream(values: Uint8Array[] | MaskPatterns): Transform
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Runs `chunk` through the automaton from `state`; pushes (index in chunk, length) of the
- * longest match ending at each byte where one ends; returns the state after the chunk.
+ * Runs `chunk` through the automaton from `state`; pushes (index in chunk, state) at each
+ * byte where a pattern ends (`matchLength[state]` is the longest; `patternAt` and `dictLink`
+ * give them all); returns the state after the chunk.
  * This loop is the whole cost of masking and scanning. In a dense state the state is carried
  * as its row offset; an entry's low bit flags a target that needs a look (a match ends there,
  * or it has no dense row).
@@ -317,8 +318,7 @@ export function scan(ac: Automaton, chunk: Uint8Array, state: number, hits: numb
       state = s;
     }
     off = state < denseRows ? state << shift : -1;
-    const len = matchLength[state]!;
-    if (len !== 0) hits.push(i, len);
+    if (matchLength[state] !== 0) hits.push(i, state);
   }
   return off >= 0 ? off >>> shift : state;
 }
