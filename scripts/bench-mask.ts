@@ -9,7 +9,7 @@
  * 2. Writes M MiB (default 200) of build-log-like output (timestamps, paths, words, commit
  *    hashes, request ids) to a file.
  * 3. Whole process: `vault exec --mask -- cat FILE` with stdout to /dev/null, for each
- *    namespace (so the automaton holds every value and its encoded forms: about 13 patterns
+ *    namespace (so the automaton holds every value and its encoded forms: about 11 patterns
  *    per value), against `vault exec -- cat FILE` without masking; medians of N runs
  *    (default 3), interleaved. The figure is M MiB over the wall time of the whole command,
  *    start-up, unlock and compiling the patterns included.

@@ -55,25 +55,32 @@ export function encodedForms(value: Uint8Array): EncodedForm[] {
   const add = (form: MaskForm, text: string): void => {
     if (text.length >= MIN_MASK_LENGTH && !seen.has(text)) seen.set(text, form);
   };
-  add('raw', v.toString('latin1'));
+  const raw = v.toString('latin1');
+  add('raw', raw);
   const hex = v.toString('hex');
   add('hex', hex);
   add('hex', hex.toUpperCase());
   const n = v.length;
+  // Two zero bytes, then the value: subarray(2 - k) is the value at offset k.
+  const shifted = Buffer.allocUnsafe(n + 2);
+  shifted[0] = 0;
+  shifted[1] = 0;
+  v.copy(shifted, 2);
   for (let k = 0; k < 3; k++) {
-    const shifted = k === 0 ? v : Buffer.concat([Buffer.alloc(k), v]);
-    const encoded = shifted.toString('base64');
+    const encoded = shifted.toString('base64', 2 - k);
     const start = Math.ceil((8 * k) / 6);
     const end = Math.floor((8 * k + 8 * n) / 6);
-    const core = encoded.slice(start, end);
     const padded = encoded.slice(start);
-    const unpadded = padded.replace(/=+$/, '');
+    const unpadded = padded.endsWith('=') ? padded.slice(0, padded.indexOf('=')) : padded;
+    const core = unpadded.slice(0, end - start);
+    const url = padded.includes('+') || padded.includes('/');
     for (const text of [core, unpadded, padded]) {
       add('base64', text);
-      add('base64url', text.replace(/\+/g, '-').replace(/\//g, '_'));
+      if (url) add('base64url', text.replace(/[+/]/g, (c) => (c === '+' ? '-' : '_')));
     }
   }
   for (const keep of [URI_COMPONENT, RFC3986, FORM]) {
+    if (!v.some((b) => keep[b] === 0)) continue;
     for (const digits of [HEX_UPPER, HEX_LOWER]) add('url', percentEncode(v, keep, digits, keep === FORM));
   }
   return [...seen].map(([text, form]) => ({ form, text }));
@@ -332,9 +339,10 @@ interface Group {
   announced: boolean;
 }
 
-const HEX_UPPER = '0123456789ABCDEF';
-const HEX_LOWER = '0123456789abcdef';
+const HEX_UPPER = Buffer.from('0123456789ABCDEF');
+const HEX_LOWER = Buffer.from('0123456789abcdef');
 
+/** 1 for the bytes a percent-encoding keeps as they are. */
 function keepSet(extra: string): Uint8Array {
   const keep = new Uint8Array(256);
   const plain = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789' + extra;
@@ -346,14 +354,19 @@ const URI_COMPONENT = keepSet("-_.!~*'()");
 const RFC3986 = keepSet('-._~');
 const FORM = keepSet('*-._');
 
-function percentEncode(v: Buffer, keep: Uint8Array, digits: string, spaceAsPlus: boolean): string {
-  let out = '';
+function percentEncode(v: Buffer, keep: Uint8Array, digits: Buffer, spaceAsPlus: boolean): string {
+  const out = Buffer.allocUnsafe(v.length * 3);
+  let j = 0;
   for (const b of v) {
-    if (keep[b]) out += String.fromCharCode(b);
-    else if (spaceAsPlus && b === 0x20) out += '+';
-    else out += '%' + digits[b >> 4]! + digits[b & 15]!;
+    if (keep[b]) out[j++] = b;
+    else if (spaceAsPlus && b === 0x20) out[j++] = 0x2b;
+    else {
+      out[j++] = 0x25;
+      out[j++] = digits[b >> 4]!;
+      out[j++] = digits[b & 15]!;
+    }
   }
-  return out;
+  return out.toString('latin1', 0, j);
 }
 
 /**
