@@ -72,7 +72,7 @@ export function register(program: Command, io: IO, state: RunState): void {
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--env-file <file>', 'also set the variables of this dotenv file; values may be vault:// references (repeatable, later files win)', collect)
     .option('--pristine', 'start from an empty environment: only the secrets and PATH, HOME, USER, LANG, TERM')
-    .option('--mask', "replace secret values (4+ characters) in the command's stdout and stderr with *****")
+    .option('--mask', "replace secret values (4+ bytes) and their hex, base64 and URL-encoded forms in the command's stdout and stderr with *****")
     .option('--allow-expired', 'inject expired secrets instead of refusing them')
     .option('--command <string>', 'run STRING with /bin/sh -c (arguments after -- become $1…)')
     .addHelpText('after', '\nEverything after -- goes to the command untouched: vault exec --only DB_URL -- psql -c "select 1"')
