@@ -24,7 +24,7 @@ import type { Actor } from './actor.js';
 /** Every operation an entry may record; `vault audit --op` accepts these. */
 export const AUDIT_OPS = [
   'init', 'get', 'put', 'rotate', 'rotate-master', 'rm', 'rollback',
-  'exec', 'env', 'export', 'inject', 'import',
+  'exec', 'env', 'export', 'inject', 'import', 'scan',
   'key-add', 'key-rm', 'keychain-enable', 'keychain-disable', 'passwd', 'unlock', 'kdf-upgrade',
   'key-update', 'upgrade', 'accept-restore',
   'mv',

@@ -34,6 +34,7 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
   { words: ['grant'], load: async () => (await import('./commands/grant.js')).register },
   { words: ['mcp'], load: async () => (await import('./commands/mcp.js')).register },
+  { words: ['scan'], load: async () => (await import('./commands/scan.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },

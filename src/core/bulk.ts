@@ -20,7 +20,7 @@ export interface Selection {
 }
 
 export interface ReadRequest {
-  op: 'exec' | 'env' | 'export' | 'inject';
+  op: 'exec' | 'env' | 'export' | 'inject' | 'scan';
   /** the namespace read, and the one the audit entry names */
   ns: string;
   /** the namespace's secrets to read; omitted: none */

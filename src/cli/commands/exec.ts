@@ -8,7 +8,7 @@ import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
 import { parseEnvFile, where, type EnvFileEntry } from '../../exec/envfile.js';
 import { childEnvironment } from '../../exec/environment.js';
-import { createMaskStream } from '../../exec/mask.js';
+import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
 import type { RunState } from '../program.js';
@@ -74,7 +74,7 @@ export function register(program: Command, io: IO, state: RunState): void {
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--env-file <file>', 'also set the variables of this dotenv file; values may be vault:// references (repeatable, later files win)', collect)
     .option('--pristine', 'start from an empty environment: only the secrets and PATH, HOME, USER, LANG, TERM')
-    .option('--mask', "replace secret values (4+ characters) in the command's stdout and stderr with *****")
+    .option('--mask', "replace secret values (4+ bytes) and their hex, base64 and URL-encoded forms in the command's stdout and stderr with *****")
     .option('--allow-expired', 'inject expired secrets instead of refusing them')
     .option('--command <string>', 'run STRING with /bin/sh -c (arguments after -- become $1…)')
     .addHelpText('after', '\nEverything after -- goes to the command untouched: vault exec --only DB_URL -- psql -c "select 1"')
@@ -136,12 +136,14 @@ export function register(program: Command, io: IO, state: RunState): void {
       const { env, overridden } = childEnvironment(io.env, prepared.injected, { pristine: flags.pristine === true });
       for (const name of overridden) s.warn(`${name} overrides a variable from the environment`);
       const maskValues = prepared.maskValues;
+      // Compiled once for both streams (the values and their encoded forms).
+      const patterns = flags.mask ? new MaskPatterns(maskValues) : undefined;
       const result = await runChild({
         file,
         args,
         env,
         terminal: io.stdin.isTTY === true,
-        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(maskValues) } } : {}),
+        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(patterns!) } } : {}),
       });
       wipe(...maskValues);
       if (!result.started) {
