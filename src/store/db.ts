@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
@@ -7,6 +8,26 @@ import { checkSidecar, checkSidecars, checkVaultDirectory, chownHint, currentUse
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
+
+let addonPath: string | null | undefined;
+
+/**
+ * better-sqlite3's native addon, by path: without one it asks the `bindings` package, which
+ * probes a dozen candidate paths (and walks a stack trace) on every start. Undefined (let
+ * better-sqlite3 search) when the addon is not where a normal install puts it.
+ */
+function nativeBinding(): string | undefined {
+  if (addonPath === undefined) {
+    try {
+      const entry = createRequire(import.meta.url).resolve('better-sqlite3');
+      const path = join(dirname(entry), '..', 'build', 'Release', 'better_sqlite3.node');
+      addonPath = existsSync(path) ? path : null;
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ?? undefined;
+}
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const BUSY_TIMEOUT_MS = 5000;
@@ -251,7 +272,8 @@ function connectChecked(path: string, fd: number, readonly: boolean, fresh: bool
   try {
     sidecars = prepareSidecars(path, readonly, insecure);
     const checked = identity(fstatSync(fd));
-    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    const addon = nativeBinding();
+    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS, ...(addon !== undefined ? { nativeBinding: addon } : {}) });
     verifyOpened(path, checked, [checked], fd);
     closeSync(fd);
     fdOpen = false;
