@@ -31,6 +31,11 @@ export interface ReadRequest {
   allowExpired?: boolean;
   /** more value-free audit detail, e.g. an exec's command basename and argument count */
   detail?: Record<string, unknown>;
+  /**
+   * exec: what the child's execve can take. Checked on the stored sizes before anything is
+   * decrypted; over it, the read is refused (usage, recorded as denied) naming the limit.
+   */
+  envLimit?: { total: number; each: number; name: string; used: number };
 }
 
 /** One decrypted secret. The caller owns `value` and should zero it when done. */
@@ -167,6 +172,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
         });
       }
     }
+    if (req.envLimit) checkEnvLimit(req.envLimit, all);
     const values: Buffer[] = [];
     try {
       const result: ReadResult = { secrets: [], refs: [] };
@@ -188,6 +194,25 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       throw e;
     }
   });
+}
+
+/** Refuses a read whose environment the child could not be started with (E2BIG), from sizes alone. */
+function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<{ ref: SecretRef; row: VersionRow }>): void {
+  let total = limit.used;
+  for (const s of all) {
+    const one = Buffer.byteLength(s.ref.name, 'utf8') + 1 + s.row.size + 1;
+    if (limit.each > 0 && one > limit.each) {
+      throw new VaultError('usage', `secret ${formatRef(s.ref)} is ${s.row.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
+        hint: 'leave it out with --only or --prefix, or read it with vault get',
+      });
+    }
+    total += one + 8;
+  }
+  if (total > limit.total) {
+    throw new VaultError('usage', `the command's environment would be ${total} bytes with ${all.length} secrets, over this system's ${limit.name} limit of ${limit.total} bytes for a command's arguments and environment`, {
+      hint: 'choose fewer secrets with --only or --prefix, or start from --pristine',
+    });
+  }
 }
 
 function integrityFailure(ref: SecretRef, version: number): VaultError {
