@@ -124,6 +124,9 @@ const OUTCOME_OF: Partial<Record<VaultError['code'], AuditEntry['outcome']>> = {
   error: 'denied',
 };
 
+/** Operations that only read secrets: their audit entry is the only thing they write. */
+const READ_OPS: ReadonlySet<string> = new Set(['get', 'exec', 'env', 'export', 'inject']);
+
 const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
 const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
 
@@ -729,6 +732,20 @@ export class Vault {
    */
   audited<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     this.requireKey();
+    // A read changes nothing but the log: its commit is not fsynced (synchronous=NORMAL in WAL
+    // mode). A crashed or killed process still loses nothing that committed (the WAL is
+    // written before the value is released); a power cut can lose the entries of reads made
+    // since the last checkpoint or change (docs/security.md, "What a power cut can lose").
+    const read = READ_OPS.has(entry.op);
+    if (read) this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.auditedIn(entry, fn, discard);
+    } finally {
+      if (read && this.db.open) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private auditedIn<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     return this.transact(() => {
       const changedBefore = this.changed;
       let out: T;
