@@ -1,4 +1,5 @@
 import type { AuditOutcome } from '../audit/log.js';
+import { namesDetail } from '../audit/detail.js';
 import { wipe } from '../crypto/aead.js';
 import { VaultError } from './errors.js';
 import { checkName, formatRef, isValidName, MAX_VALUE_BYTES, type SecretRef, type VersionedRef } from './names.js';
@@ -153,7 +154,7 @@ export function checkExists(vault: Vault, req: ReadRequest): void {
 export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result: ReadResult) => T): T {
   return vault.audited({ op: req.op, ns: req.ns, detail: req.detail ?? null }, (entry) => {
     const p = plan(vault, req);
-    const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
+    const detail: Record<string, unknown> = { ...req.detail, ...namesDetail('names', p.secrets.map((s) => s.ref.name)) };
     if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
     entry.detail = detail;
     // Not recorded, as everywhere (see Vault.get): the CLI refuses these before unlocking
@@ -316,7 +317,7 @@ function clashError(ns: string, names: string[]): VaultError {
 export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean } = {}): { created: string[]; updated: string[] } {
   checkImport(entries);
   vault.requireKey();
-  return vault.audited({ op: 'import', ns, detail: { names: entries.map((e) => e.name) } }, (entry) => {
+  return vault.audited({ op: 'import', ns, detail: namesDetail('names', entries.map((e) => e.name)) }, (entry) => {
     // Each name looked up once: one query for the namespace, each row checked as findSecret does.
     const rows = vault.namespaceRows(ns);
     const found = entries.map((e) => vault.checkSecret(rows.get(e.name), true, true));
@@ -333,7 +334,7 @@ export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], 
       vault.storeVersion({ ns, name }, secret, value, { force: true, origin: 'import' });
       (secret && secret.removed_at === null ? updated : created).push(name);
     });
-    entry.detail = { names: entries.map((e) => e.name), overwritten: updated };
+    entry.detail = { ...namesDetail('names', entries.map((e) => e.name)), ...namesDetail('overwritten', updated) };
     return { created, updated };
   });
 }
