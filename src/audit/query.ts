@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { expandNames } from './detail.js';
 import type { AuditRow } from './log.js';
 
 /** Which entries `vault audit` shows; every field narrows the selection. */
@@ -36,7 +37,7 @@ function parseDetail(text: string | null): Record<string, unknown> | string | nu
   if (text === null) return null;
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : text;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? expandNames(value as Record<string, unknown>) : text;
   } catch {
     return text;
   }
@@ -51,7 +52,9 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
     params.ns = filter.ns;
   }
   if (filter.name !== undefined) {
-    where.push('name = @name');
+    // The entry of the secret itself, or a bulk read or import whose name list includes it
+    // (checked below, on the expanded list).
+    where.push(`(name = @name OR (name IS NULL AND op IN (${BULK_OPS.map((op) => `'${op}'`).join(', ')})))`);
     params.name = filter.name;
   }
   if (filter.ops !== undefined && filter.ops.length > 0) {
@@ -69,13 +72,26 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
   }
   const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   let rows: AuditRow[];
-  if (filter.limit !== undefined) {
+  if (filter.limit !== undefined && filter.name === undefined) {
     params.limit = filter.limit;
     rows = (db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq DESC LIMIT @limit`).all(params) as AuditRow[]).reverse();
   } else {
     rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
   }
-  return rows.map((r) => ({
+  let records = rows.map(toRecord);
+  if (filter.name !== undefined) {
+    const name = filter.name;
+    records = records.filter((r) => r.name === name || (typeof r.detail === 'object' && r.detail !== null && Array.isArray(r.detail.names) && r.detail.names.includes(name)));
+    if (filter.limit !== undefined) records = filter.limit > 0 ? records.slice(-filter.limit) : [];
+  }
+  return records;
+}
+
+/** Entries that name their secrets in detail.names rather than in the name column. */
+const BULK_OPS = ['exec', 'env', 'export', 'inject', 'import'];
+
+function toRecord(r: AuditRow): AuditRecord {
+  return {
     seq: r.seq,
     at: r.at,
     op: r.op,
@@ -86,5 +102,5 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
     actor: { user: r.actor_user, pid: r.actor_pid, parent: r.actor_parent },
     detail: parseDetail(r.detail),
     sealed: r.mac !== null,
-  }));
+  };
 }

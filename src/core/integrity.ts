@@ -30,18 +30,36 @@ export function legacyValueAad(vaultId: string, ref: SecretRef, version: number)
   return encodeAad('vault/secret/v1', [vaultId, 1, ref.ns, ref.name, version]);
 }
 
-export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
-  const key = subkey(dataKey, 'vault/secret-mac/v1');
-  try {
-    return mac(key, 'vault/secret-mac/v1', [
-      vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
-      ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
-      // Only a set flag adds a field: rows written before migration 5 keep their MAC.
-      ...(row.not_secret ? ['not-secret'] : []),
-    ]);
-  } finally {
-    wipe(key);
+/**
+ * The secret-MAC subkey of the data key in use, derived once (an HKDF per row cost more than
+ * the MAC itself at 10,000 secrets). Held by reference to the data key Buffer it came from;
+ * forgetSecretMacKey (Vault.close) wipes it with the data key.
+ */
+let macKeyCache: { dataKey: Buffer; key: Buffer } | null = null;
+
+function secretMacKey(dataKey: Buffer): Buffer {
+  if (macKeyCache === null || macKeyCache.dataKey !== dataKey) {
+    forgetSecretMacKey();
+    macKeyCache = { dataKey, key: subkey(dataKey, 'vault/secret-mac/v1') };
   }
+  return macKeyCache.key;
+}
+
+/** Wipes the cached subkey of `dataKey` (of any key when omitted). */
+export function forgetSecretMacKey(dataKey?: Buffer | null): void {
+  if (macKeyCache !== null && (dataKey === undefined || dataKey === null || macKeyCache.dataKey === dataKey)) {
+    wipe(macKeyCache.key);
+    macKeyCache = null;
+  }
+}
+
+export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
+  return mac(secretMacKey(dataKey), 'vault/secret-mac/v1', [
+    vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
+    ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
+    // Only a set flag adds a field: rows written before migration 5 keep their MAC.
+    ...(row.not_secret ? ['not-secret'] : []),
+  ]);
 }
 
 export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): boolean {

@@ -20,7 +20,7 @@ import type { SecretRow, VersionRow } from '../store/secrets.js';
 import * as slots from '../store/slots.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
-import { grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
+import { forgetSecretMacKey, grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
 export { FORMAT_VERSION };
@@ -130,6 +130,9 @@ const OUTCOME_OF: Partial<Record<VaultError['code'], AuditEntry['outcome']>> = {
   error: 'denied',
 };
 
+/** Operations that only read secrets: their audit entry is the only thing they write. */
+const READ_OPS: ReadonlySet<string> = new Set(['get', 'exec', 'env', 'export', 'inject']);
+
 const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
 const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
 
@@ -229,6 +232,7 @@ export class Vault {
   }
 
   close(): void {
+    forgetSecretMacKey(this.dataKey);
     wipe(this.dataKey, this.anchorKey, this.usedKek, ...this.auditKeys.map((k) => k.key));
     this.dataKey = null;
     this.anchorKey = null;
@@ -329,6 +333,7 @@ export class Vault {
         this.anchorKey = keys.anchorKey;
       }
     } catch (e) {
+      forgetSecretMacKey(dataKey);
       wipe(dataKey, opened.kek);
       throw e;
     }
@@ -704,7 +709,10 @@ export class Vault {
 
   /** After the rotation committed: hold the new data key and audit key. */
   adoptKeys(newKey: Buffer, nextAuditKey: AuditKey): void {
-    if (this.dataKey !== newKey) wipe(this.dataKey);
+    if (this.dataKey !== newKey) {
+      forgetSecretMacKey(this.dataKey);
+      wipe(this.dataKey);
+    }
     this.dataKey = newKey;
     this.auditKeys = [...this.auditKeys, nextAuditKey];
     this.seenDataVersion = this.dataVersion();
@@ -799,6 +807,20 @@ export class Vault {
    */
   audited<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     this.requireKey();
+    // A read changes nothing but the log: its commit is not fsynced (synchronous=NORMAL in WAL
+    // mode). A crashed or killed process still loses nothing that committed (the WAL is
+    // written before the value is released); a power cut can lose the entries of reads made
+    // since the last checkpoint or change (docs/security.md, "What a power cut can lose").
+    const read = READ_OPS.has(entry.op);
+    if (read) this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.auditedIn(entry, fn, discard);
+    } finally {
+      if (read && this.db.open) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private auditedIn<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     return this.transact(() => {
       const changedBefore = this.changed;
       let out: T;
@@ -1045,14 +1067,42 @@ export class Vault {
    * never served.
    */
   findSecret(ref: SecretRef, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
-    const row = secrets.findSecret(this.db, ref.ns, ref.name);
+    return this.checkSecret(secrets.findSecret(this.db, ref.ns, ref.name), includeRemoved, tombstones);
+  }
+
+  /** findSecret's checks on a row already read (import reads a namespace's rows at once). */
+  checkSecret(row: SecretRow | undefined, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
     if (!row) return undefined;
     if (this.dataKey && this.format === FORMAT_VERSION && !secretMacOk(this.id, this.dataKey, row)) {
-      throw integrity(`secret ${formatRef(ref)} failed its integrity check: its record was edited or rolled back`);
+      throw integrity(`secret ${formatRef(row)} failed its integrity check: its record was edited or rolled back`);
     }
     if (row.removed_at !== null && !includeRemoved) return undefined;
     if (row.removed_at !== null && !tombstones && secrets.countVersionsOf(this.db, row.id) === 0) return undefined;
     return row;
+  }
+
+  /** The names of a namespace's current secrets, as the file lists them (unchecked: for checks before unlocking). */
+  currentNames(ns: string): string[] {
+    return secrets.currentNames(this.db, ns);
+  }
+
+  /** Every row of a namespace by name, unchecked: pass each through checkSecret before use. */
+  namespaceRows(ns: string): Map<string, SecretRow> {
+    return secrets.secretsOfNamespace(this.db, ns);
+  }
+
+  /**
+   * A namespace's current secrets with their current version rows, by name, in one query;
+   * each secret's MAC checked when a key is held (as currentSecrets).
+   */
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+    const rows = secrets.currentWithVersions(this.db, ns);
+    if (this.dataKey && this.format === FORMAT_VERSION) {
+      for (const { secret } of rows) {
+        if (!secretMacOk(this.id, this.dataKey, secret)) throw integrity(`secret ${formatRef(secret)} failed its integrity check: its record was edited or rolled back`);
+      }
+    }
+    return rows;
   }
 
   /** A namespace's current secrets, by name; each one's MAC checked when a key is held. */

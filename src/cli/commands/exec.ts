@@ -7,7 +7,7 @@ import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
 import { parseEnvFile, where, type EnvFileEntry } from '../../exec/envfile.js';
-import { childEnvironment } from '../../exec/environment.js';
+import { childEnvironment, execBaseBytes, execLimit, execStringBytes } from '../../exec/environment.js';
 import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
@@ -106,6 +106,11 @@ export function register(program: Command, io: IO, state: RunState): void {
         allowExpired: flags.allowExpired === true,
         detail,
       };
+      // The child's argv, inherited environment and the env files' plain variables: what the
+      // secrets must fit beside (checked on stored sizes, before anything is decrypted).
+      let used = execBaseBytes([file, ...args], io.env, { pristine: flags.pristine === true });
+      for (const e of fileEntries) if (e.ref === undefined) used += execStringBytes(Buffer.byteLength(e.key, 'utf8'), Buffer.byteLength(e.value!, 'utf8'));
+      request.envLimit = { ...execLimit((p) => readFileSync(p, 'utf8')), used };
       // Everything that can fail is decided, and the data key dropped, before the child starts.
       const prepared = await s.withVault(false, async (vault): Promise<Prepared> => {
         if (scope.project) requireProject(vault, scope.project, ns);
