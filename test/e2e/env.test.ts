@@ -292,7 +292,7 @@ test('inject -o writes mode 0600 atomically and replaces an existing file only o
     assert.equal(statSync(fresh).mode & 0o777, 0o600);
     const nodir = await runInProcess(['inject', '-i', good, '-o', join(v.dir, 'absent', 'x')], { env: v.env });
     assert.equal(nodir.status, 1);
-    assert.equal(nodir.stderr, `vault: error: cannot write ${join(v.dir, 'absent', 'x')}: ENOENT\n`);
+    assert.equal(nodir.stderr, `vault: error: cannot write ${join(v.dir, 'absent', 'x')}: no such file\n`);
     assert.equal(existsSync(join(v.dir, 'absent')), false);
   });
 });

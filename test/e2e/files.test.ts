@@ -172,6 +172,6 @@ describe('unlocking', () => {
     assert.equal(both.out, 'alpha');
 
     const missing = join(root, 'missing');
-    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: ENOENT\n`);
+    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: no such file\n`);
   });
 });

@@ -74,7 +74,7 @@ describe('put', () => {
     assert.equal(json.out, `{"ns":"default","name":"BIN","version":1,"value":"${bin.toString('base64')}","encoding":"base64","expires":null}\n`);
 
     const missing = await put(['NOFILE', '--from-file', join(v.dir, 'missing.dat')]);
-    assert.equal(missing.stderr, `vault: error: cannot read ${join(v.dir, 'missing.dat')}: ENOENT\n`);
+    assert.equal(missing.stderr, `vault: error: cannot read ${join(v.dir, 'missing.dat')}: no such file\n`);
     assert.equal(missing.status, 2);
   });
 

@@ -37,8 +37,9 @@ export function register(program: Command, io: IO): void {
         }
         await printTable(
           s,
-          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES'],
-          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt)]),
+          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'DESCRIPTION'],
+          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.description ?? '']),
+          { wrap: [5] },
         );
       } else {
         s.out(list.map((i) => printable(flags.allNs ? `${i.ns}/${i.name}` : i.name) + '\n').join(''));

@@ -12,6 +12,7 @@ interface PutFlags {
   ttl?: string;
   expires?: string;
   description?: string;
+  multiline?: boolean;
 }
 
 /** --ttl / --expires → an absolute expiry, checked before any value is read. */
@@ -37,6 +38,7 @@ export function register(program: Command, io: IO): void {
     .option('--ttl <duration>', 'expire after a duration: 45s, 90m, 12h, 30d, 2w')
     .option('--expires <date>', 'expire at an ISO 8601 date or date-time')
     .option('--description <text>', 'a note stored with the secret (not secret)')
+    .option('--multiline', 'at the prompt, take several lines (a PEM key, a certificate) until Ctrl-D')
     .action(async (name: string, flags: PutFlags, cmd: Command) => {
       const s = new Session(io, cmd);
       const ref = s.ref(name);

@@ -58,8 +58,7 @@ export function registerHelp(program: Command, io: IO): void {
           s.outJson(EXIT_CODE_TABLE);
           return;
         }
-        s.out('CODE  NAME             WHEN\n');
-        for (const row of EXIT_CODE_TABLE) s.out(`${String(row.code).padEnd(4)}  ${row.name.padEnd(15)}  ${row.when}\n`);
+        s.out(exitCodeText());
         return;
       }
       const target = topic === undefined ? program : program.commands.find((c) => c.name() === topic || c.aliases().includes(topic));
@@ -70,4 +69,12 @@ export function registerHelp(program: Command, io: IO): void {
 
 function unknownTopic(topic: string): VaultError {
   return new VaultError('usage', `no help topic ${JSON.stringify(topic)}`, { hint: 'vault help lists the commands; vault help exit-codes lists the exit codes' });
+}
+
+/** The exit-code table as `vault help exit-codes` prints it: one row a line, columns aligned. */
+export function exitCodeText(): string {
+  const codeWidth = Math.max(4, ...EXIT_CODE_TABLE.map((r) => String(r.code).length));
+  const nameWidth = Math.max(4, ...EXIT_CODE_TABLE.map((r) => r.name.length));
+  const line = (code: string, name: string, when: string): string => `${code.padEnd(codeWidth)}  ${name.padEnd(nameWidth)}  ${when}\n`;
+  return line('CODE', 'NAME', 'WHEN') + EXIT_CODE_TABLE.map((r) => line(String(r.code), r.name, r.when)).join('');
 }
