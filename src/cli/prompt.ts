@@ -15,6 +15,10 @@ type TtyIn = IO['stdin'] & { setRawMode?: (raw: boolean) => unknown; isRaw?: boo
 
 export const MULTILINE_HINT = 'vault put NAME --multiline takes several lines (Ctrl-D ends them), or use --from-file FILE';
 
+/** DEC private mode 2004: the terminal brackets pasted text (not colour: a mode switch, turned off again at the end). */
+const BRACKETED_ON = '\u001b[?2004h';
+const BRACKETED_OFF = '\u001b[?2004l';
+
 function cancelledError(): VaultError {
   return new VaultError('cancelled', 'cancelled');
 }
@@ -29,18 +33,23 @@ export function readHidden(io: IO, message: string, options: { multiline?: boole
   const stdin = io.stdin as TtyIn;
   const multiline = options.multiline === true;
   if (typeof stdin.setRawMode !== 'function') return Promise.reject(new VaultError('usage', 'stdin is not a terminal'));
-  io.stderr.write(multiline ? `? ${message} (several lines, hidden; Ctrl-D on a new line ends)\n` : `? ${message} `);
+  // Bracketed paste (the terminal marks pasted text with ESC[200~ … ESC[201~) lets a paste of
+  // several lines be told from typing: its line ends are part of it, not Enter.
+  io.stderr.write(`${BRACKETED_ON}${multiline ? `? ${message} (several lines, hidden; Ctrl-D on a new line ends)\n` : `? ${message} `}`);
   return new Promise<Buffer>((resolve, reject) => {
     const decoder = new StringDecoder('utf8');
     let text = '';
-    let escape = false;
+    /** inside ESC … : null when not; the CSI parameters collected so far */
+    let escape: string | null = null;
+    let pasting = false;
+    let pasted = '';
     const wasRaw = stdin.isRaw === true;
     const finish = (error: VaultError | null): void => {
       stdin.removeListener('data', onData);
       stdin.removeListener('end', onEnd);
       stdin.setRawMode!(wasRaw);
       stdin.pause();
-      io.stderr.write('\n');
+      io.stderr.write(`${BRACKETED_OFF}\n`);
       if (error) {
         text = '';
         reject(error);
@@ -50,23 +59,55 @@ export function readHidden(io: IO, message: string, options: { multiline?: boole
         resolve(value);
       }
     };
+    const severalLines = (): VaultError => new VaultError('usage', 'the value has several lines, and this prompt takes one; nothing was stored', { hint: MULTILINE_HINT });
+    /** A paste has ended: at a one-line prompt, one final line end is Enter; more is refused. */
+    const endPaste = (): 'done' | 'more' | 'refused' => {
+      const body = pasted.replace(/\r\n?/g, '\n');
+      pasted = '';
+      if (multiline) {
+        text += body;
+        return 'more';
+      }
+      const trimmed = body.endsWith('\n') ? body.slice(0, -1) : body;
+      if (trimmed.includes('\n')) return 'refused';
+      text += trimmed;
+      return body.endsWith('\n') ? 'done' : 'more';
+    };
     const onEnd = (): void => finish(cancelledError());
     const onData = (chunk: Buffer | string): void => {
       const chars = [...(typeof chunk === 'string' ? chunk : decoder.write(chunk))];
       for (let i = 0; i < chars.length; i++) {
         const c = chars[i]!;
-        if (escape) {
-          // ESC [ … final byte (0x40-0x7e), or ESC and one character
-          if (c === '[' || c === 'O') continue;
-          if (c >= '\u0040' && c <= '\u007e') escape = false;
-          else if (!/[0-9;?]/.test(c)) escape = false;
+        if (escape !== null) {
+          if (escape === '' && (c === '[' || c === 'O')) {
+            escape = c;
+            continue;
+          }
+          if (escape.length > 0 && /[0-9;?]/.test(c)) {
+            escape += c;
+            continue;
+          }
+          // the final byte: ESC[200~ starts a paste, ESC[201~ ends it; anything else is a key to ignore
+          const sequence = escape + c;
+          escape = null;
+          if (sequence === '[200~') pasting = true;
+          else if (sequence === '[201~' && pasting) {
+            pasting = false;
+            const outcome = endPaste();
+            if (outcome === 'refused') return finish(severalLines());
+            if (outcome === 'done') return finish(null);
+          }
+          continue;
+        }
+        if (c === '\u001b') {
+          escape = '';
+          continue;
+        }
+        if (pasting) {
+          pasted += c;
           continue;
         }
         if (c === '\u0003') return finish(cancelledError());
-        if (c === '\u001b') {
-          escape = true;
-          continue;
-        }
         if (c === '\u0004') {
           if (multiline) return finish(null);
           if (text === '') return finish(cancelledError());
@@ -78,16 +119,14 @@ export function readHidden(io: IO, message: string, options: { multiline?: boole
             text += '\n';
             continue;
           }
-          // More than line ends after this one, in the same read: a paste of several lines.
-          const rest = chars.slice(i + 1).join('');
-          if (/[^\r\n]/.test(rest)) {
-            return finish(new VaultError('usage', 'the value has several lines, and this prompt takes one; nothing was stored', { hint: MULTILINE_HINT }));
-          }
+          // More than line ends after this one in the same read: a paste of several lines
+          // from a terminal without bracketed paste.
+          if (/[^\r\n]/.test(chars.slice(i + 1).join(''))) return finish(severalLines());
           return finish(null);
         }
         if (c === '\u007f' || c === '\b') {
-          const chars2 = [...text];
-          if (chars2.length > 0 && chars2.at(-1) !== '\n') text = chars2.slice(0, -1).join('');
+          const all = [...text];
+          if (all.length > 0 && all.at(-1) !== '\n') text = all.slice(0, -1).join('');
           continue;
         }
         if (c === '\u0015') {
