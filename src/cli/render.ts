@@ -2,11 +2,11 @@ import { chalkFor } from './color.js';
 import { printable } from './output.js';
 import type { Session } from './session.js';
 
-/** cli-table3's default padding: one space each side of a cell. */
-const PADDING = 2;
+/** No padding inside cells; two spaces between columns (the `middle` border). */
+const PADDING = 0;
 const GAP = 2;
 /** A wrapped column is never made narrower than this. */
-const MIN_WRAPPED = 10;
+const MIN_WRAPPED = 6;
 
 /**
  * Column widths (content only) that fit `columns` terminal cells: every column starts at its
@@ -43,7 +43,7 @@ export async function printTable(session: Session, head: string[], rows: string[
     colWidths: widths.map((w) => w + PADDING),
     wordWrap: true,
     wrapOnWordBoundary: false,
-    style: { head: [], border: [], compact: true },
+    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0 },
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
   });
   for (const row of cells) table.push(row);

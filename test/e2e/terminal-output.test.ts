@@ -60,15 +60,14 @@ test('list on a narrow terminal: descriptions shown, wrapped inside their column
   t.after(() => term.close());
   assert.equal(await term.exitStatus(), 0, term.screen());
   const lines = term.raw().replace(/\r/g, '').split('\n').filter((l) => l.length > 0);
-  assert.match(lines[0]!, /^ NAME +NAMESPACE +VERSION +UPDATED +EXPIRES +DESCRIPTION +$/);
+  assert.match(lines[0]!, /^NAME +NAMESPACE +VERSION +UPDATED +EXPIRES +DESCRIPTION +$/);
   for (const line of lines) assert.ok(line.length <= 90, `wider than 90 columns: ${JSON.stringify(line)}`);
-  assert.match(lines[1]!, /^ API +default +1 +\d{4}-\d\d-\d\d \d\d:\d\dZ +- +short +$/);
-  assert.match(lines[2]!, /^ DEPLOY_KEY +default +1 +\d{4}-\d\d-\d\d \d\d:\d\dZ +- +the deploy/);
+  assert.match(lines[1]!, /^API +default +1 +\d{4}-\d\d-\d\d \d\d:\d\dZ +- +short +$/);
+  assert.match(lines[2]!, /^DEPLOY_KEY +default +1 +\d{4}-\d\d-\d\d \d\d:\d\dZ +- +the deploy/);
   // The description is whole once the wrapped pieces of its column are put together.
   const at = lines[0]!.indexOf('DESCRIPTION');
   const pieces = lines.slice(2).map((l) => l.slice(at).trim());
   assert.ok(pieces.length > 1, 'the description was wrapped');
-  assert.equal(pieces.join(''), description.replace(/ /g, '').length === pieces.join('').replace(/ /g, '').length ? pieces.join('') : description);
   assert.equal(pieces.join(' ').replace(/\s+/g, ''), description.replace(/\s+/g, ''));
 });
 
@@ -82,9 +81,9 @@ test('audit on an 80-column terminal: every row fits', { timeout: 120_000 }, asy
   t.after(() => term.close());
   assert.equal(await term.exitStatus(), 0, term.screen());
   const lines = term.raw().replace(/\r/g, '').split('\n').filter((l) => l.length > 0);
-  assert.match(lines[0]!, /^ SEQ +TIME +OP +SECRET +VERSION +OUTCOME +ACTOR +DETAIL/);
+  assert.match(lines[0]!, /^SEQ +TIME +OP +SECRET +VERSION +OUTCOME +ACTOR +DETAIL/);
   for (const line of lines) assert.ok(line.length <= 80, `wider than 80 columns: ${JSON.stringify(line)}`);
-  assert.ok(lines.some((l) => /^ \d+ +\d{4}-\d\d-\d\d/.test(l) && / exec /.test(l)), term.raw());
+  assert.ok(lines.some((l) => /^\d+ +\d{4}-\d\d-\d\d/.test(l) && / exec /.test(l)), term.raw());
 });
 
 test('colour on a terminal through chalk: the error label in red; none with NO_COLOR or --no-color', { timeout: 120_000 }, async (t) => {
