@@ -88,7 +88,7 @@ export class Terminal {
    */
   paste(text: string): void {
     const name = `paste-${randomBytes(4).toString('hex')}`;
-    spawnSync('tmux', ['-L', this.socket, 'set-buffer', '-b', name, text]);
+    spawnSync('tmux', ['-L', this.socket, 'set-buffer', '-b', name, '--', text]);
     spawnSync('tmux', ['-L', this.socket, 'paste-buffer', '-p', '-d', '-b', name]);
   }
 
