@@ -172,7 +172,8 @@ export class Session {
         passphraseFile: env.VAULT_PASSPHRASE_FILE,
         keychain: async (v) => {
           const attempt = await unlockWithKeychain(v, this.keychain());
-          if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason), v.id);
+          // Only "unavailable" is remembered for a day: a missing or wrong key needs fixing and is said every time.
+          if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason), attempt.reason.kind === 'unavailable' ? v.id : undefined);
           return attempt.ok;
         },
         prompt,
