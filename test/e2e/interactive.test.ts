@@ -77,12 +77,13 @@ test('init, put and get at a terminal: hidden prompts, a mismatch asked again, a
   await get.waitFor(/\? Passphrase for /);
   get.type(PASS);
   assert.equal(await get.exitStatus(), 0, get.screen());
-  assert.ok(get.raw().endsWith(`\r\n${VALUE}\r\n`), JSON.stringify(get.raw()));
+  // after the spinner's line is cleared: the value, then a newline
+  assert.ok(get.raw().endsWith(`\r\u001b[2K${VALUE}\r\n`), JSON.stringify(get.raw()));
   const getN = open(['get', '-n', 'TTY_SECRET']);
   await getN.waitFor(/\? Passphrase for /);
   getN.type(PASS);
   assert.equal(await getN.exitStatus(), 0, getN.screen());
-  assert.ok(getN.raw().endsWith(`\r\n${VALUE}`), JSON.stringify(getN.raw()));
+  assert.ok(getN.raw().endsWith(`\r\u001b[2K${VALUE}`), JSON.stringify(getN.raw()));
 
   // Ctrl-C at the passphrase prompt, and at the hidden value prompt: 130, nothing stored.
   const c1 = open(['put', 'OTHER']);
