@@ -129,7 +129,7 @@ export function maskSecrets(text: string, values: string[]): string {
  */
 export class MaskPatterns {
   /** @internal */
-  readonly automaton: Automaton;
+  readonly matcher: Matcher;
   /** the number of distinct patterns */
   readonly size: number;
 
@@ -142,7 +142,7 @@ export class MaskPatterns {
       else for (const f of encodedForms(value)) patterns.add(f.text);
     }
     this.size = patterns.size;
-    this.automaton = new Automaton([...patterns]);
+    this.matcher = new Matcher([...patterns]);
   }
 }
 
@@ -152,15 +152,13 @@ export class MaskPatterns {
  *
  * `write` returns at once every byte whose fate is decided; it keeps back only the longest
  * suffix that is still a proper prefix of some pattern (the shortest tail that could become
- * part of a match) — never more than the longest pattern's length. `end` releases the rest.
- * Each byte is looked at once (an Aho–Corasick automaton), so cost is linear in the stream
- * whatever the number of values; nothing is rescanned.
+ * part of a match, or make one longer) — never more than the longest pattern's length − 1.
+ * `end` releases the rest. Each position is looked at through a hash of its next 4 bytes
+ * (see Matcher), so the cost per byte does not grow with the number of values; only the
+ * held tail is looked at again with the next chunk.
  */
 export class Masker {
-  private readonly ac: Automaton;
-  private state = 0;
-  /** stream offset just after the last byte written */
-  private pos = 0;
+  private readonly matcher: Matcher;
   /** stream offset of held[0]; everything before it has been returned */
   private emitted = 0;
   private held: Buffer = Buffer.alloc(0);
@@ -170,12 +168,12 @@ export class Masker {
    */
   private groups: Group[] = [];
   private ended = false;
-  /** (index in chunk, state) of the matches found by the last scan */
+  /** (index in data, pattern) of the matches found by the last look */
   private readonly hits: number[] = [];
 
   /** `values`: the raw values (their encoded forms are masked too), or compiled patterns. */
   constructor(values: Uint8Array[] | MaskPatterns) {
-    this.ac = (values instanceof MaskPatterns ? values : new MaskPatterns(values)).automaton;
+    this.matcher = (values instanceof MaskPatterns ? values : new MaskPatterns(values)).matcher;
   }
 
   /** Feeds a chunk; returns the output now decided (possibly empty). */
@@ -183,35 +181,35 @@ export class Masker {
     if (this.ended) throw new Error('Masker: write after end');
     if (chunk.length === 0) return Buffer.alloc(0);
     const data = this.held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.held, chunk]);
-    const ac = this.ac;
-    const base = this.pos;
-    const n = chunk.length;
-    const hits = this.hits;
-    hits.length = 0;
-    this.state = scan(ac, chunk, this.state, hits);
-    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - ac.matchLength[hits[h + 1]!]!, base + hits[h]! + 1);
-    this.pos = base + n;
-    return this.release(data, this.pos - ac.holdDepth[this.state]!);
+    return this.advance(data, false);
   }
 
   /** Returns everything still held; the Masker accepts no more input. */
   end(): Buffer {
     if (this.ended) return Buffer.alloc(0);
     this.ended = true;
-    return this.release(this.held, this.pos);
+    return this.advance(this.held, true);
+  }
+
+  /** `data` holds the bytes from `emitted` on, up to the end of the input so far. */
+  private advance(data: Buffer, final: boolean): Buffer {
+    const hits = this.hits;
+    hits.length = 0;
+    const undecided = this.matcher.match(data, final, false, hits);
+    const base = this.emitted;
+    const length = this.matcher.length;
+    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]!, base + hits[h]! + length[hits[h + 1]!]!);
+    return this.release(data, base + undecided);
   }
 
   private addOccurrence(start: number, end: number): void {
-    // `end` is the furthest end seen so far, so the occurrence overlaps exactly those groups,
-    // newest first, that end after `start`.
+    // Occurrences come in order of start (one found again when a held tail is looked at
+    // again starts no earlier than the last one), so only the newest group can overlap.
     const g = this.groups;
-    let announced = false;
-    while (g.length > 0 && g[g.length - 1]!.end > start) {
-      const last = g.pop()!;
-      start = Math.min(start, last.start);
-      announced ||= last.announced;
-    }
-    g.push({ start, end, announced });
+    const last = g[g.length - 1];
+    if (last !== undefined && last.end > start) {
+      if (end > last.end) last.end = end;
+    } else g.push({ start, end, announced: false });
   }
 
   /**
@@ -329,6 +327,160 @@ export function scan(ac: Automaton, chunk: Uint8Array, state: number, hits: numb
   }
   return off >= 0 ? off >>> shift : state;
 }
+
+/**
+ * The patterns, indexed by their first 4 bytes (every pattern has at least MIN_MASK_LENGTH
+ * = 4): a 32-bit key per start position of the input, read as a rolling word, so a byte
+ * costs one multiply and one bit test whatever the number of patterns.
+ *
+ * - `filter` is a bitmap over a hash of the key (16 bits per distinct key, so it stays in
+ *   cache and lets about 1 in 16 positions through when no pattern starts there).
+ * - A position that passes probes `slots`, an open-addressing table (load ≤ 1/2) of the
+ *   distinct keys; a key's patterns (`ids[groupStart[g]]` to `ids[groupStart[g + 1]]`) are
+ *   sorted longest first and compared byte by byte from the fifth byte.
+ * - `prefix1..3` hold the first 1, 2 and 3 bytes of the patterns, for the last positions of
+ *   a chunk, where fewer than 4 bytes are known yet.
+ *
+ * Compiling is linear in the total size of the patterns.
+ */
+export class Matcher {
+  /** the number of patterns */
+  readonly count: number;
+  /** the longest pattern's length */
+  readonly longest: number;
+  /** every pattern's bytes, back to back: pattern i is bytes[start[i]] to bytes[start[i] + length[i]] */
+  readonly bytes: Uint8Array;
+  readonly start: Int32Array;
+  readonly length: Int32Array;
+  private readonly filter: Int32Array;
+  private readonly filterShift: number;
+  private readonly slots: Int32Array;
+  private readonly slotShift: number;
+  private readonly keyOf: Int32Array;
+  private readonly groupStart: Int32Array;
+  private readonly ids: Int32Array;
+  private readonly prefix1 = new Uint8Array(256);
+  private readonly prefix2 = new Uint8Array(65536);
+  private readonly prefix3: Set<number> = new Set();
+
+  /** `patterns`: distinct, at least MIN_MASK_LENGTH chars, one byte per char (latin1). */
+  constructor(patterns: string[]) {
+    this.count = patterns.length;
+    let total = 0;
+    let longest = 0;
+    for (const p of patterns) {
+      if (p.length < MIN_MASK_LENGTH) throw new Error('Matcher: a pattern is shorter than MIN_MASK_LENGTH');
+      total += p.length;
+      if (p.length > longest) longest = p.length;
+    }
+    this.longest = longest;
+    this.bytes = new Uint8Array(total);
+    this.start = new Int32Array(patterns.length);
+    this.length = new Int32Array(patterns.length);
+    const groups = new Map<number, number[]>();
+    let at = 0;
+    for (let i = 0; i < patterns.length; i++) {
+      const p = patterns[i]!;
+      this.start[i] = at;
+      this.length[i] = p.length;
+      at += Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, p.length).write(p, 'latin1');
+      const b0 = p.charCodeAt(0);
+      const b1 = p.charCodeAt(1);
+      const b2 = p.charCodeAt(2);
+      this.prefix1[b0] = 1;
+      this.prefix2[b0 | (b1 << 8)] = 1;
+      this.prefix3.add(b0 | (b1 << 8) | (b2 << 16));
+      const key = b0 | (b1 << 8) | (b2 << 16) | (p.charCodeAt(3) << 24);
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, [i]);
+      else group.push(i);
+    }
+    let slotBits = 4;
+    while (1 << slotBits < groups.size * 2) slotBits++;
+    const filterBits = Math.min(30, Math.max(16, slotBits + 3));
+    this.slotShift = 32 - slotBits;
+    this.filterShift = 32 - filterBits;
+    this.slots = new Int32Array(1 << slotBits);
+    this.filter = new Int32Array(1 << (filterBits - 5));
+    this.keyOf = new Int32Array(groups.size);
+    this.groupStart = new Int32Array(groups.size + 1);
+    this.ids = new Int32Array(patterns.length);
+    const mask = (1 << slotBits) - 1;
+    let g = 0;
+    let c = 0;
+    for (const [key, members] of groups) {
+      const h = Math.imul(key, HASH);
+      const f = h >>> this.filterShift;
+      this.filter[f >>> 5] = this.filter[f >>> 5]! | (1 << (f & 31));
+      let s = h >>> this.slotShift;
+      while (this.slots[s] !== 0) s = (s + 1) & mask;
+      this.slots[s] = g + 1;
+      this.keyOf[g] = key;
+      this.groupStart[g] = c;
+      members.sort((a, b) => this.length[b]! - this.length[a]!);
+      for (const m of members) this.ids[c++] = m;
+      g++;
+    }
+    this.groupStart[g] = c;
+  }
+
+  /**
+   * Looks at each start position of `data` in order. At a position where patterns occur,
+   * pushes (position, pattern) for the longest (or, with `all`, for each of them, longest
+   * first) onto `hits`. Returns the first position that cannot be decided yet: where the
+   * rest of `data` is a proper prefix of a pattern (so more input could make it an
+   * occurrence, or a longer one) — or data.length. Occurrences found at that position (a
+   * shorter pattern already complete) are pushed too; they will be found again when the
+   * caller scans from there with more data. With `final` (no more input), nothing is pending.
+   */
+  match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
+    const n = data.length;
+    const { filter, filterShift, slots, slotShift, keyOf, groupStart, ids, bytes, start, length } = this;
+    const mask = slots.length - 1;
+    if (n >= 4) {
+      let w = (data[0]! << 8) | (data[1]! << 16) | (data[2]! << 24);
+      for (let p = 0, last = n - 4; p <= last; p++) {
+        w = (w >>> 8) | (data[p + 3]! << 24);
+        const h = Math.imul(w, HASH);
+        const f = h >>> filterShift;
+        if ((filter[f >>> 5]! & (1 << (f & 31))) === 0) continue;
+        let s = h >>> slotShift;
+        let g = slots[s]!;
+        while (g !== 0 && keyOf[g - 1] !== w) {
+          s = (s + 1) & mask;
+          g = slots[s]!;
+        }
+        if (g === 0) continue;
+        const avail = n - p;
+        let pending = false;
+        for (let c = groupStart[g - 1]!, e = groupStart[g]!; c < e; c++) {
+          const id = ids[c]!;
+          const len = length[id]!;
+          const o = start[id]! - p;
+          const stop = p + (len < avail ? len : avail);
+          let j = p + 4;
+          while (j < stop && data[j] === bytes[o + j]) j++;
+          if (j < stop) continue;
+          if (len <= avail) {
+            hits.push(p, id);
+            if (!all) break;
+          } else if (!final) pending = true;
+        }
+        if (pending) return p;
+      }
+    }
+    if (final) return n;
+    for (let p = n < 3 ? 0 : n - 3; p < n; p++) {
+      const k = n - p;
+      const b0 = data[p]!;
+      if (k === 1 ? this.prefix1[b0] === 1 : k === 2 ? this.prefix2[b0 | (data[p + 1]! << 8)] === 1 : this.prefix3.has(b0 | (data[p + 1]! << 8) | (data[p + 2]! << 16))) return p;
+    }
+    return n;
+  }
+}
+
+/** Fibonacci hashing: the top bits of key × 2^32/φ. */
+const HASH = 0x9e3779b1 | 0;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
 
