@@ -422,6 +422,13 @@ export class Matcher {
       g++;
     }
     this.groupStart[g] = c;
+    // One look at a pattern followed by the start of one, so the rare paths (a hit, a held
+    // tail) have been taken once before the first real chunk: the optimised scanning loop
+    // then does not fall back to the interpreter the first time it meets them.
+    if (patterns.length > 0) {
+      const first = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.length[0]!);
+      this.match(Buffer.concat([first, first, first.subarray(0, 3)]), false, false, []);
+    }
   }
 
   /**
@@ -435,45 +442,61 @@ export class Matcher {
    */
   match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
     const n = data.length;
-    const { filter, filterShift, slots, slotShift, keyOf, groupStart, ids, bytes, start, length } = this;
-    const mask = slots.length - 1;
     if (n >= 4) {
+      // The hot loop: a rolling word, a multiply and a bit test per byte. Everything rarer
+      // lives in other functions, so that a first hit or a first tail does not throw away
+      // the optimised code of this loop.
+      const { filter, filterShift } = this;
       let w = (data[0]! << 8) | (data[1]! << 16) | (data[2]! << 24);
       for (let p = 0, last = n - 4; p <= last; p++) {
         w = (w >>> 8) | (data[p + 3]! << 24);
-        const h = Math.imul(w, HASH);
-        const f = h >>> filterShift;
-        if ((filter[f >>> 5]! & (1 << (f & 31))) === 0) continue;
-        let s = h >>> slotShift;
-        let g = slots[s]!;
-        while (g !== 0 && keyOf[g - 1] !== w) {
-          s = (s + 1) & mask;
-          g = slots[s]!;
-        }
-        if (g === 0) continue;
-        const avail = n - p;
-        let pending = false;
-        for (let c = groupStart[g - 1]!, e = groupStart[g]!; c < e; c++) {
-          const id = ids[c]!;
-          const len = length[id]!;
-          const o = start[id]! - p;
-          const stop = p + (len < avail ? len : avail);
-          let j = p + 4;
-          while (j < stop && data[j] === bytes[o + j]) j++;
-          if (j < stop) continue;
-          if (len <= avail) {
-            hits.push(p, id);
-            if (!all) break;
-          } else if (!final) pending = true;
-        }
-        if (pending) return p;
+        const f = Math.imul(w, HASH) >>> filterShift;
+        if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0 && this.candidates(data, p, w, final, all, hits)) return p;
       }
     }
-    if (final) return n;
+    return final ? n : this.tail(data);
+  }
+
+  /** Compares the patterns whose first 4 bytes are `w` at `p`; true when `p` is undecided. */
+  private candidates(data: Uint8Array, p: number, w: number, final: boolean, all: boolean, hits: number[]): boolean {
+    const { slots, keyOf, groupStart, ids, bytes, start, length } = this;
+    const mask = slots.length - 1;
+    let s = Math.imul(w, HASH) >>> this.slotShift;
+    let g = slots[s]!;
+    while (g !== 0 && keyOf[g - 1] !== w) {
+      s = (s + 1) & mask;
+      g = slots[s]!;
+    }
+    if (g === 0) return false;
+    const avail = data.length - p;
+    let pending = false;
+    for (let c = groupStart[g - 1]!, e = groupStart[g]!; c < e; c++) {
+      const id = ids[c]!;
+      const len = length[id]!;
+      const o = start[id]! - p;
+      const stop = p + (len < avail ? len : avail);
+      let j = p + 4;
+      while (j < stop && data[j] === bytes[o + j]) j++;
+      if (j < stop) continue;
+      if (len <= avail) {
+        hits.push(p, id);
+        if (!all) break;
+      } else if (!final) pending = true;
+    }
+    return pending;
+  }
+
+  /** The first of the last 3 positions where the rest of `data` begins a pattern, or data.length. */
+  private tail(data: Uint8Array): number {
+    const n = data.length;
     for (let p = n < 3 ? 0 : n - 3; p < n; p++) {
       const k = n - p;
       const b0 = data[p]!;
-      if (k === 1 ? this.prefix1[b0] === 1 : k === 2 ? this.prefix2[b0 | (data[p + 1]! << 8)] === 1 : this.prefix3.has(b0 | (data[p + 1]! << 8) | (data[p + 2]! << 16))) return p;
+      if (k === 1) {
+        if (this.prefix1[b0] === 1) return p;
+      } else if (k === 2) {
+        if (this.prefix2[b0 | (data[p + 1]! << 8)] === 1) return p;
+      } else if (this.prefix3.has(b0 | (data[p + 1]! << 8) | (data[p + 2]! << 16))) return p;
     }
     return n;
   }
