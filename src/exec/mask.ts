@@ -178,28 +178,56 @@ export class Masker {
 
   /** Feeds a chunk; returns the output now decided (possibly empty). */
   write(chunk: Uint8Array): Buffer {
+    return joined(this.writeParts(chunk));
+  }
+
+  /**
+   * `write`, with the output as the pieces it is made of (in order), so that a large chunk
+   * is passed on without being copied: the pieces share memory with `chunk`.
+   */
+  writeParts(chunk: Uint8Array): Uint8Array[] {
     if (this.ended) throw new Error('Masker: write after end');
-    if (chunk.length === 0) return Buffer.alloc(0);
-    const data = this.held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.held, chunk]);
-    return this.advance(data, false);
+    if (chunk.length === 0) return [];
+    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const held = this.held;
+    const hits = this.hits;
+    hits.length = 0;
+    if (held.length === 0 || c.length <= this.matcher.longest + MIN_MASK_LENGTH) {
+      const data = held.length === 0 ? c : Buffer.concat([held, c]);
+      return this.found(this.matcher.match(data, false, false, hits), data, EMPTY_BUFFER);
+    }
+    // The held bytes are looked at with the start of the chunk (enough to decide every
+    // position in them), then the chunk on its own: nothing large is copied.
+    const window = Buffer.concat([held, c.subarray(0, this.matcher.longest)]);
+    this.matcher.match(window, false, false, hits);
+    let keep = 0;
+    while (keep < hits.length && hits[keep]! < held.length) keep += 2;
+    hits.length = keep;
+    const undecided = this.matcher.match(c, false, false, hits);
+    for (let h = keep; h < hits.length; h += 2) hits[h] = hits[h]! + held.length;
+    return this.found(held.length + undecided, held, c);
   }
 
   /** Returns everything still held; the Masker accepts no more input. */
   end(): Buffer {
     if (this.ended) return Buffer.alloc(0);
     this.ended = true;
-    return this.advance(this.held, true);
-  }
-
-  /** `data` holds the bytes from `emitted` on, up to the end of the input so far. */
-  private advance(data: Buffer, final: boolean): Buffer {
     const hits = this.hits;
     hits.length = 0;
-    const undecided = this.matcher.match(data, final, false, hits);
+    return joined(this.found(this.matcher.match(this.held, true, false, hits), this.held, EMPTY_BUFFER));
+  }
+
+  /**
+   * Records the occurrences in `hits` ((index, pattern) pairs, indexes counted from
+   * `emitted`) and releases the bytes before index `undecided`. `a` then `b` hold the bytes
+   * from `emitted` on, up to the end of the input so far.
+   */
+  private found(undecided: number, a: Buffer, b: Buffer): Uint8Array[] {
+    const hits = this.hits;
     const base = this.emitted;
     const length = this.matcher.length;
     for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]!, base + hits[h]! + length[hits[h + 1]!]!);
-    return this.release(data, base + undecided);
+    return this.release(a, b, base + undecided);
   }
 
   private addOccurrence(start: number, end: number): void {
@@ -214,11 +242,16 @@ export class Masker {
 
   /**
    * Returns output for stream offsets [emitted, upTo) — no later occurrence can start before
-   * `upTo` — and keeps the bytes from `upTo` on. `data` holds the bytes from `emitted`.
+   * `upTo` — and keeps the bytes from `upTo` on. `a` then `b` hold the bytes from `emitted`.
    */
-  private release(data: Buffer, upTo: number): Buffer {
+  private release(a: Buffer, b: Buffer, upTo: number): Uint8Array[] {
     const base = this.emitted;
     const out: Uint8Array[] = [];
+    const piece = (from: number, to: number): void => {
+      const split = base + a.length;
+      if (from < split) out.push(a.subarray(from - base, Math.min(to, split) - base));
+      if (to > split) out.push(b.subarray(Math.max(from, split) - split, to - split));
+    };
     const g = this.groups;
     let next = 0;
     let at = base;
@@ -238,7 +271,7 @@ export class Masker {
         }
       } else {
         const stop = group === undefined ? upTo : Math.min(group.start, upTo);
-        out.push(data.subarray(at - base, stop - base));
+        piece(at, stop);
         at = stop;
       }
     }
@@ -251,12 +284,27 @@ export class Masker {
     }
     if (next > 0) this.groups = g.slice(next);
     // Copy the tail so a large chunk is not kept alive by a few held bytes.
-    this.held = Buffer.from(data.subarray(upTo - base));
+    const end = base + a.length + b.length;
+    const tail: Uint8Array[] = [];
+    const saved = out.length;
+    piece(upTo, end);
+    tail.push(...out.splice(saved));
+    this.held = tail.length === 1 ? Buffer.from(tail[0]!) : Buffer.concat(tail);
     this.emitted = upTo;
-    // One piece is returned as it is: it may share memory with the chunk written.
-    return out.length === 1 ? Buffer.from(out[0]!.buffer, out[0]!.byteOffset, out[0]!.length) : Buffer.concat(out);
+    return out;
   }
 }
+
+/** One Buffer of the pieces; a single piece is returned as it is (it may share memory). */
+function joined(pieces: Uint8Array[]): Buffer {
+  if (pieces.length === 0) return Buffer.alloc(0);
+  return pieces.length === 1 ? Buffer.from(pieces[0]!.buffer, pieces[0]!.byteOffset, pieces[0]!.length) : Buffer.concat(pieces);
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** createMaskStream joins the pieces of an output smaller than this into one chunk. */
+const JOIN_BELOW = 16384;
 
 /**
  * A Transform (bytes in, bytes out) that masks `values` (and their encoded forms) in what
@@ -268,8 +316,15 @@ export function createMaskStream(values: Uint8Array[] | MaskPatterns): Transform
   const masker = new Masker(values);
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      const out = masker.write(chunk);
-      callback(null, out.length > 0 ? out : undefined);
+      const pieces = masker.writeParts(chunk);
+      let size = 0;
+      for (const piece of pieces) size += piece.length;
+      // One chunk out per chunk in, except that a large output goes out as its pieces rather
+      // than be copied into one buffer.
+      if (size < JOIN_BELOW) {
+        if (size > 0) this.push(joined(pieces));
+      } else for (const piece of pieces) if (piece.length > 0) this.push(piece);
+      callback();
     },
     flush(callback: TransformCallback): void {
       const out = masker.end();
