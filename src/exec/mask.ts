@@ -388,8 +388,8 @@ export function scan(ac: Automaton, chunk: Uint8Array, state: number, hits: numb
  * = 4): a 32-bit key per start position of the input, read as a rolling word, so a byte
  * costs one multiply and one bit test whatever the number of patterns.
  *
- * - `filter` is a bitmap over a hash of the key (16 bits per distinct key, so it stays in
- *   cache and lets about 1 in 16 positions through when no pattern starts there).
+ * - `filter` is a bitmap over a hash of the key (16 to 32 bits per distinct key, so it stays in
+ *   cache and lets through at most about 1 in 16 of the positions where no pattern starts).
  * - A position that passes probes `slots`, an open-addressing table (load ≤ 1/2) of the
  *   distinct keys; a key's patterns (`ids[groupStart[g]]` to `ids[groupStart[g + 1]]`) are
  *   sorted longest first and compared byte by byte from the fifth byte.
@@ -404,7 +404,7 @@ export class Matcher {
   /** the longest pattern's length */
   readonly longest: number;
   /** every pattern's bytes, back to back: pattern i is bytes[start[i]] to bytes[start[i] + length[i]] */
-  readonly bytes: Uint8Array;
+  readonly bytes: Buffer;
   readonly start: Int32Array;
   readonly length: Int32Array;
   private readonly filter: Int32Array;
@@ -429,16 +429,25 @@ export class Matcher {
       if (p.length > longest) longest = p.length;
     }
     this.longest = longest;
-    this.bytes = new Uint8Array(total);
+    this.bytes = Buffer.from(patterns.join(''), 'latin1');
     this.start = new Int32Array(patterns.length);
     this.length = new Int32Array(patterns.length);
-    const groups = new Map<number, number[]>();
+    // The distinct keys into `slots` (group numbers from 1), counting each key's patterns.
+    let slotBits = 4;
+    while (1 << slotBits < patterns.length * 2) slotBits++;
+    this.slotShift = 32 - slotBits;
+    this.slots = new Int32Array(1 << slotBits);
+    const mask = (1 << slotBits) - 1;
+    const keys = new Int32Array(patterns.length);
+    const groupOf = new Int32Array(patterns.length);
+    const sizes = new Int32Array(patterns.length + 1);
+    let groups = 0;
     let at = 0;
     for (let i = 0; i < patterns.length; i++) {
       const p = patterns[i]!;
       this.start[i] = at;
       this.length[i] = p.length;
-      at += Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, p.length).write(p, 'latin1');
+      at += p.length;
       const b0 = p.charCodeAt(0);
       const b1 = p.charCodeAt(1);
       const b2 = p.charCodeAt(2);
@@ -446,37 +455,40 @@ export class Matcher {
       this.prefix2[b0 | (b1 << 8)] = 1;
       this.prefix3.add(b0 | (b1 << 8) | (b2 << 16));
       const key = b0 | (b1 << 8) | (b2 << 16) | (p.charCodeAt(3) << 24);
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, [i]);
-      else group.push(i);
+      let s = Math.imul(key, HASH) >>> this.slotShift;
+      let g = this.slots[s]!;
+      while (g !== 0 && keys[g - 1] !== key) {
+        s = (s + 1) & mask;
+        g = this.slots[s]!;
+      }
+      if (g === 0) {
+        g = ++groups;
+        this.slots[s] = g;
+        keys[g - 1] = key;
+      }
+      groupOf[i] = g - 1;
+      sizes[g - 1]!++;
     }
-    let slotBits = 4;
-    while (1 << slotBits < groups.size * 2) slotBits++;
-    const filterBits = Math.min(30, Math.max(16, slotBits + 3));
-    this.slotShift = 32 - slotBits;
-    this.filterShift = 32 - filterBits;
-    this.slots = new Int32Array(1 << slotBits);
-    this.filter = new Int32Array(1 << (filterBits - 5));
-    this.keyOf = new Int32Array(groups.size);
-    this.groupStart = new Int32Array(groups.size + 1);
+    this.keyOf = keys.slice(0, groups);
+    this.groupStart = new Int32Array(groups + 1);
+    for (let g = 0; g < groups; g++) this.groupStart[g + 1] = this.groupStart[g]! + sizes[g]!;
     this.ids = new Int32Array(patterns.length);
-    const mask = (1 << slotBits) - 1;
-    let g = 0;
-    let c = 0;
-    for (const [key, members] of groups) {
-      const h = Math.imul(key, HASH);
-      const f = h >>> this.filterShift;
-      this.filter[f >>> 5] = this.filter[f >>> 5]! | (1 << (f & 31));
-      let s = h >>> this.slotShift;
-      while (this.slots[s] !== 0) s = (s + 1) & mask;
-      this.slots[s] = g + 1;
-      this.keyOf[g] = key;
-      this.groupStart[g] = c;
-      members.sort((a, b) => this.length[b]! - this.length[a]!);
-      for (const m of members) this.ids[c++] = m;
-      g++;
+    const fill = this.groupStart.slice(0, groups);
+    for (let i = 0; i < patterns.length; i++) this.ids[fill[groupOf[i]!]!++] = i;
+    // Longest first within a key.
+    const byLength = (x: number, y: number): number => this.length[y]! - this.length[x]!;
+    for (let g = 0; g < groups; g++) {
+      const from = this.groupStart[g]!;
+      const to = this.groupStart[g + 1]!;
+      if (to - from > 1) this.ids.subarray(from, to).sort(byLength);
     }
-    this.groupStart[g] = c;
+    const filterBits = Math.min(30, Math.max(16, 32 - Math.clz32(groups) + 4));
+    this.filterShift = 32 - filterBits;
+    this.filter = new Int32Array(1 << (filterBits - 5));
+    for (let g = 0; g < groups; g++) {
+      const f = Math.imul(keys[g]!, HASH) >>> this.filterShift;
+      this.filter[f >>> 5] = this.filter[f >>> 5]! | (1 << (f & 31));
+    }
     // One look at a pattern followed by the start of one, so the rare paths (a hit, a held
     // tail) have been taken once before the first real chunk: the optimised scanning loop
     // then does not fall back to the interpreter the first time it meets them.
