@@ -385,11 +385,14 @@ export function scan(ac: Automaton, chunk: Uint8Array, state: number, hits: numb
 
 /**
  * The patterns, indexed by their first 4 bytes (every pattern has at least MIN_MASK_LENGTH
- * = 4): a 32-bit key per start position of the input, read as a rolling word, so a byte
- * costs one multiply and one bit test whatever the number of patterns.
+ * = 4), looked up from rolling words of the input, so a byte costs a few multiplies and bit
+ * tests whatever the number of patterns.
  *
- * - `filter` is a bitmap over a hash of the key (16 to 32 bits per distinct key, so it stays in
- *   cache and lets through at most about 1 in 16 of the positions where no pattern starts).
+ * - `filter` is a blocked Bloom filter (two bits per pattern, both in one 32-bit word; about
+ *   one pattern per word, so one memory access per byte) over a hash of a pattern's first 8 bytes; `shortFilter` a bitmap over the
+ *   first 4 bytes of the rare patterns shorter than 8. A position goes further only when its
+ *   next 8 bytes hit both bits in the first, or its next 4 a bit in the second. (A 4-byte
+ *   prefix of many patterns — hex digits, `sk_l` — is common in output; an 8-byte one is not.)
  * - A position that passes probes `slots`, an open-addressing table (load ≤ 1/2) of the
  *   distinct keys; a key's patterns (`ids[groupStart[g]]` to `ids[groupStart[g + 1]]`) are
  *   sorted longest first and compared byte by byte from the fifth byte.
@@ -409,6 +412,8 @@ export class Matcher {
   readonly length: Int32Array;
   private readonly filter: Int32Array;
   private readonly filterShift: number;
+  private readonly shortFilter: Int32Array;
+  private readonly shortShift: number;
   private readonly slots: Int32Array;
   private readonly slotShift: number;
   private readonly keyOf: Int32Array;
@@ -482,12 +487,29 @@ export class Matcher {
       const to = this.groupStart[g + 1]!;
       if (to - from > 1) this.ids.subarray(from, to).sort(byLength);
     }
-    const filterBits = Math.min(30, Math.max(16, 32 - Math.clz32(groups) + 4));
+    // Patterns of 8 bytes or more (nearly all) go into the filter by their first 8 bytes,
+    // shorter ones by their first 4: a 4-byte prefix of many patterns (hex digits, `sk_l`)
+    // is common in output, an 8-byte one is not.
+    let long = 0;
+    for (let i = 0; i < patterns.length; i++) if (this.length[i]! >= 8) long++;
+    // Blocked: both bits of a pattern are in one 32-bit word (one memory access per byte);
+    // about one pattern per word.
+    const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(long) + 1));
+    const shortBits = Math.min(30, Math.max(12, 32 - Math.clz32(patterns.length - long) + 4));
     this.filterShift = 32 - filterBits;
-    this.filter = new Int32Array(1 << (filterBits - 5));
-    for (let g = 0; g < groups; g++) {
-      const f = Math.imul(keys[g]!, HASH) >>> this.filterShift;
-      this.filter[f >>> 5] = this.filter[f >>> 5]! | (1 << (f & 31));
+    this.shortShift = 32 - shortBits;
+    this.filter = new Int32Array(1 << filterBits);
+    this.shortFilter = new Int32Array(1 << (shortBits - 5));
+    const set = (bits: Int32Array, f: number): void => {
+      bits[f >>> 5] = bits[f >>> 5]! | (1 << (f & 31));
+    };
+    for (let i = 0; i < patterns.length; i++) {
+      const o = this.start[i]!;
+      const w = this.bytes.readInt32LE(o);
+      if (this.length[i]! >= 8) {
+        const h = Math.imul(w ^ Math.imul(this.bytes.readInt32LE(o + 4), HASH2), HASH);
+        this.filter[h >>> this.filterShift] = this.filter[h >>> this.filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+      } else set(this.shortFilter, Math.imul(w, HASH) >>> this.shortShift);
     }
     // One look at a pattern followed by the start of one, so the rare paths (a hit, a held
     // tail) have been taken once before the first real chunk: the optimised scanning loop
@@ -509,18 +531,25 @@ export class Matcher {
    */
   match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
     const n = data.length;
-    if (n >= 4) {
-      // The hot loop: a rolling word, a multiply and a bit test per byte. Everything rarer
-      // lives in other functions, so that a first hit or a first tail does not throw away
-      // the optimised code of this loop.
-      const { filter, filterShift } = this;
+    let p = 0;
+    if (n >= 8) {
+      // The hot loop: two rolling words (the next 8 bytes), two multiplies and two bit tests
+      // per byte. Everything rarer lives in other functions, so that a first hit or a first
+      // tail does not throw away the optimised code of this loop.
+      const { filter, filterShift, shortFilter, shortShift } = this;
       let w = (data[0]! << 8) | (data[1]! << 16) | (data[2]! << 24);
-      for (let p = 0, last = n - 4; p <= last; p++) {
-        w = (w >>> 8) | (data[p + 3]! << 24);
-        const f = Math.imul(w, HASH) >>> filterShift;
-        if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0 && this.candidates(data, p, w, final, all, hits)) return p;
+      let v = data[3]! | (data[4]! << 8) | (data[5]! << 16) | (data[6]! << 24);
+      for (const last = n - 8; p <= last; p++) {
+        w = (w >>> 8) | (v << 24);
+        v = (v >>> 8) | (data[p + 7]! << 24);
+        const h = Math.imul(w ^ Math.imul(v, HASH2), HASH);
+        const bits = (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+        const s = Math.imul(w, HASH) >>> shortShift;
+        if (((filter[h >>> filterShift]! & bits) === bits || ((shortFilter[s >>> 5]! >>> (s & 31)) & 1) !== 0) && this.candidates(data, p, w, final, all, hits)) return p;
       }
     }
+    // The last positions with 4 to 7 bytes left: looked up directly.
+    for (; p + 4 <= n; p++) if (this.candidates(data, p, data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), final, all, hits)) return p;
     return final ? n : this.tail(data);
   }
 
@@ -571,6 +600,7 @@ export class Matcher {
 
 /** Fibonacci hashing: the top bits of key × 2^32/φ. */
 const HASH = 0x9e3779b1 | 0;
+const HASH2 = 0x85ebca6b | 0;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
 
