@@ -130,11 +130,19 @@ export function maskSecrets(text: string, values: string[]): string {
 export class MaskPatterns {
   /** @internal */
   readonly matcher: Matcher;
+  /**
+   * @internal A few patterns also get an Aho–Corasick automaton that is dense throughout
+   * (one table read per byte, faster than the Matcher's hashing); many would not fit.
+   */
+  readonly automaton: Automaton | undefined;
   /** the number of distinct patterns */
   readonly size: number;
 
-  /** `encodings: false` masks the raw values only. */
-  constructor(values: Uint8Array[], options: { encodings?: boolean } = {}) {
+  /**
+   * `encodings: false` masks the raw values only. `engine` (for tests) forces one matcher:
+   * by default the automaton is used when it is dense throughout.
+   */
+  constructor(values: Uint8Array[], options: { encodings?: boolean; engine?: 'automaton' | 'hash' } = {}) {
     const patterns = new Set<string>();
     for (const value of values) {
       if (value.length < MIN_MASK_LENGTH) continue;
@@ -142,7 +150,16 @@ export class MaskPatterns {
       else for (const f of encodedForms(value)) patterns.add(f.text);
     }
     this.size = patterns.size;
-    this.matcher = new Matcher([...patterns]);
+    const list = [...patterns];
+    this.matcher = new Matcher(list);
+    let total = 0;
+    for (const p of list) total += p.length;
+    let automaton: Automaton | undefined;
+    if (options.engine === 'automaton' || (options.engine === undefined && total < SMALL_PATTERNS)) {
+      automaton = new Automaton(list);
+      if (options.engine === undefined && automaton.states > automaton.denseRows) automaton = undefined;
+    }
+    this.automaton = automaton;
   }
 }
 
@@ -159,6 +176,9 @@ export class MaskPatterns {
  */
 export class Masker {
   private readonly matcher: Matcher;
+  private readonly ac: Automaton | undefined;
+  /** the automaton's state after the input so far */
+  private state = 0;
   /** stream offset of held[0]; everything before it has been returned */
   private emitted = 0;
   private held: Buffer = Buffer.alloc(0);
@@ -173,7 +193,9 @@ export class Masker {
 
   /** `values`: the raw values (their encoded forms are masked too), or compiled patterns. */
   constructor(values: Uint8Array[] | MaskPatterns) {
-    this.matcher = (values instanceof MaskPatterns ? values : new MaskPatterns(values)).matcher;
+    const patterns = values instanceof MaskPatterns ? values : new MaskPatterns(values);
+    this.matcher = patterns.matcher;
+    this.ac = patterns.automaton;
   }
 
   /** Feeds a chunk; returns the output now decided (possibly empty). */
@@ -192,6 +214,15 @@ export class Masker {
     const held = this.held;
     const hits = this.hits;
     hits.length = 0;
+    const ac = this.ac;
+    if (ac !== undefined) {
+      // The automaton reports each match where it ends; it keeps back what its state says.
+      const data = held.length === 0 ? c : Buffer.concat([held, c]);
+      const base = this.emitted + held.length;
+      this.state = scan(ac, c, this.state, hits);
+      for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - ac.matchLength[hits[h + 1]!]!, base + hits[h]! + 1);
+      return this.release(data, EMPTY_BUFFER, base + c.length - ac.holdDepth[this.state]!);
+    }
     if (held.length === 0 || c.length <= this.matcher.longest + MIN_MASK_LENGTH) {
       const data = held.length === 0 ? c : Buffer.concat([held, c]);
       return this.found(this.matcher.match(data, false, false, hits), data, EMPTY_BUFFER);
@@ -212,6 +243,7 @@ export class Masker {
   end(): Buffer {
     if (this.ended) return Buffer.alloc(0);
     this.ended = true;
+    if (this.ac !== undefined) return joined(this.release(this.held, EMPTY_BUFFER, this.emitted + this.held.length));
     const hits = this.hits;
     hits.length = 0;
     return joined(this.found(this.matcher.match(this.held, true, false, hits), this.held, EMPTY_BUFFER));
@@ -231,13 +263,17 @@ export class Masker {
   }
 
   private addOccurrence(start: number, end: number): void {
-    // Occurrences come in order of start (one found again when a held tail is looked at
-    // again starts no earlier than the last one), so only the newest group can overlap.
+    // The Matcher reports occurrences in order of start, the automaton in order of end; in
+    // both, an occurrence overlaps exactly the newest groups that end after its start.
     const g = this.groups;
-    const last = g[g.length - 1];
-    if (last !== undefined && last.end > start) {
-      if (end > last.end) last.end = end;
-    } else g.push({ start, end, announced: false });
+    let announced = false;
+    while (g.length > 0 && g[g.length - 1]!.end > start) {
+      const last = g.pop()!;
+      if (last.start < start) start = last.start;
+      if (last.end > end) end = last.end;
+      announced ||= last.announced;
+    }
+    g.push({ start, end, announced });
   }
 
   /**
@@ -302,6 +338,9 @@ function joined(pieces: Uint8Array[]): Buffer {
 }
 
 const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Patterns of fewer bytes than this in all may get a dense automaton (MaskPatterns). */
+const SMALL_PATTERNS = 1 << 15;
 
 /** createMaskStream joins the pieces of an output smaller than this into one chunk. */
 const JOIN_BELOW = 16384;
