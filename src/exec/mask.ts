@@ -129,12 +129,20 @@ export function maskSecrets(text: string, values: string[]): string {
  */
 export class MaskPatterns {
   /** @internal */
-  readonly automaton: Automaton;
+  readonly matcher: Matcher;
+  /**
+   * @internal A few patterns also get an Aho–Corasick automaton that is dense throughout
+   * (one table read per byte, faster than the Matcher's hashing); many would not fit.
+   */
+  readonly automaton: Automaton | undefined;
   /** the number of distinct patterns */
   readonly size: number;
 
-  /** `encodings: false` masks the raw values only. */
-  constructor(values: Uint8Array[], options: { encodings?: boolean } = {}) {
+  /**
+   * `encodings: false` masks the raw values only. `engine` (for tests) forces one matcher:
+   * by default the automaton is used when it is dense throughout.
+   */
+  constructor(values: Uint8Array[], options: { encodings?: boolean; engine?: 'automaton' | 'hash' } = {}) {
     const patterns = new Set<string>();
     for (const value of values) {
       if (value.length < MIN_MASK_LENGTH) continue;
@@ -142,7 +150,16 @@ export class MaskPatterns {
       else for (const f of encodedForms(value)) patterns.add(f.text);
     }
     this.size = patterns.size;
-    this.automaton = new Automaton([...patterns]);
+    const list = [...patterns];
+    this.matcher = new Matcher(list);
+    let total = 0;
+    for (const p of list) total += p.length;
+    let automaton: Automaton | undefined;
+    if (options.engine === 'automaton' || (options.engine === undefined && total < SMALL_PATTERNS)) {
+      automaton = new Automaton(list);
+      if (options.engine === undefined && automaton.states > automaton.denseRows) automaton = undefined;
+    }
+    this.automaton = automaton;
   }
 }
 
@@ -152,15 +169,16 @@ export class MaskPatterns {
  *
  * `write` returns at once every byte whose fate is decided; it keeps back only the longest
  * suffix that is still a proper prefix of some pattern (the shortest tail that could become
- * part of a match) — never more than the longest pattern's length. `end` releases the rest.
- * Each byte is looked at once (an Aho–Corasick automaton), so cost is linear in the stream
- * whatever the number of values; nothing is rescanned.
+ * part of a match, or make one longer) — never more than the longest pattern's length − 1.
+ * `end` releases the rest. Each position is looked at through a hash of its next 4 bytes
+ * (see Matcher), so the cost per byte does not grow with the number of values; only the
+ * held tail is looked at again with the next chunk.
  */
 export class Masker {
-  private readonly ac: Automaton;
+  private readonly matcher: Matcher;
+  private readonly ac: Automaton | undefined;
+  /** the automaton's state after the input so far */
   private state = 0;
-  /** stream offset just after the last byte written */
-  private pos = 0;
   /** stream offset of held[0]; everything before it has been returned */
   private emitted = 0;
   private held: Buffer = Buffer.alloc(0);
@@ -170,45 +188,89 @@ export class Masker {
    */
   private groups: Group[] = [];
   private ended = false;
-  /** (index in chunk, state) of the matches found by the last scan */
+  /** (index in data, pattern) of the matches found by the last look */
   private readonly hits: number[] = [];
 
   /** `values`: the raw values (their encoded forms are masked too), or compiled patterns. */
   constructor(values: Uint8Array[] | MaskPatterns) {
-    this.ac = (values instanceof MaskPatterns ? values : new MaskPatterns(values)).automaton;
+    const patterns = values instanceof MaskPatterns ? values : new MaskPatterns(values);
+    this.matcher = patterns.matcher;
+    this.ac = patterns.automaton;
   }
 
   /** Feeds a chunk; returns the output now decided (possibly empty). */
   write(chunk: Uint8Array): Buffer {
+    return joined(this.writeParts(chunk));
+  }
+
+  /**
+   * `write`, with the output as the pieces it is made of (in order), so that a large chunk
+   * is passed on without being copied: the pieces share memory with `chunk`.
+   */
+  writeParts(chunk: Uint8Array): Uint8Array[] {
     if (this.ended) throw new Error('Masker: write after end');
-    if (chunk.length === 0) return Buffer.alloc(0);
-    const data = this.held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.held, chunk]);
-    const ac = this.ac;
-    const base = this.pos;
-    const n = chunk.length;
+    if (chunk.length === 0) return [];
+    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const held = this.held;
     const hits = this.hits;
     hits.length = 0;
-    this.state = scan(ac, chunk, this.state, hits);
-    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - ac.matchLength[hits[h + 1]!]!, base + hits[h]! + 1);
-    this.pos = base + n;
-    return this.release(data, this.pos - ac.holdDepth[this.state]!);
+    const ac = this.ac;
+    if (ac !== undefined) {
+      // The automaton reports each match where it ends; it keeps back what its state says.
+      const data = held.length === 0 ? c : Buffer.concat([held, c]);
+      const base = this.emitted + held.length;
+      this.state = scan(ac, c, this.state, hits);
+      for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]! + 1 - ac.matchLength[hits[h + 1]!]!, base + hits[h]! + 1);
+      return this.release(data, EMPTY_BUFFER, base + c.length - ac.holdDepth[this.state]!);
+    }
+    if (held.length === 0 || c.length <= this.matcher.longest + MIN_MASK_LENGTH) {
+      const data = held.length === 0 ? c : Buffer.concat([held, c]);
+      return this.found(this.matcher.match(data, false, false, hits), data, EMPTY_BUFFER);
+    }
+    // The held bytes are looked at with the start of the chunk (enough to decide every
+    // position in them), then the chunk on its own: nothing large is copied.
+    const window = Buffer.concat([held, c.subarray(0, this.matcher.longest)]);
+    this.matcher.match(window, false, false, hits);
+    let keep = 0;
+    while (keep < hits.length && hits[keep]! < held.length) keep += 2;
+    hits.length = keep;
+    const undecided = this.matcher.match(c, false, false, hits);
+    for (let h = keep; h < hits.length; h += 2) hits[h] = hits[h]! + held.length;
+    return this.found(held.length + undecided, held, c);
   }
 
   /** Returns everything still held; the Masker accepts no more input. */
   end(): Buffer {
     if (this.ended) return Buffer.alloc(0);
     this.ended = true;
-    return this.release(this.held, this.pos);
+    if (this.ac !== undefined) return joined(this.release(this.held, EMPTY_BUFFER, this.emitted + this.held.length));
+    const hits = this.hits;
+    hits.length = 0;
+    return joined(this.found(this.matcher.match(this.held, true, false, hits), this.held, EMPTY_BUFFER));
+  }
+
+  /**
+   * Records the occurrences in `hits` ((index, pattern) pairs, indexes counted from
+   * `emitted`) and releases the bytes before index `undecided`. `a` then `b` hold the bytes
+   * from `emitted` on, up to the end of the input so far.
+   */
+  private found(undecided: number, a: Buffer, b: Buffer): Uint8Array[] {
+    const hits = this.hits;
+    const base = this.emitted;
+    const length = this.matcher.length;
+    for (let h = 0; h < hits.length; h += 2) this.addOccurrence(base + hits[h]!, base + hits[h]! + length[hits[h + 1]!]!);
+    return this.release(a, b, base + undecided);
   }
 
   private addOccurrence(start: number, end: number): void {
-    // `end` is the furthest end seen so far, so the occurrence overlaps exactly those groups,
-    // newest first, that end after `start`.
+    // The Matcher reports occurrences in order of start, the automaton in order of end; in
+    // both, an occurrence overlaps exactly the newest groups that end after its start.
     const g = this.groups;
     let announced = false;
     while (g.length > 0 && g[g.length - 1]!.end > start) {
       const last = g.pop()!;
-      start = Math.min(start, last.start);
+      if (last.start < start) start = last.start;
+      if (last.end > end) end = last.end;
       announced ||= last.announced;
     }
     g.push({ start, end, announced });
@@ -216,11 +278,16 @@ export class Masker {
 
   /**
    * Returns output for stream offsets [emitted, upTo) — no later occurrence can start before
-   * `upTo` — and keeps the bytes from `upTo` on. `data` holds the bytes from `emitted`.
+   * `upTo` — and keeps the bytes from `upTo` on. `a` then `b` hold the bytes from `emitted`.
    */
-  private release(data: Buffer, upTo: number): Buffer {
+  private release(a: Buffer, b: Buffer, upTo: number): Uint8Array[] {
     const base = this.emitted;
     const out: Uint8Array[] = [];
+    const piece = (from: number, to: number): void => {
+      const split = base + a.length;
+      if (from < split) out.push(a.subarray(from - base, Math.min(to, split) - base));
+      if (to > split) out.push(b.subarray(Math.max(from, split) - split, to - split));
+    };
     const g = this.groups;
     let next = 0;
     let at = base;
@@ -240,7 +307,7 @@ export class Masker {
         }
       } else {
         const stop = group === undefined ? upTo : Math.min(group.start, upTo);
-        out.push(data.subarray(at - base, stop - base));
+        piece(at, stop);
         at = stop;
       }
     }
@@ -253,12 +320,30 @@ export class Masker {
     }
     if (next > 0) this.groups = g.slice(next);
     // Copy the tail so a large chunk is not kept alive by a few held bytes.
-    this.held = Buffer.from(data.subarray(upTo - base));
+    const end = base + a.length + b.length;
+    const tail: Uint8Array[] = [];
+    const saved = out.length;
+    piece(upTo, end);
+    tail.push(...out.splice(saved));
+    this.held = tail.length === 1 ? Buffer.from(tail[0]!) : Buffer.concat(tail);
     this.emitted = upTo;
-    // One piece is returned as it is: it may share memory with the chunk written.
-    return out.length === 1 ? Buffer.from(out[0]!.buffer, out[0]!.byteOffset, out[0]!.length) : Buffer.concat(out);
+    return out;
   }
 }
+
+/** One Buffer of the pieces; a single piece is returned as it is (it may share memory). */
+function joined(pieces: Uint8Array[]): Buffer {
+  if (pieces.length === 0) return Buffer.alloc(0);
+  return pieces.length === 1 ? Buffer.from(pieces[0]!.buffer, pieces[0]!.byteOffset, pieces[0]!.length) : Buffer.concat(pieces);
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Patterns of fewer bytes than this in all may get a dense automaton (MaskPatterns). */
+const SMALL_PATTERNS = 1 << 15;
+
+/** createMaskStream joins the pieces of an output smaller than this into one chunk. */
+const JOIN_BELOW = 16384;
 
 /**
  * A Transform (bytes in, bytes out) that masks `values` (and their encoded forms) in what
@@ -270,8 +355,15 @@ export function createMaskStream(values: Uint8Array[] | MaskPatterns): Transform
   const masker = new Masker(values);
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      const out = masker.write(chunk);
-      callback(null, out.length > 0 ? out : undefined);
+      const pieces = masker.writeParts(chunk);
+      let size = 0;
+      for (const piece of pieces) size += piece.length;
+      // One chunk out per chunk in, except that a large output goes out as its pieces rather
+      // than be copied into one buffer.
+      if (size < JOIN_BELOW) {
+        if (size > 0) this.push(joined(pieces));
+      } else for (const piece of pieces) if (piece.length > 0) this.push(piece);
+      callback();
     },
     flush(callback: TransformCallback): void {
       const out = masker.end();
@@ -329,6 +421,225 @@ export function scan(ac: Automaton, chunk: Uint8Array, state: number, hits: numb
   }
   return off >= 0 ? off >>> shift : state;
 }
+
+/**
+ * The patterns, indexed by their first 4 bytes (every pattern has at least MIN_MASK_LENGTH
+ * = 4), looked up from rolling words of the input, so a byte costs a few multiplies and bit
+ * tests whatever the number of patterns.
+ *
+ * - `filter` is a blocked Bloom filter (two bits per pattern, both in one 32-bit word; about
+ *   one pattern per word, so one memory access per byte) over a hash of a pattern's first 8 bytes; `shortFilter` a bitmap over the
+ *   first 4 bytes of the rare patterns shorter than 8. A position goes further only when its
+ *   next 8 bytes hit both bits in the first, or its next 4 a bit in the second. (A 4-byte
+ *   prefix of many patterns — hex digits, `sk_l` — is common in output; an 8-byte one is not.)
+ * - A position that passes probes `slots`, an open-addressing table (load ≤ 1/2) of the
+ *   distinct keys; a key's patterns (`ids[groupStart[g]]` to `ids[groupStart[g + 1]]`) are
+ *   sorted longest first and compared byte by byte from the fifth byte.
+ * - `prefix1..3` hold the first 1, 2 and 3 bytes of the patterns, for the last positions of
+ *   a chunk, where fewer than 4 bytes are known yet.
+ *
+ * Compiling is linear in the total size of the patterns.
+ */
+export class Matcher {
+  /** the number of patterns */
+  readonly count: number;
+  /** the longest pattern's length */
+  readonly longest: number;
+  /** every pattern's bytes, back to back: pattern i is bytes[start[i]] to bytes[start[i] + length[i]] */
+  readonly bytes: Buffer;
+  readonly start: Int32Array;
+  readonly length: Int32Array;
+  private readonly filter: Int32Array;
+  private readonly filterShift: number;
+  private readonly shortFilter: Int32Array;
+  private readonly shortShift: number;
+  private readonly slots: Int32Array;
+  private readonly slotShift: number;
+  private readonly keyOf: Int32Array;
+  private readonly groupStart: Int32Array;
+  private readonly ids: Int32Array;
+  private readonly prefix1 = new Uint8Array(256);
+  private readonly prefix2 = new Uint8Array(65536);
+  private readonly prefix3: Set<number> = new Set();
+
+  /** `patterns`: distinct, at least MIN_MASK_LENGTH chars, one byte per char (latin1). */
+  constructor(patterns: string[]) {
+    this.count = patterns.length;
+    let total = 0;
+    let longest = 0;
+    for (const p of patterns) {
+      if (p.length < MIN_MASK_LENGTH) throw new Error('Matcher: a pattern is shorter than MIN_MASK_LENGTH');
+      total += p.length;
+      if (p.length > longest) longest = p.length;
+    }
+    this.longest = longest;
+    this.bytes = Buffer.from(patterns.join(''), 'latin1');
+    this.start = new Int32Array(patterns.length);
+    this.length = new Int32Array(patterns.length);
+    // The distinct keys into `slots` (group numbers from 1), counting each key's patterns.
+    let slotBits = 4;
+    while (1 << slotBits < patterns.length * 2) slotBits++;
+    this.slotShift = 32 - slotBits;
+    this.slots = new Int32Array(1 << slotBits);
+    const mask = (1 << slotBits) - 1;
+    const keys = new Int32Array(patterns.length);
+    const groupOf = new Int32Array(patterns.length);
+    const sizes = new Int32Array(patterns.length + 1);
+    let groups = 0;
+    let at = 0;
+    for (let i = 0; i < patterns.length; i++) {
+      const p = patterns[i]!;
+      this.start[i] = at;
+      this.length[i] = p.length;
+      at += p.length;
+      const b0 = p.charCodeAt(0);
+      const b1 = p.charCodeAt(1);
+      const b2 = p.charCodeAt(2);
+      this.prefix1[b0] = 1;
+      this.prefix2[b0 | (b1 << 8)] = 1;
+      this.prefix3.add(b0 | (b1 << 8) | (b2 << 16));
+      const key = b0 | (b1 << 8) | (b2 << 16) | (p.charCodeAt(3) << 24);
+      let s = Math.imul(key, HASH) >>> this.slotShift;
+      let g = this.slots[s]!;
+      while (g !== 0 && keys[g - 1] !== key) {
+        s = (s + 1) & mask;
+        g = this.slots[s]!;
+      }
+      if (g === 0) {
+        g = ++groups;
+        this.slots[s] = g;
+        keys[g - 1] = key;
+      }
+      groupOf[i] = g - 1;
+      sizes[g - 1]!++;
+    }
+    this.keyOf = keys.slice(0, groups);
+    this.groupStart = new Int32Array(groups + 1);
+    for (let g = 0; g < groups; g++) this.groupStart[g + 1] = this.groupStart[g]! + sizes[g]!;
+    this.ids = new Int32Array(patterns.length);
+    const fill = this.groupStart.slice(0, groups);
+    for (let i = 0; i < patterns.length; i++) this.ids[fill[groupOf[i]!]!++] = i;
+    // Longest first within a key.
+    const byLength = (x: number, y: number): number => this.length[y]! - this.length[x]!;
+    for (let g = 0; g < groups; g++) {
+      const from = this.groupStart[g]!;
+      const to = this.groupStart[g + 1]!;
+      if (to - from > 1) this.ids.subarray(from, to).sort(byLength);
+    }
+    // Patterns of 8 bytes or more (nearly all) go into the filter by their first 8 bytes,
+    // shorter ones by their first 4: a 4-byte prefix of many patterns (hex digits, `sk_l`)
+    // is common in output, an 8-byte one is not.
+    let long = 0;
+    for (let i = 0; i < patterns.length; i++) if (this.length[i]! >= 8) long++;
+    // Blocked: both bits of a pattern are in one 32-bit word (one memory access per byte);
+    // about one pattern per word.
+    const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(long) + 1));
+    const shortBits = Math.min(30, Math.max(12, 32 - Math.clz32(patterns.length - long) + 4));
+    this.filterShift = 32 - filterBits;
+    this.shortShift = 32 - shortBits;
+    this.filter = new Int32Array(1 << filterBits);
+    this.shortFilter = new Int32Array(1 << (shortBits - 5));
+    const set = (bits: Int32Array, f: number): void => {
+      bits[f >>> 5] = bits[f >>> 5]! | (1 << (f & 31));
+    };
+    for (let i = 0; i < patterns.length; i++) {
+      const o = this.start[i]!;
+      const w = this.bytes.readInt32LE(o);
+      if (this.length[i]! >= 8) {
+        const h = Math.imul(w ^ Math.imul(this.bytes.readInt32LE(o + 4), HASH2), HASH);
+        this.filter[h >>> this.filterShift] = this.filter[h >>> this.filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+      } else set(this.shortFilter, Math.imul(w, HASH) >>> this.shortShift);
+    }
+    // One look at a pattern followed by the start of one, so the rare paths (a hit, a held
+    // tail) have been taken once before the first real chunk: the optimised scanning loop
+    // then does not fall back to the interpreter the first time it meets them.
+    if (patterns.length > 0) {
+      const first = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.length[0]!);
+      this.match(Buffer.concat([first, first, first.subarray(0, 3)]), false, false, []);
+    }
+  }
+
+  /**
+   * Looks at each start position of `data` in order. At a position where patterns occur,
+   * pushes (position, pattern) for the longest (or, with `all`, for each of them, longest
+   * first) onto `hits`. Returns the first position that cannot be decided yet: where the
+   * rest of `data` is a proper prefix of a pattern (so more input could make it an
+   * occurrence, or a longer one) — or data.length. Occurrences found at that position (a
+   * shorter pattern already complete) are pushed too; they will be found again when the
+   * caller scans from there with more data. With `final` (no more input), nothing is pending.
+   */
+  match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
+    const n = data.length;
+    let p = 0;
+    if (n >= 8) {
+      // The hot loop: two rolling words (the next 8 bytes), two multiplies and two bit tests
+      // per byte. Everything rarer lives in other functions, so that a first hit or a first
+      // tail does not throw away the optimised code of this loop.
+      const { filter, filterShift, shortFilter, shortShift } = this;
+      let w = (data[0]! << 8) | (data[1]! << 16) | (data[2]! << 24);
+      let v = data[3]! | (data[4]! << 8) | (data[5]! << 16) | (data[6]! << 24);
+      for (const last = n - 8; p <= last; p++) {
+        w = (w >>> 8) | (v << 24);
+        v = (v >>> 8) | (data[p + 7]! << 24);
+        const h = Math.imul(w ^ Math.imul(v, HASH2), HASH);
+        const bits = (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+        const s = Math.imul(w, HASH) >>> shortShift;
+        if (((filter[h >>> filterShift]! & bits) === bits || ((shortFilter[s >>> 5]! >>> (s & 31)) & 1) !== 0) && this.candidates(data, p, w, final, all, hits)) return p;
+      }
+    }
+    // The last positions with 4 to 7 bytes left: looked up directly.
+    for (; p + 4 <= n; p++) if (this.candidates(data, p, data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), final, all, hits)) return p;
+    return final ? n : this.tail(data);
+  }
+
+  /** Compares the patterns whose first 4 bytes are `w` at `p`; true when `p` is undecided. */
+  private candidates(data: Uint8Array, p: number, w: number, final: boolean, all: boolean, hits: number[]): boolean {
+    const { slots, keyOf, groupStart, ids, bytes, start, length } = this;
+    const mask = slots.length - 1;
+    let s = Math.imul(w, HASH) >>> this.slotShift;
+    let g = slots[s]!;
+    while (g !== 0 && keyOf[g - 1] !== w) {
+      s = (s + 1) & mask;
+      g = slots[s]!;
+    }
+    if (g === 0) return false;
+    const avail = data.length - p;
+    let pending = false;
+    for (let c = groupStart[g - 1]!, e = groupStart[g]!; c < e; c++) {
+      const id = ids[c]!;
+      const len = length[id]!;
+      const o = start[id]! - p;
+      const stop = p + (len < avail ? len : avail);
+      let j = p + 4;
+      while (j < stop && data[j] === bytes[o + j]) j++;
+      if (j < stop) continue;
+      if (len <= avail) {
+        hits.push(p, id);
+        if (!all) break;
+      } else if (!final) pending = true;
+    }
+    return pending;
+  }
+
+  /** The first of the last 3 positions where the rest of `data` begins a pattern, or data.length. */
+  private tail(data: Uint8Array): number {
+    const n = data.length;
+    for (let p = n < 3 ? 0 : n - 3; p < n; p++) {
+      const k = n - p;
+      const b0 = data[p]!;
+      if (k === 1) {
+        if (this.prefix1[b0] === 1) return p;
+      } else if (k === 2) {
+        if (this.prefix2[b0 | (data[p + 1]! << 8)] === 1) return p;
+      } else if (this.prefix3.has(b0 | (data[p + 1]! << 8) | (data[p + 2]! << 16))) return p;
+    }
+    return n;
+  }
+}
+
+/** Fibonacci hashing: the top bits of key × 2^32/φ. */
+const HASH = 0x9e3779b1 | 0;
+const HASH2 = 0x85ebca6b | 0;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
 

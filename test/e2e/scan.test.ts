@@ -36,7 +36,10 @@ function assertNoValue(r: RunResult, values: string[]): void {
 }
 
 test('scan: finds each stored value and its encoded forms in a tree, FILE:LINE: NAME, exit 1', async () => {
-  await withVault({ STRIPE_KEY: STRIPE, DB_PASS, 'ci/GH_TOKEN': GH, PORT: '8080', SHORT: 'abc' }, async (v) => {
+  await withVault({ STRIPE_KEY: STRIPE, DB_PASS, 'ci/GH_TOKEN': GH, SHORT: 'abc' }, async (v) => {
+    // PORT is stored and marked not secret: scan leaves it out, as exec --mask does.
+    const put = await runVault(['put', 'PORT', '--not-secret'], { env: v.env, input: '8080' });
+    assert.deepEqual([put.status, put.stderr], [0, 'stored default/PORT version 1\n']);
     const tree = join(v.dir, 'tree');
     write(join(tree, 'config.env'), `# settings\nPORT=8080\nSTRIPE_KEY=${STRIPE}\n`);
     write(join(tree, 'src', 'db.js'), `const a = 1;\n\nconst url = "postgres://app:${encodeURIComponent(DB_PASS)}@db/app";\nconst b = "${Buffer.from(DB_PASS).toString('hex').toUpperCase()}";\n`);
@@ -51,19 +54,19 @@ test('scan: finds each stored value and its encoded forms in a tree, FILE:LINE: 
     symlinkSync(join(v.dir, 'outside.txt'), join(tree, 'link.txt'));
     symlinkSync(join(tree, 'src'), join(tree, 'src-again'));
     const r = await runVault(['scan'], { env: v.env, cwd: tree });
-    // PORT is a stored value of 4 bytes like any other (marking it not-secret is what leaves it out).
-    assert.equal(r.out, ['config.env:2: PORT', 'config.env:3: STRIPE_KEY', 'img.bin:2: STRIPE_KEY', 'src/db.js:3: DB_PASS', 'src/db.js:4: DB_PASS', 'src/deep/http.txt:2: DB_PASS', ''].join('\n'));
+    // PORT=8080 is in config.env, but PORT is not secret: not reported.
+    assert.equal(r.out, ['config.env:3: STRIPE_KEY', 'img.bin:2: STRIPE_KEY', 'src/db.js:3: DB_PASS', 'src/db.js:4: DB_PASS', 'src/deep/http.txt:2: DB_PASS', ''].join('\n'));
     assert.equal(
       r.stderr,
       'vault: warning: not looked for (shorter than 4 bytes): SHORT\n' +
-        'vault: 6 stored values found in 4 of 5 files; remove them, and rotate any that was committed or shared (vault rotate NAME)\n',
+        'vault: 5 stored values found in 4 of 5 files; remove them, and rotate any that was committed or shared (vault rotate NAME)\n',
     );
     assert.equal(r.status, 1);
     assertNoValue(r, [STRIPE, DB_PASS]);
 
     // Paths name what to scan; a file named directly is read, and printed as given.
     const some = await runVault(['scan', 'src/deep', 'config.env', 'link.txt'], { env: v.env, cwd: tree });
-    assert.equal(some.out, 'src/deep/http.txt:2: DB_PASS\nconfig.env:2: PORT\nconfig.env:3: STRIPE_KEY\nlink.txt:1: STRIPE_KEY\n');
+    assert.equal(some.out, 'src/deep/http.txt:2: DB_PASS\nconfig.env:3: STRIPE_KEY\nlink.txt:1: STRIPE_KEY\n');
     assert.equal(some.status, 1);
 
     // --ns: another namespace's values

@@ -51,7 +51,8 @@ export function register(program: Command, io: IO, state: RunState): void {
         await s.unlock(vault);
         return readSecrets(vault, request, (r) => {
           try {
-            return new scan.SecretScanner(r.secrets);
+            // Values marked not secret (PORT, NODE_ENV) are not looked for, as exec --mask leaves them alone.
+            return new scan.SecretScanner(r.secrets.filter((x) => !x.notSecret));
           } finally {
             wipe(...r.secrets.map((x) => x.value));
           }
