@@ -68,7 +68,12 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
   } else {
     rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
   }
-  return rows.map((r) => ({
+  return rows.map(toRecord);
+}
+
+/** A stored row as readers see it. */
+export function toRecord(r: AuditRow): AuditRecord {
+  return {
     seq: r.seq,
     at: r.at,
     op: r.op,
@@ -79,5 +84,5 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
     actor: { user: r.actor_user, pid: r.actor_pid, parent: r.actor_parent },
     detail: parseDetail(r.detail),
     sealed: r.mac !== null,
-  }));
+  };
 }

@@ -18,6 +18,7 @@ export function register(program: Command, io: IO): void {
       if (s.json) {
         s.outJson({
           path: st.path,
+          ...(st.store === 'postgres' ? { store: st.store } : {}),
           vaultId: st.vaultId,
           formatVersion: st.formatVersion,
           schemaVersion: st.schemaVersion,
@@ -33,6 +34,7 @@ export function register(program: Command, io: IO): void {
       }
       const lines = [
         `path:      ${st.path}`,
+        ...(st.store === 'postgres' ? ['store:     postgres'] : []),
         `vault id:  ${st.vaultId}`,
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
         `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,

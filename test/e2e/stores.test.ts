@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runInProcess, runVault } from '../helpers/cli.js';
+import { startCluster, type PgCluster } from '../helpers/pg.js';
+import { cheapVault } from '../helpers/vaults.js';
+
+/**
+ * The same cases against both stores (src/store/store.ts): a SQLite file and a vault in a
+ * real PostgreSQL cluster started for this file (test/helpers/pg.ts). Each case is written
+ * once and run for each store; the outputs must be the same, byte for byte.
+ */
+
+let cluster: PgCluster;
+before(() => {
+  cluster = startCluster();
+});
+after(() => cluster?.destroy());
+
+type V = Awaited<ReturnType<typeof cheapVault>>;
+const STORES = ['file', 'postgres'] as const;
+
+function makeVault(store: (typeof STORES)[number], name: string): Promise<V> {
+  return cheapVault(store === 'file' ? {} : { location: cluster.url(name) });
+}
+
+for (const store of STORES) {
+  describe(`${store} store`, () => {
+    let v: V;
+    before(async () => {
+      v = await makeVault(store, 'cases');
+    });
+    after(() => v?.cleanup());
+    const run = (args: string[], input?: string): ReturnType<typeof runInProcess> => runInProcess(args, { env: v.env, ...(input !== undefined ? { input } : {}) });
+
+    test('put, get, list, history, rm, rollback: exact outputs', async () => {
+      let r = await run(['put', 'TOKEN'], 'abc123\n');
+      assert.deepEqual([r.status, r.stderr, r.out], [0, 'stored default/TOKEN version 1\n', '']);
+      r = await run(['put', 'TOKEN'], 'x\n');
+      assert.equal(r.status, 8);
+      assert.equal(r.stderr, 'vault: error: secret default/TOKEN already exists\nvault: hint: use --force to store a new version, or vault rotate\n');
+      r = await run(['put', 'TOKEN', '--force'], 'second\n');
+      assert.deepEqual([r.status, r.stderr], [0, 'stored default/TOKEN version 2\n']);
+      r = await run(['get', 'TOKEN']);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, 'second', '']);
+      r = await run(['get', 'TOKEN', '--version', '1']);
+      assert.deepEqual([r.status, r.out], [0, 'abc123']);
+      r = await run(['put', 'ci/NPM'], 'npm\n');
+      assert.equal(r.status, 0);
+      r = await run(['list']);
+      assert.deepEqual([r.status, r.out], [0, 'TOKEN\n']);
+      r = await run(['list', '--all-ns']);
+      assert.deepEqual([r.status, r.out], [0, 'ci/NPM\ndefault/TOKEN\n']);
+      r = await run(['history', 'TOKEN']);
+      assert.equal(r.status, 0);
+      assert.match(r.out, /^1\t\d{4}-\d\d-\d\dT[0-9:.]+Z\tput\n2\t\d{4}-\d\d-\d\dT[0-9:.]+Z\tput\tcurrent\n$/);
+      r = await run(['rm', 'TOKEN', '--yes']);
+      assert.deepEqual([r.status, r.stderr], [0, 'removed default/TOKEN; its versions are kept until vault rm --purge\n']);
+      r = await run(['get', 'TOKEN']);
+      assert.deepEqual([r.status, r.stderr], [3, 'vault: error: no secret default/TOKEN\nvault: hint: vault list shows the stored names\n']);
+      r = await run(['rollback', 'TOKEN', '1']);
+      assert.deepEqual([r.status, r.stderr], [0, 'default/TOKEN version 3 now equals version 1\n']);
+      r = await run(['get', 'TOKEN']);
+      assert.deepEqual([r.status, r.out], [0, 'abc123']);
+    });
+
+    test('rotate, rotate --master, and the audit chain verifies across them', async () => {
+      let r = await run(['put', 'ROT'], 'one\n');
+      assert.equal(r.status, 0);
+      r = await run(['rotate', 'ROT'], 'two\n');
+      assert.deepEqual([r.status, r.stderr], [0, 'rotated default/ROT to version 2\n']);
+      r = await run(['rotate', '--master']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^rotated the data key: re-encrypted \d+ versions, re-wrapped 2 key slots/);
+      r = await run(['get', 'ROT']);
+      assert.deepEqual([r.status, r.out], [0, 'two']);
+      r = await run(['get', 'ROT', '--version', '1']);
+      assert.deepEqual([r.status, r.out], [0, 'one']);
+      r = await run(['audit', 'verify']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^audit log verified: \d+ entries\n$/);
+      r = await run(['audit', '--json', '--op', 'rotate-master']);
+      assert.equal(r.status, 0);
+      const entries = r.out.trim().split('\n').map((line) => JSON.parse(line) as { op: string; outcome: string });
+      assert.deepEqual(entries.map((e) => [e.op, e.outcome]), [['rotate-master', 'ok']]);
+    });
+
+    test('import, env, export and exec see the same secrets', async () => {
+      const file = join(v.dir, 'in.env');
+      writeFileSync(file, 'A_ONE=1\nB_TWO="two words"\n');
+      let r = await runInProcess(['import', file, '--ns', 'app'], { env: v.env });
+      assert.deepEqual([r.status, r.stderr], [0, 'imported 2 secrets into app\n']);
+      r = await runInProcess(['env', '--ns', 'app', '--format', 'json'], { env: v.env });
+      assert.deepEqual([r.status, r.out], [0, '{"A_ONE":"1","B_TWO":"two words"}\n']);
+      r = await runInProcess(['export', '--ns', 'app'], { env: v.env });
+      assert.equal(r.status, 0);
+      assert.equal(r.out, "A_ONE='1'\nB_TWO='two words'\n");
+      // exec in a real child process, as a script would run it
+      const x = await runVault(['exec', '--ns', 'app', '--', process.execPath, '-e', 'process.stdout.write(process.env.A_ONE + "|" + process.env.B_TWO)'], { env: v.env });
+      assert.deepEqual([x.status, x.out], [0, '1|two words']);
+    });
+
+    test('status --json: the store, the schema, the slots and counts; works locked', async () => {
+      const r = await runInProcess(['status', '--json'], { env: { VAULT_PATH: v.path, XDG_STATE_HOME: v.state } });
+      assert.equal(r.status, 0, r.stderr);
+      const st = JSON.parse(r.out) as Record<string, unknown>;
+      assert.equal(st.store, store === 'postgres' ? 'postgres' : undefined);
+      assert.equal(st.schemaVersion, store === 'postgres' ? 1 : 4);
+      assert.deepEqual((st.slots as Array<{ kind: string }>).map((s) => s.kind), ['passphrase', 'master-key']);
+      if (store === 'postgres') assert.equal(st.path, v.path.replace(/^(.*)$/, '$1'));
+    });
+
+    test('--vault works as VAULT_PATH does, in a child process', async () => {
+      const r = await runVault(['--vault', v.path, 'list', '--ns', 'app'], { env: { VAULT_MASTER_KEY: v.masterKey, XDG_STATE_HOME: v.state } });
+      assert.deepEqual([r.status, r.out, r.stderr], [0, 'A_ONE\nB_TWO\n', '']);
+    });
+
+    test('init on an existing vault: 8, before any passphrase is derived', async () => {
+      const r = await runInProcess(['init'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: 'whatever-long' } });
+      assert.equal(r.status, 8);
+      assert.equal(r.stderr, `vault: error: a vault already exists at ${v.path}\nvault: hint: use it, or choose another path with --vault\n`);
+    });
+  });
+}
+
+test('postgres: a vault name with nothing there is not-initialized (6); a bad name is usage (2)', async () => {
+  let r = await runInProcess(['get', 'X'], { env: { VAULT_PATH: cluster.url('nothing_here'), VAULT_MASTER_KEY: 'vault1-x' } });
+  assert.equal(r.status, 6);
+  assert.equal(r.stderr, `vault: error: no vault at ${cluster.url('nothing_here')}\nvault: hint: create one with: vault init --vault '${cluster.url('nothing_here')}'\n`);
+  r = await runInProcess(['list'], { env: { VAULT_PATH: cluster.url('Bad-Name') } });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, 'vault: error: the vault name "Bad-Name" in the URL is not valid\nvault: hint: a vault name is 1 to 48 of a-z, 0-9 and _ (?vault=team)\n');
+});
+
+test('postgres: two vaults in one database are separate (own schema, own secrets)', async () => {
+  const a = await makeVault('postgres', 'team_a');
+  const b = await makeVault('postgres', 'team_b');
+  try {
+    assert.equal((await runInProcess(['put', 'ONLY_A'], { env: a.env, input: 'a\n' })).status, 0);
+    const r = await runInProcess(['list'], { env: b.env });
+    assert.deepEqual([r.status, r.out], [0, '']);
+    assert.equal(cluster.psql(`SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname LIKE 'vault\\_team%'`).trim(), 'vault_team_a,vault_team_b');
+  } finally {
+    a.cleanup();
+    b.cleanup();
+  }
+});
