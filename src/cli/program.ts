@@ -31,6 +31,7 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
+  { words: ['identity'], load: async () => (await import('./commands/identity.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },
   { words: ['completion', '__complete'], load: async () => (await import('./commands/completion.js')).register },
   { words: ['help'], load: async () => (await import('./commands/status.js')).registerHelp },

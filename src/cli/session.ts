@@ -119,8 +119,9 @@ export class Session {
     return withSpinner(this.io, !this.opts.quiet, label, work);
   }
 
-  openVault(options: { acceptRestore?: boolean } = {}): Vault {
-    return openLocked({ path: this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
+  /** `path`: another vault than --vault/VAULT_PATH names (vault identity's personal vault). */
+  openVault(options: { acceptRestore?: boolean; path?: string } = {}): Vault {
+    return openLocked({ path: options.path ?? this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
   }
 
   /** Unlocks by the order of SPEC §4. */
@@ -136,13 +137,13 @@ export class Session {
         if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason));
         return attempt.ok;
       },
-      prompt: this.interactive ? () => promptHidden(this.io, `Passphrase for ${this.vaultPath}`) : undefined,
+      prompt: this.interactive ? () => promptHidden(this.io, `Passphrase for ${vault.path}`) : undefined,
       slow: (label, work) => this.slow(label, work),
     });
   }
 
   /** Opens the vault (unlocked when asked), runs fn, and always closes it. */
-  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T, options: { acceptRestore?: boolean } = {}): Promise<T> {
+  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T, options: { acceptRestore?: boolean; path?: string } = {}): Promise<T> {
     const vault = this.openVault(options);
     try {
       if (unlock) await this.unlock(vault);
