@@ -8,6 +8,7 @@ import { ROOT, runCommand, runInProcess, runVault } from '../helpers/cli.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
 import { cheapVault } from '../helpers/vaults.js';
 import { parseMasterKey } from '../../src/unlock/masterkey.js';
+import { PG_SCHEMA_VERSION } from '../../src/store/pg/schema.js';
 
 /**
  * Concurrency: 8 processes on 2 clients, two rotate --master at once.
@@ -151,8 +152,9 @@ test('a schema newer than this vault is refused with 7 and left untouched', asyn
     cluster.psql(`INSERT INTO ${v.schema}.schema_migrations VALUES (99, 0);`);
     const r = await runInProcess(['list'], { env: v.env });
     assert.equal(r.status, 7);
-    assert.equal(r.stderr, `vault: error: the vault at ${v.path} has schema version 99, newer than this vault (1)\nvault: hint: upgrade vault to open this vault\n`);
-    assert.equal(cluster.psql(`SELECT string_agg(version::text, ',' ORDER BY version) FROM ${v.schema}.schema_migrations`).trim(), '1,99');
+    assert.equal(r.stderr, `vault: error: the vault at ${v.path} has schema version 99, newer than this vault (${PG_SCHEMA_VERSION})\nvault: hint: upgrade vault to open this vault\n`);
+    const versions = Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1).join(',');
+    assert.equal(cluster.psql(`SELECT string_agg(version::text, ',' ORDER BY version) FROM ${v.schema}.schema_migrations`).trim(), `${versions},99`);
   } finally {
     v.cleanup();
   }

@@ -5,6 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { runInProcess, runVault } from '../helpers/cli.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
 import { cheapVault } from '../helpers/vaults.js';
+import { PG_SCHEMA_VERSION } from '../../src/store/pg/schema.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 
 /**
  * The same cases against both stores (src/store/store.ts): a SQLite file and a vault in a
@@ -106,9 +108,9 @@ for (const store of STORES) {
       assert.equal(r.status, 0, r.stderr);
       const st = JSON.parse(r.out) as Record<string, unknown>;
       assert.equal(st.store, store === 'postgres' ? 'postgres' : undefined);
-      assert.equal(st.schemaVersion, store === 'postgres' ? 1 : 4);
+      assert.equal(st.schemaVersion, store === 'postgres' ? PG_SCHEMA_VERSION : SCHEMA_VERSION);
       assert.deepEqual((st.slots as Array<{ kind: string }>).map((s) => s.kind), ['passphrase', 'master-key']);
-      if (store === 'postgres') assert.equal(st.path, v.path.replace(/^(.*)$/, '$1'));
+      assert.equal(st.path, v.path);
     });
 
     test('--vault works as VAULT_PATH does, in a child process', async () => {
