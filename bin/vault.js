@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --inspect-port=[ff02::1]:9229 --
+// CommonJS (bin/package.json): no ES module loader at start-up, see scripts/bundle.js.
 // Before anything else: Node opens its inspector (a debugger that reads and changes this
 // process's memory) on 127.0.0.1:9229 when it gets SIGUSR1 and no JavaScript listener for
 // SIGUSR1 is installed. Supervisors send SIGUSR1 on purpose (`vault exec` forwards it), so
@@ -6,10 +7,10 @@
 // src/exec/child.ts adds its own listener that forwards it. For the moment before this line
 // runs, the shebang points the inspector at [ff02::1]:9229, an address no socket can be bound
 // to (link-local multicast without a scope): the inspector fails to start instead of listening.
-// A static import would run before this line (imports are hoisted), hence the dynamic ones.
+'use strict';
 process.on('SIGUSR1', () => {});
 
-const { run, processIO, takeSecretVariables } = await import('../dist/cli/main.js');
+const { run, processIO, takeSecretVariables } = require('../dist/cli/main.cjs');
 
 // The master key and passphrases leave process.env (and the kernel's copy of the environment,
 // which /proc/PID/environ shows to other processes of this user) and reach the CLI only in
@@ -22,8 +23,9 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 
-const status = await run(process.argv.slice(2), { ...processIO(), env: { ...process.env, ...secrets } });
-process.exitCode = status;
-// Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
-// the native module and would otherwise keep the process alive until the keychain answers.
-process.stdout.write('', () => process.exit(status));
+run(process.argv.slice(2), { ...processIO(), env: { ...process.env, ...secrets } }).then((status) => {
+  process.exitCode = status;
+  // Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
+  // the native module and would otherwise keep the process alive until the keychain answers.
+  process.stdout.write('', () => process.exit(status));
+});

@@ -1,25 +1,63 @@
 #!/usr/bin/env node
-// Bundles the CLI (our modules and commander) into dist/cli/, one chunk per command module,
-// so that start-up reads a handful of files instead of some thirty: `vault get` is a
-// start-up-bound command (see npm run bench). Native and rarely used packages stay external:
-// better-sqlite3 and @napi-rs/keyring load native addons; @inquirer/prompts and cli-table3 are
-// imported lazily, only at a terminal. The library API (dist/src/index.js) is not bundled.
+// Bundles the CLI (our modules and commander) into ONE CommonJS file, dist/cli/main.cjs, that
+// bin/vault.js require()s: `vault get` is a start-up-bound command (see npm run bench), and a
+// CommonJS entry skips node's ES module loader (resolution, linking and evaluation through
+// promises), which cost ~9 ms per start. Each command's modules stay lazily evaluated: esbuild
+// wraps every module in an init function that runs on first import(), so `vault get` compiles
+// only the functions it calls (V8 parses the rest lazily). Native and rarely used packages
+// stay external: better-sqlite3 and @napi-rs/keyring load native addons (db.ts hands
+// better-sqlite3 the addon's path, skipping its `bindings` search); @inquirer/prompts (ES
+// modules only) and cli-table3 are imported lazily with a real import(), only at a terminal.
+// The library API (dist/src/index.js) is not bundled.
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// Chunk names carry content hashes: clear the old ones so stale chunks never pile up.
 rmSync('dist/cli', { recursive: true, force: true });
 
+/**
+ * commander requires node:child_process at load time, for executable subcommands vault never
+ * uses; loading it pulls in net, dgram, stream and readline internals. Inside commander it
+ * becomes a stub that loads the real module only if one of its functions is ever called.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "let real; const load = () => (real ??= require('node:child_process'));\n" +
+        'module.exports = { spawn: (...a) => load().spawn(...a), execFile: (...a) => load().execFile(...a) };\n',
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
-  entryPoints: { main: 'dist/src/cli/main.js' },
-  outdir: 'dist/cli',
+  entryPoints: ['dist/src/cli/main.js'],
+  outfile: 'dist/cli/main.cjs',
   bundle: true,
-  splitting: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // @modelcontextprotocol/sdk (vault mcp only) is imported at run time by src/mcp/server.ts.
+  external: ['better-sqlite3', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3', '@modelcontextprotocol/sdk'],
+  plugins: [lazyChildProcess],
+  // Our modules use import.meta.url (the package version lookup, the addon path); in one
+  // CommonJS file it is this file's URL.
+  define: { 'import.meta.url': '__vaultBundleUrl' },
+  banner: { js: "'use strict';\nconst __vaultBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+
+// The session agent (src/agent/agent.ts) is its own entry: `vault unlock` starts it as
+// dist/cli/agent.js, next to the bundle that spawns it (an ES module: dist/ is "type": "module").
+await build({
+  entryPoints: ['dist/src/agent/agent.js'],
+  outfile: 'dist/cli/agent.js',
+  bundle: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3'],
-  // commander is CommonJS and calls require(); an ES module bundle needs a real require.
-  banner: { js: "import { createRequire as __vaultCreateRequire } from 'node:module'; const require = __vaultCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -24,6 +24,10 @@ if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o))
 // Rollback anchors (src/store/anchor.ts) written by the tests go to a directory of this run,
 // not into the developer's ~/.local/state.
 const state = mkdtempSync(join(tmpdir(), 'vault-test-state-'));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, XDG_STATE_HOME: state } });
+// Session agents (vault unlock) of tests that do not pick their own directory go to a private
+// runtime directory of this run (mkdtemp makes it 0700), not the developer's XDG_RUNTIME_DIR.
+const runtime = mkdtempSync(join(tmpdir(), 'vault-test-run-'));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, XDG_STATE_HOME: state, XDG_RUNTIME_DIR: runtime } });
 rmSync(state, { recursive: true, force: true });
+rmSync(runtime, { recursive: true, force: true });
 process.exit(r.status ?? 1);

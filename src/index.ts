@@ -28,7 +28,9 @@ export type Unlock =
   /** the keychain slot's key, as read from the OS keychain by the caller */
   | { keychainKek: Buffer; slotId: string }
   /** the keychain slot, with its key read from the OS keychain here (service `vault`, account = vault id) */
-  | { keychain: true };
+  | { keychain: true }
+  /** the session started by `vault unlock` for this vault (found through env's XDG_RUNTIME_DIR or TMPDIR) */
+  | { session: true };
 
 export interface OpenVaultOptions {
   /** the vault file; default $VAULT_PATH or the platform data directory */
@@ -89,6 +91,15 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
       // a copy: unlock zeroes what it is given, and the caller's buffer is the caller's
       const bytes = Buffer.isBuffer(u.passphrase) ? Buffer.from(u.passphrase) : Buffer.from(u.passphrase, 'utf8');
       await unlock(vault, { passphraseBytes: bytes });
+    } else if ('session' in u) {
+      await unlock(vault, {
+        session: async (v) => {
+          const { unlockFromSession } = await import('./agent/client.js');
+          const r = await unlockFromSession(v, env);
+          if (!r.ok) throw new VaultError('locked', r.note ?? 'no session is running for this vault', { hint: 'start one with vault unlock, or unlock with a passphrase or a master key' });
+          return true;
+        },
+      });
     } else if ('keychain' in u) {
       await unlock(vault, {
         keychain: async (v) => {

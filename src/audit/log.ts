@@ -24,9 +24,11 @@ import type { Actor } from './actor.js';
 /** Every operation an entry may record; `vault audit --op` accepts these. */
 export const AUDIT_OPS = [
   'init', 'get', 'put', 'rotate', 'rotate-master', 'rm', 'rollback',
-  'exec', 'env', 'export', 'inject', 'import',
+  'exec', 'env', 'export', 'inject', 'import', 'scan',
   'key-add', 'key-rm', 'keychain-enable', 'keychain-disable', 'passwd', 'unlock', 'kdf-upgrade',
   'key-update', 'upgrade', 'accept-restore',
+  'mv',
+  'grant-add', 'grant-rm', 'mcp',
 ] as const;
 
 /** An audit key and the first seq it MACs: `rotate --master` starts a new one (docs/security.md). */
@@ -118,7 +120,7 @@ export function macEquals(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const FAILED_UNLOCK_DETAILS = new Set(['passphrase', 'master-key', 'keychain'].map((method) => JSON.stringify({ method })));
+const FAILED_UNLOCK_DETAILS = new Set(['passphrase', 'master-key', 'keychain', 'session'].map((method) => JSON.stringify({ method })));
 
 /**
  * A failed unlock is the only kind of entry that may be written without a MAC, and only in

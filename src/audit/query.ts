@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { expandNames } from './detail.js';
 import type { AuditRow } from './log.js';
 
 /** Which entries `vault audit` shows; every field narrows the selection. */
@@ -11,6 +12,8 @@ export interface AuditFilter {
   since?: number;
   /** the K most recent matching entries (still returned oldest first) */
   limit?: number;
+  /** entries about one agent grant (grant-add, grant-rm and the mcp calls under it) */
+  grant?: string;
 }
 
 /** One entry as readers see it. Holds no value: the log never stores one. */
@@ -34,7 +37,7 @@ function parseDetail(text: string | null): Record<string, unknown> | string | nu
   if (text === null) return null;
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : text;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? expandNames(value as Record<string, unknown>) : text;
   } catch {
     return text;
   }
@@ -49,12 +52,19 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
     params.ns = filter.ns;
   }
   if (filter.name !== undefined) {
-    where.push('name = @name');
+    // The entry of the secret itself, or a bulk read or import whose name list includes it
+    // (checked below, on the expanded list).
+    where.push(`(name = @name OR (name IS NULL AND op IN (${BULK_OPS.map((op) => `'${op}'`).join(', ')})))`);
     params.name = filter.name;
   }
   if (filter.ops !== undefined && filter.ops.length > 0) {
     where.push(`op IN (${filter.ops.map((_, k) => `@op${k}`).join(', ')})`);
     filter.ops.forEach((op, k) => (params[`op${k}`] = op));
+  }
+  if (filter.grant !== undefined) {
+    // A detail a file writer made malformed is skipped, never an error.
+    where.push("(CASE WHEN json_valid(detail) THEN json_extract(detail, '$.grant') END) = @grant");
+    params.grant = filter.grant;
   }
   if (filter.since !== undefined) {
     where.push('at >= @since');
@@ -62,13 +72,28 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
   }
   const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   let rows: AuditRow[];
-  if (filter.limit !== undefined) {
+  if (filter.limit !== undefined && filter.name === undefined) {
     params.limit = filter.limit;
     rows = (db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq DESC LIMIT @limit`).all(params) as AuditRow[]).reverse();
   } else {
     rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
   }
-  return rows.map(toRecord);
+  return filterExpanded(rows.map(toRecord), filter);
+}
+
+/** Entries that name their secrets in detail.names rather than in the name column. */
+export const BULK_OPS = ['exec', 'env', 'export', 'inject', 'import'];
+
+/**
+ * The part of a name filter SQL cannot do: a bulk entry matches when its expanded name list
+ * includes the name (the list may be deflated). With a name, the limit applies here, after it.
+ * Shared by both stores (the PostgreSQL store selects the same candidate rows).
+ */
+export function filterExpanded(records: AuditRecord[], filter: AuditFilter): AuditRecord[] {
+  if (filter.name === undefined) return records;
+  const name = filter.name;
+  const out = records.filter((r) => r.name === name || (typeof r.detail === 'object' && r.detail !== null && Array.isArray(r.detail.names) && r.detail.names.includes(name)));
+  return filter.limit !== undefined ? (filter.limit > 0 ? out.slice(-filter.limit) : []) : out;
 }
 
 /** A stored row as readers see it. */

@@ -151,7 +151,11 @@ export function complete(program: Command, words: string[], source: NameSource):
   }
   if (!cmd) {
     const help = program.createHelp();
-    const commands = help.visibleCommands(program).map((c) => ({ value: c.name(), description: firstLine(c.description()) }));
+    // Aliases (run, set, delete, ls) are offered too: a user who types them expects them completed.
+    const commands = help.visibleCommands(program).flatMap((c) => [
+      { value: c.name(), description: firstLine(c.description()) },
+      ...c.aliases().map((a) => ({ value: a, description: `same as ${c.name()}: ${firstLine(c.description())}` })),
+    ]);
     return { kind: 'values', candidates: filtered(commands, cur) };
   }
   if (cmd.name() === 'exec') return { kind: 'delegate', index: words.length };
@@ -159,7 +163,7 @@ export function complete(program: Command, words: string[], source: NameSource):
   const arg = args[Math.min(operands, args.length - 1)];
   if (!arg || (operands >= args.length && !arg.variadic)) return { kind: 'values', candidates: [] };
   if (arg.argChoices) return { kind: 'values', candidates: filtered(arg.argChoices.map((c) => ({ value: c })), cur) };
-  if (arg.name() === 'name') return nameCandidates(source, where, cur);
+  if (arg.name() === 'name' || arg.name() === 'old') return nameCandidates(source, where, cur);
   if (arg.name() === 'file' || arg.name() === 'template') return { kind: 'files' };
   return { kind: 'values', candidates: [] };
 }

@@ -16,23 +16,31 @@ export type Register = (program: Command, io: IO, state: RunState) => void;
  */
 const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Register> }> = [
   { words: ['init'], load: async () => (await import('./commands/init.js')).register },
-  { words: ['put'], load: async () => (await import('./commands/put.js')).register },
+  { words: ['put', 'set'], load: async () => (await import('./commands/put.js')).register },
   { words: ['get'], load: async () => (await import('./commands/get.js')).register },
   { words: ['list', 'ls'], load: async () => (await import('./commands/list.js')).register },
   { words: ['history', 'rollback'], load: async () => (await import('./commands/history.js')).register },
-  { words: ['rm'], load: async () => (await import('./commands/rm.js')).register },
+  { words: ['rm', 'delete'], load: async () => (await import('./commands/rm.js')).register },
+  { words: ['mv'], load: async () => (await import('./commands/mv.js')).register },
+  { words: ['edit'], load: async () => (await import('./commands/edit.js')).register },
   { words: ['rotate'], load: async () => (await import('./commands/rotate.js')).register },
   { words: ['passwd'], load: async () => (await import('./commands/passwd.js')).register },
   { words: ['key'], load: async () => (await import('./commands/key.js')).register },
   { words: ['keychain'], load: async () => (await import('./commands/keychain.js')).register },
-  { words: ['exec'], load: async () => (await import('./commands/exec.js')).register },
+  { words: ['exec', 'run'], load: async () => (await import('./commands/exec.js')).register },
   { words: ['env', 'export'], load: async () => (await import('./commands/env.js')).register },
   { words: ['import'], load: async () => (await import('./commands/import.js')).register },
+  { words: ['check'], load: async () => (await import('./commands/check.js')).register },
   { words: ['inject'], load: async () => (await import('./commands/inject.js')).register },
+  { words: ['grant'], load: async () => (await import('./commands/grant.js')).register },
+  { words: ['mcp'], load: async () => (await import('./commands/mcp.js')).register },
+  { words: ['scan'], load: async () => (await import('./commands/scan.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
   { words: ['identity'], load: async () => (await import('./commands/identity.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },
+  { words: ['unlock'], load: async () => (await import('./commands/unlock.js')).register },
+  { words: ['lock'], load: async () => (await import('./commands/lock.js')).register },
   { words: ['completion', '__complete'], load: async () => (await import('./commands/completion.js')).register },
   { words: ['help'], load: async () => (await import('./commands/status.js')).registerHelp },
 ];
@@ -61,6 +69,7 @@ export function buildProgram(io: IO): Command {
     .option('--no-color', 'no colour')
     .option('--quiet', 'no messages on stderr other than errors')
     .option('--debug', 'stack traces on errors')
+    .option('--no-session', 'do not use an unlocked session (vault unlock); also VAULT_SESSION=off')
     .addOption(new Option('--insecure-permissions', 'open a vault whose file or directory other users can read, change or own'))
     .addHelpText('after', '\nvault --version prints the version; vault help exit-codes lists the exit codes.')
     .configureHelp({ showGlobalOptions: true })
@@ -74,7 +83,7 @@ export function buildProgram(io: IO): Command {
 }
 
 /** Commands whose arguments after `--` are a command line that vault must not parse. */
-const PASSTHROUGH_COMMANDS = new Set(['exec', '__complete']);
+const PASSTHROUGH_COMMANDS = new Set(['exec', 'run', '__complete']);
 
 /**
  * The index of the command word in argv, found the way commander finds it: the first word that

@@ -10,6 +10,7 @@ import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
 import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js';
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
 import { jsonText, withSpinner } from './output.js';
+import { sessionsOff } from '../agent/protocol.js';
 import { promptHidden } from './prompt.js';
 
 /** The global flags of SPEC §6, as commander parses them. */
@@ -22,6 +23,8 @@ export interface GlobalOptions {
   quiet?: boolean;
   debug?: boolean;
   insecurePermissions?: boolean;
+  /** false with --no-session */
+  session?: boolean;
 }
 
 /**
@@ -124,14 +127,29 @@ export class Session {
     return openLocked({ path: options.path ?? this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
   }
 
-  /** Unlocks by the order of SPEC §4. */
-  async unlock(vault: Vault): Promise<UnlockMethod> {
+  /** Sessions are used unless --no-session or VAULT_SESSION=off. */
+  get sessionsAllowed(): boolean {
+    return this.opts.session !== false && !sessionsOff(this.env);
+  }
+
+  /** Unlocks by the order of SPEC §4; `vault unlock` itself passes session: false. */
+  async unlock(vault: Vault, options: { session?: boolean } = {}): Promise<UnlockMethod> {
     const env = this.env;
     return unlock(vault, {
       masterKey: env.VAULT_MASTER_KEY,
       masterKeyFile: env.VAULT_MASTER_KEY_FILE,
       passphrase: env.VAULT_PASSPHRASE,
       passphraseFile: env.VAULT_PASSPHRASE_FILE,
+      session:
+        options.session !== false && this.sessionsAllowed
+          ? async (v) => {
+              // Loaded only when no environment variable unlocked: node:net and a few lines.
+              const { unlockFromSession } = await import('../agent/client.js');
+              const r = await unlockFromSession(v, env);
+              if (r.note) this.warn(r.note);
+              return r.ok;
+            }
+          : undefined,
       keychain: async (v) => {
         const attempt = await unlockWithKeychain(v, this.keychain());
         if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason));

@@ -1,4 +1,5 @@
 import type { AuditOutcome } from '../audit/log.js';
+import { namesDetail } from '../audit/detail.js';
 import { wipe } from '../crypto/aead.js';
 import { VaultError } from './errors.js';
 import { checkName, formatRef, isValidName, MAX_VALUE_BYTES, type SecretRef, type VersionedRef } from './names.js';
@@ -20,7 +21,7 @@ export interface Selection {
 }
 
 export interface ReadRequest {
-  op: 'exec' | 'env' | 'export' | 'inject';
+  op: 'exec' | 'env' | 'export' | 'inject' | 'scan';
   /** the namespace read, and the one the audit entry names */
   ns: string;
   /** the namespace's secrets to read; omitted: none */
@@ -31,6 +32,11 @@ export interface ReadRequest {
   allowExpired?: boolean;
   /** more value-free audit detail, e.g. an exec's command basename and argument count */
   detail?: Record<string, unknown>;
+  /**
+   * exec: what the child's execve can take. Checked on the stored sizes before anything is
+   * decrypted; over it, the read is refused (usage, recorded as denied) naming the limit.
+   */
+  envLimit?: { total: number; each: number; name: string; used: number };
 }
 
 /** One decrypted secret. The caller owns `value` and should zero it when done. */
@@ -40,6 +46,8 @@ export interface ResolvedSecret {
   version: number;
   value: Buffer;
   expiresAt: number | null;
+  /** marked not secret: left out of every mask list */
+  notSecret: boolean;
 }
 
 export interface ReadResult {
@@ -79,25 +87,28 @@ function refLabel(ref: VersionedRef): string {
   return ref.version === undefined ? formatRef(ref) : `${formatRef(ref)}@${ref.version}`;
 }
 
-/** Finds the rows a request reads; needs no key. */
-function plan(vault: Vault, req: ReadRequest): { secrets: Planned[]; refs: Planned[]; missing: string[] } {
+/**
+ * Finds the rows a request reads; needs no key. `rows`: also the version rows of the selected
+ * secrets (one query for the namespace); without it (checkExists, before unlocking) only the
+ * names are looked at.
+ */
+function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]; refs: Planned[]; missing: string[] } {
   const missing: string[] = [];
   const secrets: Planned[] = [];
   if (req.select) {
-    const rows = vault.currentSecrets(req.ns);
-    let chosen = rows;
     const { only, prefix } = req.select;
-    if (only !== undefined) {
-      const wanted = new Set(only);
-      chosen = rows.filter((r) => wanted.has(r.name));
-      const have = new Set(chosen.map((r) => r.name));
-      for (const name of only) if (!have.has(name)) missing.push(formatRef({ ns: req.ns, name }));
-    } else if (prefix !== undefined) {
-      chosen = rows.filter((r) => r.name.startsWith(prefix));
+    const wanted = only === undefined ? null : new Set(only);
+    const keep = (name: string): boolean => (wanted !== null ? wanted.has(name) : prefix === undefined || name.startsWith(prefix));
+    if (rows) {
+      for (const { secret, row } of vault.currentWithVersions(req.ns)) {
+        if (!keep(secret.name)) continue;
+        const ref = { ns: secret.ns, name: secret.name };
+        secrets.push({ ref, secret, row, label: formatRef(ref) });
+      }
     }
-    for (const r of chosen) {
-      const ref = { ns: r.ns, name: r.name };
-      secrets.push({ ref, secret: r, row: vault.findVersion(r.id, r.current_version), label: formatRef(ref) });
+    if (only !== undefined) {
+      const have = new Set(rows ? secrets.map((s) => s.ref.name) : vault.currentNames(req.ns));
+      for (const name of only) if (!have.has(name)) missing.push(formatRef({ ns: req.ns, name }));
     }
   }
   const refs: Planned[] = [];
@@ -129,7 +140,7 @@ function notFound(missing: string[]): VaultError {
  * (readSecrets checks again inside its transaction.)
  */
 export function checkExists(vault: Vault, req: ReadRequest): void {
-  const { missing } = plan(vault, req);
+  const { missing } = plan(vault, req, false);
   if (missing.length > 0) throw notFound(missing);
 }
 
@@ -145,12 +156,15 @@ export function checkExists(vault: Vault, req: ReadRequest): void {
 export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result: ReadResult) => T): T {
   return vault.audited({ op: req.op, ns: req.ns, detail: req.detail ?? null }, (entry) => {
     const p = plan(vault, req);
-    const detail: Record<string, unknown> = { ...req.detail, names: p.secrets.map((s) => s.ref.name) };
+    const detail: Record<string, unknown> = { ...req.detail, ...namesDetail('names', p.secrets.map((s) => s.ref.name)) };
     if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
     entry.detail = detail;
     // Not recorded, as everywhere (see Vault.get): the CLI refuses these before unlocking
     // (checkExists), and the library must give the same answer to the same question.
     if (p.missing.length > 0) throw new Unrecorded(notFound(p.missing));
+    // A current secret whose current version row is gone, while its record (under its MAC) names it: tampering.
+    const orphan = p.secrets.find((s) => s.row === undefined);
+    if (orphan) throw integrityFailure(orphan.ref, orphan.secret!.current_version);
     const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow; secret: SecretRow }>;
     if (!req.allowExpired) {
       const now = vault.time();
@@ -161,6 +175,7 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
         });
       }
     }
+    if (req.envLimit) checkEnvLimit(req.envLimit, all);
     const values: Buffer[] = [];
     try {
       const result: ReadResult = { secrets: [], refs: [] };
@@ -170,13 +185,9 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       ] as const) {
         for (const s of list as Array<Planned & { row: VersionRow; secret: SecretRow }>) {
           const value = vault.openVersion(s.secret, s.row);
-          if (!value) {
-            throw new VaultError('integrity', `secret ${formatRef(s.ref)} version ${s.row.version} failed its integrity check`, {
-              hint: 'the vault file may have been tampered with; restore it from a backup',
-            });
-          }
+          if (!value) throw integrityFailure(s.ref, s.row.version);
           values.push(value);
-          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at });
+          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at, notSecret: s.secret.not_secret === 1 });
         }
       }
       // A refusal from prepare (a value no environment can carry) is recorded as denied.
@@ -185,6 +196,31 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
       wipe(...values);
       throw e;
     }
+  });
+}
+
+/** Refuses a read whose environment the child could not be started with (E2BIG), from sizes alone. */
+function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<{ ref: SecretRef; row: VersionRow }>): void {
+  let total = limit.used;
+  for (const s of all) {
+    const one = Buffer.byteLength(s.ref.name, 'utf8') + 1 + s.row.size + 1;
+    if (limit.each > 0 && one > limit.each) {
+      throw new VaultError('usage', `secret ${formatRef(s.ref)} is ${s.row.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
+        hint: 'leave it out with --only or --prefix, or read it with vault get',
+      });
+    }
+    total += one + 8;
+  }
+  if (total > limit.total) {
+    throw new VaultError('usage', `the command's environment would be ${total} bytes with ${all.length} secrets, over this system's ${limit.name} limit of ${limit.total} bytes for a command's arguments and environment`, {
+      hint: 'choose fewer secrets with --only or --prefix, or start from --pristine',
+    });
+  }
+}
+
+function integrityFailure(ref: SecretRef, version: number): VaultError {
+  return new VaultError('integrity', `secret ${formatRef(ref)} version ${version} failed its integrity check`, {
+    hint: 'the vault file may have been tampered with; restore it from a backup',
   });
 }
 
@@ -264,7 +300,8 @@ export function checkImport(entries: ImportEntry[]): void {
 
 /** The names among `names` that already exist (not removed) in the namespace. */
 export function existingNames(vault: Vault, ns: string, names: string[]): string[] {
-  return names.filter((name) => vault.findSecret({ ns, name }, false) !== undefined);
+  const rows = vault.namespaceRows(ns);
+  return names.filter((name) => vault.checkSecret(rows.get(name), false) !== undefined);
 }
 
 function clashError(ns: string, names: string[]): VaultError {
@@ -279,22 +316,27 @@ function clashError(ns: string, names: string[]): VaultError {
  * listing the names. Existing names need `overwrite`, else the whole import is refused
  * (exists, 8) listing them and nothing is written. A removed name is stored anew.
  */
-export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean } = {}): { created: string[]; updated: string[] } {
+export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean; notSecret?: boolean } = {}): { created: string[]; updated: string[] } {
   checkImport(entries);
   vault.requireKey();
-  return vault.audited({ op: 'import', ns, detail: { names: entries.map((e) => e.name) } }, (entry) => {
-    const clashes = existingNames(vault, ns, entries.map((e) => e.name));
+  return vault.audited({ op: 'import', ns, detail: namesDetail('names', entries.map((e) => e.name)) }, (entry) => {
+    // Each name looked up once: one query for the namespace, each row checked as findSecret does.
+    const rows = vault.namespaceRows(ns);
+    const found = entries.map((e) => vault.checkSecret(rows.get(e.name), true, true));
+    const clashes = entries.filter((_e, i) => found[i] !== undefined && found[i]!.removed_at === null).map((e) => e.name);
     // as the CLI's check before unlocking (checkImportClashes): not recorded
     if (clashes.length > 0 && !options.overwrite) throw new Unrecorded(clashError(ns, clashes));
     const created: string[] = [];
     const updated: string[] = [];
-    for (const { name, value } of entries) {
-      const ref = { ns, name };
-      const secret = vault.findSecret(ref, true, true);
-      vault.storeVersion(ref, secret, value, { force: true, origin: 'import' });
+    const stored = new Set<string>();
+    entries.forEach(({ name, value }, i) => {
+      // a name given twice: its second value follows the version the first one stored
+      const secret = stored.has(name) ? vault.findSecret({ ns, name }, true, true) : found[i];
+      stored.add(name);
+      vault.storeVersion({ ns, name }, secret, value, { force: true, origin: 'import', notSecret: options.notSecret === true });
       (secret && secret.removed_at === null ? updated : created).push(name);
-    }
-    entry.detail = { names: entries.map((e) => e.name), overwritten: updated };
+    });
+    entry.detail = { ...namesDetail('names', entries.map((e) => e.name)), ...namesDetail('overwritten', updated), ...(options.notSecret ? { notSecret: true } : {}) };
     return { created, updated };
   });
 }

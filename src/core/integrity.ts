@@ -1,6 +1,7 @@
 import { encodeAad, wipe } from '../crypto/aead.js';
 import { digest, mac, macEqual, subkey, type Field } from '../crypto/mac.js';
 import { FORMAT_VERSION } from '../keyring/keyring.js';
+import type { GrantRow } from '../store/grants.js';
 import type { SecretRow } from '../store/secrets.js';
 import type { SecretRef } from './names.js';
 
@@ -29,27 +30,77 @@ export function legacyValueAad(vaultId: string, ref: SecretRef, version: number)
   return encodeAad('vault/secret/v1', [vaultId, 1, ref.ns, ref.name, version]);
 }
 
-export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
-  const key = subkey(dataKey, 'vault/secret-mac/v1');
-  try {
-    return mac(key, 'vault/secret-mac/v1', [
-      vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
-      ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
-    ]);
-  } finally {
-    wipe(key);
+/**
+ * The secret-MAC subkey of the data key in use, derived once (an HKDF per row cost more than
+ * the MAC itself at 10,000 secrets). Held by reference to the data key Buffer it came from;
+ * forgetSecretMacKey (Vault.close) wipes it with the data key.
+ */
+let macKeyCache: { dataKey: Buffer; key: Buffer } | null = null;
+
+function secretMacKey(dataKey: Buffer): Buffer {
+  if (macKeyCache === null || macKeyCache.dataKey !== dataKey) {
+    forgetSecretMacKey();
+    macKeyCache = { dataKey, key: subkey(dataKey, 'vault/secret-mac/v1') };
   }
+  return macKeyCache.key;
+}
+
+/** Wipes the cached subkey of `dataKey` (of any key when omitted). */
+export function forgetSecretMacKey(dataKey?: Buffer | null): void {
+  if (macKeyCache !== null && (dataKey === undefined || dataKey === null || macKeyCache.dataKey === dataKey)) {
+    wipe(macKeyCache.key);
+    macKeyCache = null;
+  }
+}
+
+export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
+  return mac(secretMacKey(dataKey), 'vault/secret-mac/v1', [
+    vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
+    ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
+    // Only a set flag adds a field: rows written before migration 5 keep their MAC.
+    ...(row.not_secret ? ['not-secret'] : []),
+  ]);
 }
 
 export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): boolean {
   return row.uid !== null && macEqual(row.mac, secretMac(vaultId, dataKey, row));
 }
 
-/** The digest the state record covers: every slot's and every secret's MAC, by id. */
-export function stateDigest(slots: Iterable<{ id: string; key_mac: Buffer | null }>, secrets: Iterable<{ id: number; mac: Buffer | null }>): Buffer {
+/**
+ * A grant's row: a MAC under the data key over every field, its use count, last use and
+ * rate window included, so that a file writer can neither widen a grant nor give it back
+ * its uses.
+ */
+export function grantMac(vaultId: string, dataKey: Buffer, row: Omit<GrantRow, 'id' | 'mac'>): Buffer {
+  const key = subkey(dataKey, 'vault/grant-mac/v1');
+  try {
+    return mac(key, 'vault/grant-mac/v1', [
+      vaultId, row.uid, row.name, row.secrets, ...opt(row.ns), ...opt(row.prefix), row.hosts, ...opt(row.commands),
+      ...opt(row.expires_at), ...opt(row.max_uses), ...opt(row.rate), row.reveal, row.created_at, row.uses,
+      ...opt(row.last_used_at), row.recent,
+    ]);
+  } finally {
+    wipe(key);
+  }
+}
+
+export function grantMacOk(vaultId: string, dataKey: Buffer, row: GrantRow): boolean {
+  return Buffer.isBuffer(row.mac) && Buffer.isBuffer(row.uid) && macEqual(row.mac, grantMac(vaultId, dataKey, row));
+}
+
+/**
+ * The digest the state record covers: every slot's, every secret's and every grant's MAC, by
+ * id. (A vault with no grants has the digest it had before grants existed.)
+ */
+export function stateDigest(
+  slots: Iterable<{ id: string; key_mac: Buffer | null }>,
+  secrets: Iterable<{ id: number; mac: Buffer | null }>,
+  grants: Iterable<{ id: number; mac: Buffer | null }> = [],
+): Buffer {
   const rows: Field[][] = [];
   for (const s of slots) rows.push(['slot', s.id, s.key_mac ?? Buffer.alloc(0)]);
   for (const s of secrets) rows.push(['secret', s.id, s.mac ?? Buffer.alloc(0)]);
+  for (const g of grants) rows.push(['grant', g.id, Buffer.isBuffer(g.mac) ? g.mac : Buffer.alloc(0)]);
   return digest('vault/state-digest/v1', rows);
 }
 

@@ -14,14 +14,15 @@ import { mac, macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
 import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
 import { asStoreError } from '../store/db.js';
+import type { GrantRow } from '../store/grants.js';
 import type { SecretRow, VersionRow } from '../store/secrets.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
-import { legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
+import { forgetSecretMacKey, grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
 export { FORMAT_VERSION };
-export type { SlotKind, SlotRow, SecretRow, VersionRow };
+export type { SlotKind, SlotRow, SecretRow, VersionRow, GrantRow };
 
 export interface SlotInfo {
   id: string;
@@ -44,6 +45,8 @@ export interface SecretInfo {
   updatedAt: number;
   expiresAt: number | null;
   expired: boolean;
+  /** marked not secret (put/import --not-secret): masking leaves its value alone */
+  notSecret: boolean;
 }
 
 export interface VersionInfo {
@@ -69,6 +72,8 @@ export interface PutOptions {
   description?: string | null;
   /** how this version came to be: put, rotate, rollback:N, import */
   origin?: string;
+  /** mark the secret as not secret (true) or secret (false); omitted: unchanged (new: secret) */
+  notSecret?: boolean;
 }
 
 export interface GetOptions {
@@ -122,6 +127,9 @@ const OUTCOME_OF: Partial<Record<VaultError['code'], AuditEntry['outcome']>> = {
   // a refusal by the operation's own last step (e.g. an output file that cannot be written)
   error: 'denied',
 };
+
+/** Operations that only read secrets: their audit entry is the only thing they write. */
+const READ_OPS: ReadonlySet<string> = new Set(['get', 'exec', 'env', 'export', 'inject']);
 
 const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
 const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
@@ -224,6 +232,7 @@ export class Vault {
   }
 
   close(): void {
+    forgetSecretMacKey(this.dataKey);
     wipe(this.dataKey, this.anchorKey, this.usedKek, ...this.auditKeys.map((k) => k.key));
     this.dataKey = null;
     this.anchorKey = null;
@@ -319,18 +328,14 @@ export class Vault {
         this.checkAnchorFormat();
         this.upgrade(opened);
       } else {
-        // One read transaction: a consistent snapshot while other processes commit.
-        const { auditKeys, anchorKey } = this.store.read(() => {
-          const keys = { auditKeys: this.openAuditKeys(dataKey), anchorKey: this.openAnchorKey(dataKey) };
-          if (!keys.auditKeys || !keys.anchorKey) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
-          this.verifyState(dataKey);
-          return keys as { auditKeys: AuditKey[]; anchorKey: Buffer };
-        });
+        const keys = this.verifiedKeys(dataKey);
+        if (!keys) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
         this.dataKey = dataKey;
-        this.auditKeys = auditKeys;
-        this.anchorKey = anchorKey;
+        this.auditKeys = keys.auditKeys;
+        this.anchorKey = keys.anchorKey;
       }
     } catch (e) {
+      forgetSecretMacKey(dataKey);
       wipe(dataKey, opened.kek);
       throw e;
     }
@@ -350,6 +355,79 @@ export class Vault {
     }
   }
 
+  /**
+   * The vault's own keys (audit keys, anchor key) opened under `dataKey`, after every slot MAC
+   * and the state record verified under it; null when the keys do not open (the key is not, or
+   * no longer, this vault's). One read transaction: a consistent snapshot while others commit.
+   */
+  private verifiedKeys(dataKey: Buffer): { auditKeys: AuditKey[]; anchorKey: Buffer } | null {
+    return this.store.read(() => {
+      const auditKeys = this.openAuditKeys(dataKey);
+      const anchorKey = this.openAnchorKey(dataKey);
+      if (!auditKeys || !anchorKey) {
+        wipe(anchorKey, ...(auditKeys ?? []).map((k) => k.key));
+        return null;
+      }
+      try {
+        this.verifyState(dataKey);
+      } catch (e) {
+        wipe(anchorKey, ...auditKeys.map((k) => k.key));
+        throw e;
+      }
+      return { auditKeys, anchorKey };
+    });
+  }
+
+  /**
+   * Unlocks with the data key itself, as a session agent holds it (src/agent): no slot is
+   * opened, and everything an ordinary unlock checks after its slot gave a key is checked the
+   * same way (the vault's own keys open under it, every slot MAC, the state record, the
+   * rollback anchor). Resolves false, and stays locked, when the vault's own keys do not open
+   * under the key: it is not, or no longer (rotate --master since), this vault's key. A key
+   * that opens them but fails the state check is tampering: integrity, as for any unlock.
+   * The caller keeps `dataKey` (this takes a copy). A 0.1 vault needs a slot: false.
+   */
+  unlockWithDataKey(dataKey: Buffer): boolean {
+    if (this.format !== FORMAT_VERSION || dataKey.length !== 32 || this.dataKey) return false;
+    const key = Buffer.from(dataKey);
+    let keys;
+    try {
+      keys = this.verifiedKeys(key);
+    } catch (e) {
+      wipe(key);
+      throw e;
+    }
+    if (!keys) {
+      wipe(key);
+      return false;
+    }
+    this.dataKey = key;
+    this.auditKeys = keys.auditKeys;
+    this.anchorKey = keys.anchorKey;
+    this.usedSlot = null;
+    this.usedKek = null;
+    this.seenDataVersion = this.dataVersion();
+    try {
+      this.checkAnchor();
+    } catch (e) {
+      this.lockAgain();
+      throw e;
+    }
+    return true;
+  }
+
+  /** A copy of the data key for a session agent (`vault unlock`), or for refreshing one after rotate --master. The caller wipes it. */
+  dataKeyCopy(): Buffer {
+    return Buffer.from(this.requireKey());
+  }
+
+  private lockAgain(): void {
+    wipe(this.dataKey, this.anchorKey, ...this.auditKeys.map((k) => k.key));
+    this.dataKey = null;
+    this.anchorKey = null;
+    this.auditKeys = [];
+  }
+
   /** Every slot's MAC and the state record's MAC over the digest of all slot and secret MACs. */
   private verifyState(dataKey: Buffer): void {
     // Every read in one (read) transaction, or a nested savepoint inside a write: the slots,
@@ -364,7 +442,7 @@ export class Vault {
     }
     const state = parseState(this.store.getMeta('state'));
     if (!state) throw integrity('the vault state record is missing or malformed');
-    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.store.secretMacs()));
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.store.secretMacs(), this.store.grantMacs()));
     if (!macEqual(state.mac, expected)) {
       throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
     }
@@ -374,7 +452,7 @@ export class Vault {
   /** Inside a write transaction that changed secrets or slots: the next state record. */
   private writeState(dataKey: Buffer): void {
     const counter = this.stateCounter + 1;
-    const digest = stateDigest(this.store.allSlots(), this.store.secretMacs());
+    const digest = stateDigest(this.store.allSlots(), this.store.secretMacs(), this.store.grantMacs());
     this.store.setMeta('state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
     this.stateCounter = counter;
     this.changed = false;
@@ -619,6 +697,7 @@ export class Vault {
    */
   rekey(newKey: Buffer): { nextAuditKey: AuditKey } {
     for (const s of this.store.allSecrets()) this.store.updateSecret({ ...s, mac: secretMac(this.id, newKey, s) });
+    for (const g of this.store.allGrants()) this.store.updateGrant({ ...g, mac: grantMac(this.id, newKey, g) });
     const next: AuditKey = { fromSeq: this.auditHeadSeq() + 1, key: randomBytes(32) };
     const previous = this.auditKeys;
     this.auditKeys = [...previous, next];
@@ -632,7 +711,10 @@ export class Vault {
 
   /** After the rotation committed: hold the new data key and audit key. */
   adoptKeys(newKey: Buffer, nextAuditKey: AuditKey): void {
-    if (this.dataKey !== newKey) wipe(this.dataKey);
+    if (this.dataKey !== newKey) {
+      forgetSecretMacKey(this.dataKey);
+      wipe(this.dataKey);
+    }
     this.dataKey = newKey;
     this.auditKeys = [...this.auditKeys, nextAuditKey];
     this.seenDataVersion = this.dataVersion();
@@ -695,7 +777,7 @@ export class Vault {
    * the chain. Best effort: a vault that cannot be written must not turn the auth failure into
    * another error.
    */
-  recordFailedUnlock(method: SlotKind): void {
+  recordFailedUnlock(method: SlotKind | 'session'): void {
     const entry = { op: 'unlock', outcome: 'denied', detail: { method } } as const;
     try {
       if (this.auditKeys.length > 0) this.transact(() => this.record(entry));
@@ -728,6 +810,20 @@ export class Vault {
    */
   audited<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     this.requireKey();
+    // A read changes nothing but the log: its commit is not fsynced (synchronous=NORMAL in WAL
+    // mode). A crashed or killed process still loses nothing that committed (the WAL is
+    // written before the value is released); a power cut can lose the entries of reads made
+    // since the last checkpoint or change (docs/security.md, "What a power cut can lose").
+    const read = READ_OPS.has(entry.op);
+    if (read) this.store.relaxedCommits(true);
+    try {
+      return this.auditedIn(entry, fn, discard);
+    } finally {
+      if (read && this.store.isOpen) this.store.relaxedCommits(false);
+    }
+  }
+
+  private auditedIn<T>(entry: AuditDraft, fn: (entry: AuditDraft) => T, discard?: (out: T) => void): T {
     return this.transact(() => {
       const changedBefore = this.changed;
       let out: T;
@@ -788,6 +884,7 @@ export class Vault {
         updatedAt: r.updated_at,
         expiresAt: r.expires_at,
         expired: r.expires_at !== null && r.expires_at <= now,
+        notSecret: r.not_secret === 1,
       }));
   }
 
@@ -913,6 +1010,53 @@ export class Vault {
     return result;
   }
 
+  /**
+   * A new version from `vault edit`: stored only while the current version is still `base`
+   * (the one the editor was given; another writer meanwhile: refused, nothing saved), with
+   * origin `edit`, keeping the secret's lifetime as rotate does. Audited as a `put`.
+   */
+  edit(ref: SecretRef, base: number, value: Buffer): { version: number } {
+    checkValueSize(value);
+    return this.audited({ op: 'put', ns: ref.ns, name: ref.name, detail: { via: 'edit' } }, (entry) => {
+      const secret = this.findSecret(ref, false);
+      if (!secret) throw new Unrecorded(notFound(ref));
+      if (secret.current_version !== base) {
+        throw new VaultError('error', `secret ${formatRef(ref)} changed while it was being edited (now version ${secret.current_version}); nothing saved`, {
+          hint: `run vault edit ${formatRef(ref)} again`,
+        });
+      }
+      const current = this.store.findVersion(secret.id, secret.current_version);
+      const now = this.now();
+      const expiresAt = current && current.expires_at !== null ? now + Math.max(0, current.expires_at - current.created_at) : null;
+      entry.version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'edit' }, now);
+      return { version: entry.version };
+    });
+  }
+
+  /**
+   * Renames a current secret, in its namespace or into another (`vault mv`). The secret keeps
+   * its row, uid, versions and history: its ciphertexts are bound to the uid, not to the name,
+   * so none is re-encrypted. The row's MAC binds the namespace and name, so it is recomputed
+   * under the new ones, with the state record, in the same transaction as the audit entry
+   * (op `mv`, the old name, detail `to`). Refused, unrecorded like `put` of an existing name:
+   * a missing or removed OLD (not-found), a NEW held by any secret, current or removed (exists:
+   * a removed secret keeps its name for `rollback`, and a version number is never used twice).
+   */
+  move(from: SecretRef, to: SecretRef): { version: number } {
+    const key = this.requireKey();
+    return this.audited({ op: 'mv', ns: from.ns, name: from.name, detail: { to: formatRef(to) } }, (entry) => {
+      const secret = this.findSecret(from, false);
+      if (!secret) throw new Unrecorded(notFound(from));
+      const clash = moveClash(this.findSecret(to, true, true), from, to);
+      if (clash) throw new Unrecorded(clash);
+      entry.version = secret.current_version;
+      const row: SecretRow = { ...secret, ns: to.ns, name: to.name, updated_at: this.now() };
+      this.store.updateSecret({ ...row, mac: secretMac(this.id, key, row) });
+      this.changed = true;
+      return { version: secret.current_version };
+    });
+  }
+
   // ---- internals shared with the other operations ----------------------------------------
 
   /**
@@ -921,14 +1065,42 @@ export class Vault {
    * never served.
    */
   findSecret(ref: SecretRef, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
-    const row = this.store.findSecret(ref.ns, ref.name);
+    return this.checkSecret(this.store.findSecret(ref.ns, ref.name), includeRemoved, tombstones);
+  }
+
+  /** findSecret's checks on a row already read (import reads a namespace's rows at once). */
+  checkSecret(row: SecretRow | undefined, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
     if (!row) return undefined;
     if (this.dataKey && this.format === FORMAT_VERSION && !secretMacOk(this.id, this.dataKey, row)) {
-      throw integrity(`secret ${formatRef(ref)} failed its integrity check: its record was edited or rolled back`);
+      throw integrity(`secret ${formatRef(row)} failed its integrity check: its record was edited or rolled back`);
     }
     if (row.removed_at !== null && !includeRemoved) return undefined;
     if (row.removed_at !== null && !tombstones && this.store.countVersionsOf(row.id) === 0) return undefined;
     return row;
+  }
+
+  /** The names of a namespace's current secrets, as the file lists them (unchecked: for checks before unlocking). */
+  currentNames(ns: string): string[] {
+    return this.store.currentNames(ns);
+  }
+
+  /** Every row of a namespace by name, unchecked: pass each through checkSecret before use. */
+  namespaceRows(ns: string): Map<string, SecretRow> {
+    return this.store.secretsOfNamespace(ns);
+  }
+
+  /**
+   * A namespace's current secrets with their current version rows, by name, in one query;
+   * each secret's MAC checked when a key is held (as currentSecrets).
+   */
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+    const rows = this.store.currentWithVersions(ns);
+    if (this.dataKey && this.format === FORMAT_VERSION) {
+      for (const { secret } of rows) {
+        if (!secretMacOk(this.id, this.dataKey, secret)) throw integrity(`secret ${formatRef(secret)} failed its integrity check: its record was edited or rolled back`);
+      }
+    }
+    return rows;
   }
 
   /** A namespace's current secrets, by name; each one's MAC checked when a key is held. */
@@ -979,6 +1151,7 @@ export class Vault {
       updated_at: now,
       removed_at: null,
       expires_at: v.expires_at,
+      not_secret: options.notSecret === undefined ? (secret?.not_secret ?? 0) : options.notSecret ? 1 : 0,
     };
     const rowMac = secretMac(this.id, key, row);
     let id: number;
@@ -991,6 +1164,46 @@ export class Vault {
     this.store.insertVersion({ ...v, secret_id: id, nonce: sealed.nonce, ciphertext: sealed.box });
     this.changed = true;
     return version;
+  }
+
+  // ---- grants (src/core/grants.ts has their rules) ------------------------------------------
+
+  /**
+   * A grant's row, or undefined. With a key held its MAC is checked: an edited, re-planted or
+   * rolled-back row is refused (integrity), never used.
+   */
+  grantRow(name: string): GrantRow | undefined {
+    const row = this.store.findGrant(name);
+    if (row && this.dataKey && !grantMacOk(this.id, this.dataKey, row)) {
+      throw integrity(`grant ${name} failed its integrity check: its record was edited or rolled back`);
+    }
+    return row;
+  }
+
+  /** Every grant, by name; each one's MAC checked when a key is held. */
+  grantRows(): GrantRow[] {
+    const rows = this.store.allGrants();
+    if (this.dataKey) for (const row of rows) if (!grantMacOk(this.id, this.dataKey, row)) throw integrity(`grant ${row.name} failed its integrity check: its record was edited or rolled back`);
+    return rows;
+  }
+
+  /** Stores a grant (new when id is 0) inside transact(), MACed under the held key; returns its id. */
+  saveGrantRow(row: Omit<GrantRow, 'mac'>): number {
+    const fresh = { ...row, mac: grantMac(this.id, this.requireKey(), row) };
+    this.changed = true;
+    if (row.id === 0) {
+      const { id: _id, ...rest } = fresh;
+      return this.store.insertGrant(rest);
+    }
+    this.store.updateGrant(fresh);
+    return row.id;
+  }
+
+  /** Deletes a grant inside transact(). */
+  deleteGrantRow(id: number): void {
+    this.requireKey();
+    this.store.deleteGrant(id);
+    this.changed = true;
   }
 
   /** Counts and facts for `vault status`; needs no key. */
@@ -1073,6 +1286,18 @@ export function checkValueSize(value: Buffer): void {
 /** The one answer to a wrong passphrase or key, whatever part was wrong (SPEC §3). */
 export function authFailed(): VaultError {
   return new VaultError('auth-failed', 'wrong passphrase or key');
+}
+
+/** Why `mv FROM TO` cannot take the name TO (held by `target`), or null when it can. */
+export function moveClash(target: SecretRow | undefined, from: SecretRef, to: SecretRef): VaultError | null {
+  if (from.ns === to.ns && from.name === to.name) return new VaultError('usage', `${formatRef(from)} and ${formatRef(to)} are the same secret`);
+  if (!target) return null;
+  if (target.removed_at === null) {
+    return new VaultError('exists', `secret ${formatRef(to)} already exists`, { hint: `choose another name, or move that one away first (vault mv ${formatRef(to)} NEW)` });
+  }
+  return new VaultError('exists', `the name ${formatRef(to)} belongs to a removed secret`, {
+    hint: 'a removed or purged secret keeps its name (its history, vault rollback); choose another name',
+  });
 }
 
 export function notFound(ref: SecretRef): VaultError {

@@ -41,14 +41,23 @@ export function open(key: Buffer, nonce: Buffer, box: Buffer, aad: Buffer): Buff
  * UTF-8 bytes, so that no two different field lists encode to the same bytes.
  */
 export function encodeAad(label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
-  const parts: Buffer[] = [];
-  for (const field of [label, ...fields]) {
-    const bytes = Buffer.isBuffer(field) ? field : Buffer.from(String(field), 'utf8');
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(bytes.length);
-    parts.push(len, bytes);
+  // One allocation, sized first: the bulk commands encode one of these per secret.
+  let size = 4 + Buffer.byteLength(label, 'utf8');
+  for (const field of fields) size += 4 + (Buffer.isBuffer(field) ? field.length : Buffer.byteLength(String(field), 'utf8'));
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt32BE(Buffer.byteLength(label, 'utf8'), 0);
+  at += out.write(label, at, 'utf8');
+  for (const field of fields) {
+    if (Buffer.isBuffer(field)) {
+      at = out.writeUInt32BE(field.length, at);
+      at += field.copy(out, at);
+    } else {
+      const text = String(field);
+      at = out.writeUInt32BE(Buffer.byteLength(text, 'utf8'), at);
+      at += out.write(text, at, 'utf8');
+    }
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 export function wipe(...buffers: Array<Buffer | null | undefined>): void {

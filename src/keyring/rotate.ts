@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, seal, wipe } from '../crypto/aead.js';
 import { VaultError } from '../core/errors.js';
-import { valueAad } from '../core/integrity.js';
+import { forgetSecretMacKey, valueAad } from '../core/integrity.js';
 import { formatRef } from '../core/names.js';
 import type { Vault } from '../core/vault.js';
 import { appendLink, integrity, rewrapLegacy, sealSlot, slotMacOk } from './keyring.js';
@@ -91,6 +91,7 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
       return { versions: keys.length, slots: rows.length, pending };
     });
   } catch (e) {
+    forgetSecretMacKey(newKey);
     wipe(newKey);
     // The transaction rolled back; the failure still belongs in the audit log.
     if (e instanceof VaultError && e.code === 'integrity') {

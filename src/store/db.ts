@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { VaultError } from '../core/errors.js';
@@ -7,6 +8,26 @@ import { checkSidecar, checkSidecars, checkVaultDirectory, chownHint, currentUse
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { Database };
+
+let addonPath: string | null | undefined;
+
+/**
+ * better-sqlite3's native addon, by path: without one it asks the `bindings` package, which
+ * probes a dozen candidate paths (and walks a stack trace) on every start. Undefined (let
+ * better-sqlite3 search) when the addon is not where a normal install puts it.
+ */
+function nativeBinding(): string | undefined {
+  if (addonPath === undefined) {
+    try {
+      const entry = createRequire(import.meta.url).resolve('better-sqlite3');
+      const path = join(dirname(entry), '..', 'build', 'Release', 'better_sqlite3.node');
+      addonPath = existsSync(path) ? path : null;
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ?? undefined;
+}
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const BUSY_TIMEOUT_MS = 5000;
@@ -251,7 +272,8 @@ function connectChecked(path: string, fd: number, readonly: boolean, fresh: bool
   try {
     sidecars = prepareSidecars(path, readonly, insecure);
     const checked = identity(fstatSync(fd));
-    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    const addon = nativeBinding();
+    db = new BetterSqlite3(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS, ...(addon !== undefined ? { nativeBinding: addon } : {}) });
     verifyOpened(path, checked, [checked], fd);
     closeSync(fd);
     fdOpen = false;
@@ -422,9 +444,37 @@ function hasTable(db: Database, name: string): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
 }
 
-/** Runs fn in BEGIN IMMEDIATE: the write lock is taken up front, so no upgrade deadlock. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks this thread for `ms` (the library API is synchronous, as better-sqlite3 is). */
+function sleepMs(ms: number): void {
+  Atomics.wait(pause, 0, 0, ms);
+}
+
+/**
+ * Runs fn in BEGIN IMMEDIATE: the write lock is taken up front, so no upgrade deadlock.
+ * Waiting for the lock: SQLite's busy handler retries for BUSY_TIMEOUT_MS; when that runs out
+ * while other processes are committing (PRAGMA data_version moved: the vault is busy, not
+ * stuck), this waits a random 1-50 ms and queues again, so 8 writers all get through instead
+ * of the slowest ones failing with "the vault is busy". Only a holder that commits nothing for
+ * a whole timeout surfaces SQLITE_BUSY. BEGIN IMMEDIATE fails before fn runs, so a retry never
+ * runs fn twice; a nested call (inside a transaction) is a savepoint and never waits.
+ */
 export function immediate<T>(db: Database, fn: () => T): T {
-  return db.transaction(fn).immediate();
+  const tx = db.transaction(fn);
+  if (db.inTransaction) return tx.immediate();
+  let seen = db.pragma('data_version', { simple: true }) as number;
+  for (;;) {
+    try {
+      return tx.immediate();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || db.inTransaction) throw e;
+      const now = db.pragma('data_version', { simple: true }) as number;
+      if (now === seen) throw e;
+      seen = now;
+      sleepMs(1 + Math.floor(Math.random() * 50));
+    }
+  }
 }
 
 export function fileSize(path: string): number {

@@ -100,6 +100,34 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       UPDATE secrets SET expires_at = (SELECT expires_at FROM versions WHERE secret_id = secrets.id AND version = secrets.current_version);
     `);
   },
+  // 5: agent grants (src/core/grants.ts, docs/security.md "Grants") and the not_secret flag
+  // (a value that masking leaves alone, e.g. PORT). A grant row is authenticated like a
+  // secret row: a MAC under the data key over every field, uses and rate window included,
+  // and every grant MAC joins the state digest. not_secret joins the secret row MAC.
+  (db) => {
+    db.exec(`
+      ALTER TABLE secrets ADD COLUMN not_secret INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE grants (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        uid          BLOB NOT NULL,
+        secrets      TEXT NOT NULL,
+        ns           TEXT,
+        prefix       TEXT,
+        hosts        TEXT NOT NULL,
+        commands     TEXT,
+        expires_at   INTEGER,
+        max_uses     INTEGER,
+        rate         INTEGER,
+        reveal       INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL,
+        uses         INTEGER NOT NULL,
+        last_used_at INTEGER,
+        recent       TEXT NOT NULL,
+        mac          BLOB NOT NULL
+      ) STRICT;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

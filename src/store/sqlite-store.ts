@@ -4,6 +4,8 @@ import { queryAudit, type AuditFilter, type AuditRecord } from '../audit/query.j
 import { verifyChain, type AuditVerification } from '../audit/verify.js';
 import type { Actor } from '../audit/actor.js';
 import { createVaultFile, immediate, openVaultFile, type OpenOptions } from './db.js';
+import * as grants from './grants.js';
+import type { GrantRow } from './grants.js';
 import * as meta from './meta.js';
 import { SCHEMA_VERSION } from './schema.js';
 import * as secrets from './secrets.js';
@@ -65,6 +67,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  relaxedCommits(on: boolean): void {
+    this.db.pragma(on ? 'synchronous = NORMAL' : 'synchronous = FULL');
+  }
+
   getMeta(key: string): string | undefined {
     return meta.getMeta(this.db, key);
   }
@@ -112,6 +118,15 @@ export class SqliteStore implements Store {
   currentSecrets(ns: string | null): SecretRow[] {
     return secrets.currentSecrets(this.db, ns);
   }
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+    return secrets.currentWithVersions(this.db, ns);
+  }
+  currentNames(ns: string): string[] {
+    return secrets.currentNames(this.db, ns);
+  }
+  secretsOfNamespace(ns: string): Map<string, SecretRow> {
+    return secrets.secretsOfNamespace(this.db, ns);
+  }
   insertSecret(row: Omit<SecretRow, 'id'>): number {
     return secrets.insertSecret(this.db, row);
   }
@@ -141,6 +156,25 @@ export class SqliteStore implements Store {
   }
   counts(): { secrets: number; removed: number; versions: number; audit: number } {
     return secrets.counts(this.db);
+  }
+
+  findGrant(name: string): GrantRow | undefined {
+    return grants.findGrant(this.db, name);
+  }
+  allGrants(): GrantRow[] {
+    return grants.allGrants(this.db);
+  }
+  grantMacs(): Array<{ id: number; mac: Buffer | null }> {
+    return grants.grantMacs(this.db);
+  }
+  insertGrant(row: Omit<GrantRow, 'id'>): number {
+    return grants.insertGrant(this.db, row);
+  }
+  updateGrant(row: GrantRow): void {
+    grants.updateGrant(this.db, row);
+  }
+  deleteGrant(id: number): void {
+    grants.deleteGrant(this.db, id);
   }
 
   appendAudit(key: Buffer, vaultId: string, entry: AuditEntry, actor: Actor, now: number): { seq: number } {

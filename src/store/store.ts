@@ -2,6 +2,7 @@ import type { AuditEntry, AuditKey } from '../audit/log.js';
 import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import type { Actor } from '../audit/actor.js';
+import type { GrantRow } from './grants.js';
 import type { SecretRow, VersionRow } from './secrets.js';
 import type { SlotKind, SlotRow } from './slots.js';
 
@@ -41,6 +42,12 @@ export interface Store {
   dataVersion(): number;
   /** After a purge or a rotation: make the replaced bytes leave the store's files where it can; true when done. */
   scrub(): boolean;
+  /**
+   * Commits that change nothing but the audit log (reads) may skip the flush to disk while on
+   * (SQLite: synchronous=NORMAL in WAL mode; README "What a power cut can lose"); off restores
+   * full durability. PostgreSQL: unchanged (every commit is the server's to make durable).
+   */
+  relaxedCommits(on: boolean): void;
 
   // ---- meta -------------------------------------------------------------------------------
   getMeta(key: string): string | undefined;
@@ -62,6 +69,12 @@ export interface Store {
   allSecrets(): SecretRow[];
   secretMacs(): Array<{ id: number; mac: Buffer | null }>;
   currentSecrets(ns: string | null): SecretRow[];
+  /** a namespace's current secrets with their current version rows (undefined when missing), by name, in one query */
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }>;
+  /** the names of a namespace's current secrets, by name */
+  currentNames(ns: string): string[];
+  /** every secret row of a namespace (removed ones and tombstones too), by name */
+  secretsOfNamespace(ns: string): Map<string, SecretRow>;
   insertSecret(row: Omit<SecretRow, 'id'>): number;
   updateSecret(row: SecretRow): void;
   findVersion(secretId: number, version: number): VersionRow | undefined;
@@ -72,6 +85,15 @@ export interface Store {
   allVersionKeys(): Array<{ secret_id: number; version: number }>;
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void;
   counts(): { secrets: number; removed: number; versions: number; audit: number };
+
+  // ---- agent grants (src/core/grants.ts) --------------------------------------------------
+  findGrant(name: string): GrantRow | undefined;
+  allGrants(): GrantRow[];
+  /** every grant's MAC, by id: what the state digest covers */
+  grantMacs(): Array<{ id: number; mac: Buffer | null }>;
+  insertGrant(row: Omit<GrantRow, 'id'>): number;
+  updateGrant(row: GrantRow): void;
+  deleteGrant(id: number): void;
 
   // ---- the audit chain (src/audit) ------------------------------------------------------
   appendAudit(key: Buffer, vaultId: string, entry: AuditEntry, actor: Actor, now: number): { seq: number };

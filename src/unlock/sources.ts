@@ -7,9 +7,10 @@ import { parseMasterKey } from './masterkey.js';
  * The unlock order of SPEC §4, first present wins:
  *   1. VAULT_MASTER_KEY / VAULT_MASTER_KEY_FILE
  *   2. VAULT_PASSPHRASE / VAULT_PASSPHRASE_FILE
- *   3. the OS keychain slot, if the vault has one and the keychain answers
- *   4. an interactive prompt (the caller decides whether one is allowed)
- *   5. otherwise `locked` at once, with a hint naming the ways to unlock.
+ *   3. an unlocked session (`vault unlock`) running for this vault
+ *   4. the OS keychain slot, if the vault has one and the keychain answers
+ *   5. an interactive prompt (the caller decides whether one is allowed)
+ *   6. otherwise `locked` at once, with a hint naming the ways to unlock.
  * Environment values are passed in by the caller; nothing here reads process.env.
  */
 export interface UnlockSources {
@@ -21,6 +22,8 @@ export interface UnlockSources {
   passphraseFile?: string | undefined;
   /** a passphrase the caller holds as bytes (the library API); used as VAULT_PASSPHRASE would be, and zeroed */
   passphraseBytes?: Buffer | undefined;
+  /** tries a running session (src/agent); resolves false when there is none for this vault (or it is stale: already reported) */
+  session?: ((vault: Vault) => Promise<boolean>) | undefined;
   /** tries the keychain slot; resolves false when the keychain cannot be used (already reported) */
   keychain?: ((vault: Vault) => Promise<boolean>) | undefined;
   /** asks for the passphrase on a terminal; undefined when no prompt is allowed */
@@ -29,7 +32,7 @@ export interface UnlockSources {
   slow?: (<T>(label: string, work: () => Promise<T>) => Promise<T>) | undefined;
 }
 
-export type UnlockMethod = 'master-key' | 'passphrase' | 'keychain' | 'prompt';
+export type UnlockMethod = 'master-key' | 'passphrase' | 'session' | 'keychain' | 'prompt';
 
 export const LOCKED_HINT =
   'set VAULT_PASSPHRASE(_FILE) or VAULT_MASTER_KEY(_FILE), enable the OS keychain with vault keychain enable, or run in a terminal to be asked';
@@ -83,6 +86,7 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
     }
     return 'passphrase';
   }
+  if (sources.session && (await sources.session(vault))) return 'session';
   if (sources.keychain && vault.hasSlot('keychain') && (await sources.keychain(vault))) return 'keychain';
   if (sources.prompt) {
     const typed = await sources.prompt();

@@ -65,6 +65,7 @@ describe('status', () => {
         `format:    2 (schema ${SCHEMA_VERSION})`,
         `secrets:   1 (1 versions, 0 removed)`,
         `audit:     ${f.counts.entries} entries, head #${f.head.seq} ${f.head.mac}`,
+        'session:   locked (no session; vault unlock starts one)',
         'slots:',
         ...f.slots.map((s) => (s.kind === 'passphrase' ? `  ${s.id as string}  passphrase scrypt N=16384,r=8,p=1` : `  ${s.id as string}  master-key hkdf-sha256  "tests"`)),
         '',
@@ -96,6 +97,7 @@ describe('status', () => {
       removed: f.counts.removed,
       versions: f.counts.versions,
       audit: { entries: f.counts.entries, head: f.head, pending: 0 },
+      session: { state: 'none' },
     };
     assert.equal(r.out, `${JSON.stringify(expected)}\n`);
     assert.equal(typeof (JSON.parse(r.out) as { slots: Array<{ kind: string; lastUsed: unknown }> }).slots.find((s) => s.kind === 'master-key')!.lastUsed, 'string', 'the put stamped the slot');

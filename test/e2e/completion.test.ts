@@ -48,7 +48,7 @@ test('the bash completion script completes commands, flags, choices, secret name
       [['vault', 'exec', '--only', 'API_KEY,'], ['API_KEY,API_URL', 'API_KEY,DB']],
       [['vault', 'env', '--format', ''], ['dotenv', 'shell', 'json']],
       [['vault', 'completion', ''], ['bash', 'zsh', 'fish']],
-      [['vault', 'get', '--no'], ['--no-newline', '--no-input', '--no-color']],
+      [['vault', 'get', '--no'], ['--no-newline', '--no-input', '--no-color', '--no-session']],
       [['vault', 'import', 'ap'], ['app.env', 'apple.txt']],
       [['vault', 'exec', '--env-file', 'app.'], ['app.env']],
       [['vault', 'exec', '--mask', '--', 'vaul'], ['vault']],

@@ -27,7 +27,7 @@ function ok(r: RunResult, stderr = ''): void {
 function expectedList(where: string): string {
   const rows = query(
     v.path,
-    `SELECT s.ns, s.name, s.current_version AS version, s.description, s.created_at, s.updated_at, x.expires_at
+    `SELECT s.ns, s.name, s.current_version AS version, s.description, s.created_at, s.updated_at, x.expires_at, s.not_secret
      FROM secrets s JOIN versions x ON x.secret_id = s.id AND x.version = s.current_version
      WHERE s.removed_at IS NULL AND ${where} ORDER BY s.ns, s.name`,
   );
@@ -41,6 +41,7 @@ function expectedList(where: string): string {
       updated: iso(r.updated_at as number),
       expires: iso(r.expires_at as number | null),
       expired: false,
+      notSecret: r.not_secret === 1,
     })),
   )}\n`;
 }

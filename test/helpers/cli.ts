@@ -36,6 +36,8 @@ export function baseEnv(home: string): Record<string, string> {
   // The rollback anchors go where the test runner says (scripts/test.js), never into HOME.
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
   if (process.env.XDG_STATE_HOME) env.XDG_STATE_HOME = process.env.XDG_STATE_HOME;
+  // Session agents (vault unlock) likewise: a runtime directory of the run, never the developer's.
+  if (process.env.XDG_RUNTIME_DIR) env.XDG_RUNTIME_DIR = process.env.XDG_RUNTIME_DIR;
   return env;
 }
 

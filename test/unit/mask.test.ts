@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Masker, createMaskStream, maskSecrets } from '../../src/exec/mask.js';
+import { MASK, Masker, MaskPatterns, createMaskStream, encodedForms, maskSecrets } from '../../src/exec/mask.js';
 
 test('maskSecrets: exact outputs', () => {
   assert.equal(maskSecrets('token=hunter22 ok', ['hunter22']), 'token=***** ok');
@@ -183,4 +183,194 @@ test('createMaskStream: 5 MB of output with secrets in it comes out exactly mask
   assert.ok(planted > 1000);
   assert.equal(out.length, Buffer.concat(expected).length);
   assert.ok(out.equals(Buffer.concat(expected)), 'masked output differs');
+});
+
+// ---- encoded forms ------------------------------------------------------------------------
+
+/** A seeded generator, so a failure can be replayed. */
+function rng(seed: number): (n: number) => number {
+  let x = seed >>> 0;
+  return (n) => {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    x ^= x >>> 13;
+    return Math.floor(((x >>> 0) / 4294967296) * n);
+  };
+}
+
+function randomBytes(next: (n: number) => number, n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, () => next(256)));
+}
+
+/**
+ * The reference: every occurrence of every pattern found by brute force (each position,
+ * each pattern), the longest at each start, overlapping ones merged into one mask.
+ */
+function naiveMask(data: Buffer, patterns: string[]): Buffer {
+  const text = data.toString('latin1');
+  const byFirst = new Map<string, string[]>();
+  for (const p of new Set(patterns)) {
+    const key = p.slice(0, 4);
+    byFirst.set(key, [...(byFirst.get(key) ?? []), p]);
+  }
+  const longest = new Int32Array(text.length);
+  for (let i = 0; i + 4 <= text.length; i++) {
+    for (const p of byFirst.get(text.slice(i, i + 4)) ?? []) if (text.startsWith(p, i) && p.length > longest[i]!) longest[i] = p.length;
+  }
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    if (longest[i] === 0) {
+      out += text[i];
+      i++;
+      continue;
+    }
+    let end = i + longest[i]!;
+    for (let j = i + 1; j < end; j++) end = Math.max(end, j + longest[j]!);
+    out += MASK;
+    i = end;
+  }
+  return Buffer.from(out, 'latin1');
+}
+
+function patternsOf(values: Buffer[]): string[] {
+  return values.filter((v) => v.length >= 4).flatMap((v) => encodedForms(v).map((f) => f.text));
+}
+
+function feedRandomly(masker: Masker, data: Buffer, next: (n: number) => number): Buffer {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; ) {
+    const n = next(4) === 0 ? 1 + next(3) : 1 + next(200);
+    out.push(masker.write(data.subarray(i, i + n)));
+    i += n;
+  }
+  out.push(masker.end());
+  return Buffer.concat(out);
+}
+
+test('encodedForms: the exact forms of a value', () => {
+  const forms = encodedForms(Buffer.from('pa ss/w+rd'));
+  const byForm = (form: string): string[] => forms.filter((f) => f.form === form).map((f) => f.text);
+  assert.deepStrictEqual(byForm('raw'), ['pa ss/w+rd']);
+  assert.deepStrictEqual(byForm('hex'), ['70612073732f772b7264', '70612073732F772B7264']);
+  // base64("pa ss/w+rd") = cGEgc3MvdytyZA== ; at offsets 1 and 2 (zero bytes before it):
+  // AHBhIHNzL3crcmQ= and AABwYSBzcy93K3Jk
+  assert.deepStrictEqual(byForm('base64'), ['cGEgc3MvdytyZ', 'cGEgc3MvdytyZA', 'cGEgc3MvdytyZA==', 'BhIHNzL3crcm', 'BhIHNzL3crcmQ', 'BhIHNzL3crcmQ=', 'wYSBzcy93K3Jk']);
+  assert.deepStrictEqual(byForm('base64url'), []);
+  assert.deepStrictEqual(byForm('url'), ['pa%20ss%2Fw%2Brd', 'pa%20ss%2fw%2brd', 'pa+ss%2Fw%2Brd', 'pa+ss%2fw%2brd']);
+  // Bytes whose base64 is all + and /: base64url is the same with - and _.
+  const odd = encodedForms(Buffer.from([0xfb, 0xff, 0xbf, 0xfe]));
+  const std = odd.filter((f) => f.form === 'base64').map((f) => f.text);
+  // base64 at offsets 0, 1, 2: +/+//g==, APv/v/4=, AAD7/7/+
+  assert.deepStrictEqual(std, ['+/+//', '+/+//g', '+/+//g==', 'v/v/', 'v/v/4', 'v/v/4=', '7/7/+']);
+  assert.deepStrictEqual(odd.filter((f) => f.form === 'base64url').map((f) => f.text), ['-_-__', '-_-__g', '-_-__g==', 'v_v_', 'v_v_4', 'v_v_4=', '7_7_-']);
+  assert.deepStrictEqual(encodedForms(Buffer.from('abc')), [], 'shorter than 4: nothing');
+});
+
+test('masking: each encoded form in text is masked (string and stream)', () => {
+  const v = 'S3cr3t value/with+sym&bols';
+  const bytes = Buffer.from(v);
+  const cases = [
+    v,
+    bytes.toString('hex'),
+    bytes.toString('hex').toUpperCase(),
+    bytes.toString('base64'),
+    bytes.toString('base64').replace(/=+$/, ''),
+    bytes.toString('base64url'),
+    encodeURIComponent(v),
+    encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    new URLSearchParams({ q: v }).toString().slice(2),
+  ];
+  for (const form of cases) {
+    assert.equal(maskSecrets(`<${form}>`, [v]), '<*****>', form);
+    const m = new Masker([bytes]);
+    assert.equal(Buffer.concat([m.write(Buffer.from(`<${form}>`)), m.end()]).toString(), '<*****>', form);
+  }
+  // Basic auth: the value last in a larger base64 stream, at each alignment.
+  for (const user of ['u', 'us', 'usr']) {
+    const header = Buffer.from(`${user}:${v}`).toString('base64');
+    const cut = Math.ceil(((user.length + 1) * 8) / 6);
+    assert.equal(maskSecrets(`Basic ${header}`, [v]), `Basic ${header.slice(0, cut)}*****`, user);
+  }
+});
+
+test('masking: a value inside a larger base64 stream is masked at every offset, leaving only the mixed characters', () => {
+  const next = rng(11);
+  for (let t = 0; t < 300; t++) {
+    const value = randomBytes(next, 4 + next(40));
+    const pre = randomBytes(next, next(7));
+    // A first suffix byte with its top bits set, so the character mixing value and suffix
+    // cannot equal the zero-filled one by chance.
+    const suf = next(2) === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0xfc | next(4)]), randomBytes(next, next(6))]);
+    const whole = Buffer.concat([pre, value, suf]);
+    const start = Math.ceil((pre.length * 8) / 6);
+    for (const [name, encoded] of [
+      ['base64', whole.toString('base64')],
+      ['base64 unpadded', whole.toString('base64').replace(/=+$/, '')],
+      ['base64url', whole.toString('base64url')],
+    ] as const) {
+      const end = suf.length === 0 ? encoded.length : Math.floor(((pre.length + value.length) * 8) / 6);
+      const expected = encoded.slice(0, start) + MASK + encoded.slice(end);
+      const got = feedRandomly(new Masker([value]), Buffer.from(encoded, 'latin1'), next).toString('latin1');
+      // A pattern may also occur by chance in the random neighbours; the reference decides.
+      const reference = naiveMask(Buffer.from(encoded, 'latin1'), patternsOf([value])).toString('latin1');
+      assert.equal(got, reference, `${name} ${JSON.stringify({ value: value.toString('hex'), pre: pre.toString('hex'), suf: suf.toString('hex') })}`);
+      assert.equal(got, expected, `${name} ${JSON.stringify({ value: value.toString('hex'), pre: pre.toString('hex'), suf: suf.toString('hex') })}`);
+    }
+  }
+});
+
+test('stream: agrees with the brute-force reference on random values, forms, overlaps and split points', () => {
+  const next = rng(5);
+  const alphabet = Buffer.from('ab+/=%2F');
+  for (let t = 0; t < 1500; t++) {
+    // Small alphabets make overlaps, repeats and values that are prefixes of others common.
+    const values: Buffer[] = Array.from({ length: 1 + next(4) }, () => Buffer.from(Array.from({ length: 1 + next(9) }, () => alphabet[next(next(2) ? 2 : alphabet.length)]!)));
+    if (next(3) === 0 && values[0]!.length > 2) values.push(values[0]!.subarray(0, values[0]!.length - 1 - next(2)));
+    const pieces: Buffer[] = [];
+    for (let k = next(12); k > 0; k--) {
+      const r = next(4);
+      if (r === 0) pieces.push(Buffer.from(Array.from({ length: next(6) }, () => alphabet[next(alphabet.length)]!)));
+      else {
+        const forms = encodedForms(values[next(values.length)]!);
+        const f = forms.length > 0 ? forms[next(forms.length)]!.text : 'ab';
+        pieces.push(Buffer.from(r === 1 ? f.slice(0, next(f.length + 1)) : f, 'latin1'));
+      }
+    }
+    const data = Buffer.concat(pieces);
+    const expected = naiveMask(data, patternsOf(values));
+    const got = feedRandomly(new Masker(values), data, next);
+    assert.equal(got.toString('latin1'), expected.toString('latin1'), JSON.stringify({ values: values.map((v) => v.toString('latin1')), data: data.toString('latin1') }));
+    if (t % 5 === 0) assert.equal(maskSecrets(data.toString('latin1'), values.map((v) => v.toString('latin1'))), expected.toString('latin1'));
+  }
+});
+
+test('stream: thousands of values (sparse states beyond the dense rows) agree with the reference', () => {
+  const next = rng(99);
+  const values = Array.from({ length: 4000 }, () => Buffer.from(randomBytes(next, 8 + next(24)).toString('base64url')));
+  const patterns = new MaskPatterns(values);
+  assert.ok(patterns.automaton.states > patterns.automaton.denseRows * 4, `${patterns.automaton.states} states, ${patterns.automaton.denseRows} dense`);
+  const pieces: Buffer[] = [];
+  for (let k = 0; k < 3000; k++) {
+    pieces.push(Buffer.from(randomBytes(next, next(40)).toString('base64')));
+    const forms = encodedForms(values[next(values.length)]!);
+    const f = forms[next(forms.length)]!.text;
+    pieces.push(Buffer.from(next(3) === 0 ? f.slice(0, f.length - 1) : f, 'latin1'));
+  }
+  const data = Buffer.concat(pieces);
+  const expected = naiveMask(data, patternsOf(values));
+  assert.ok(expected.length < data.length);
+  for (const seed of [1, 2]) {
+    const got = feedRandomly(new Masker(patterns), data, rng(seed));
+    assert.ok(got.equals(expected), `differs from the reference (seed ${seed})`);
+  }
+});
+
+test('stream: holds back exactly the longest suffix that can still become an encoded form', () => {
+  const v = Buffer.from('hunter22');
+  const m = new Masker([v]);
+  // "68756e" is a prefix of the hex form; "6875" of nothing longer than it can end here? It is.
+  assert.equal(m.write(Buffer.from('id 68756e')).toString(), 'id ');
+  assert.equal(m.write(Buffer.from('x')).toString(), '68756ex');
+  assert.equal(m.write(Buffer.from(' aHVudGVyMjI= ')).toString(), ' ***** ');
+  assert.equal(m.end().toString(), '');
 });

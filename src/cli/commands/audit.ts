@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AUDIT_OPS } from '../../audit/log.js';
 import type { AuditFilter, AuditRecord } from '../../audit/query.js';
 import { VaultError } from '../../core/errors.js';
+import { checkGrantName } from '../../core/grants.js';
 import { checkName, checkNamespace } from '../../core/names.js';
 import { parseDuration, parseTimestamp } from '../../core/time.js';
 import type { IO } from '../io.js';
@@ -14,6 +15,7 @@ interface AuditFlags {
   op?: string;
   since?: string;
   limit?: number;
+  grant?: string;
 }
 
 function parseLimit(text: string): number {
@@ -57,6 +59,7 @@ function filterFrom(flags: AuditFlags, nsFlag: string | undefined, now: number):
   }
   if (flags.since !== undefined) filter.since = parseSince(flags.since, now);
   if (flags.limit !== undefined) filter.limit = flags.limit;
+  if (flags.grant !== undefined) filter.grant = checkGrantName(flags.grant);
   return filter;
 }
 
@@ -131,6 +134,7 @@ export function register(program: Command, io: IO): void {
     .option('--op <op>', 'entries for these operations, comma-separated (get,put,…)')
     .option('--since <time>', 'entries since a duration ago (24h, 7d) or an ISO 8601 date or date-time')
     .option('--limit <k>', 'the K most recent matching entries (printed oldest first)', parseLimit)
+    .option('--grant <name>', 'entries about one agent grant: its creation, removal and every vault mcp call under it')
     .addHelpText(
       'after',
       '\n--ns NS keeps one namespace\'s entries ($VAULT_NS does not filter the log).\nvault audit verify checks the whole chain (exit 7 names the first altered entry).',

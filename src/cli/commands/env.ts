@@ -6,6 +6,7 @@ import { wipe } from '../../crypto/aead.js';
 import { formatDotenv, formatJson, formatShell, type FormatEntry } from '../../exec/format.js';
 import { writeFileAtomic } from '../../exec/inject.js';
 import type { IO } from '../io.js';
+import { projectScope } from '../project.js';
 import { Session } from '../session.js';
 import { selectionFrom } from './exec.js';
 
@@ -53,7 +54,7 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
   const s = new Session(io, cmd);
   const format = formatOf(s, flags);
   const detail: Record<string, unknown> = flags.output === undefined ? { format } : { format, to: 'file' };
-  const request: ReadRequest = { op, ns: s.ns, select: selectionFrom(flags), allowExpired: flags.allowExpired === true, detail };
+  const request: ReadRequest = { op, ns: projectScope(s).ns, select: selectionFrom(flags), allowExpired: flags.allowExpired === true, detail };
   const output = await s.withVault(false, async (vault) => {
     checkExists(vault, request);
     await s.unlock(vault);

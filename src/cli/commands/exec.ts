@@ -7,12 +7,13 @@ import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
 import { parseEnvFile, where, type EnvFileEntry } from '../../exec/envfile.js';
-import { childEnvironment } from '../../exec/environment.js';
-import { createMaskStream } from '../../exec/mask.js';
+import { childEnvironment, execBaseBytes, execLimit, execStringBytes } from '../../exec/environment.js';
+import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
 import type { RunState } from '../program.js';
 import { Session } from '../session.js';
+import { projectScope, requireProject } from '../project.js';
 
 interface ExecFlags {
   only?: string;
@@ -65,6 +66,7 @@ interface Prepared {
 export function register(program: Command, io: IO, state: RunState): void {
   program
     .command('exec')
+    .alias('run')
     .description("run a command with the namespace's secrets in its environment")
     .usage('[options] -- CMD [ARGS…]')
     .argument('[command...]', 'the command and its arguments, after --')
@@ -72,7 +74,7 @@ export function register(program: Command, io: IO, state: RunState): void {
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--env-file <file>', 'also set the variables of this dotenv file; values may be vault:// references (repeatable, later files win)', collect)
     .option('--pristine', 'start from an empty environment: only the secrets and PATH, HOME, USER, LANG, TERM')
-    .option('--mask', "replace secret values (4+ characters) in the command's stdout and stderr with *****")
+    .option('--mask', "replace secret values (4+ bytes) and their hex, base64 and URL-encoded forms in the command's stdout and stderr with *****")
     .option('--allow-expired', 'inject expired secrets instead of refusing them')
     .option('--command <string>', 'run STRING with /bin/sh -c (arguments after -- become $1…)')
     .addHelpText('after', '\nEverything after -- goes to the command untouched: vault exec --only DB_URL -- psql -c "select 1"')
@@ -89,7 +91,8 @@ export function register(program: Command, io: IO, state: RunState): void {
         file = words[0]!;
         args = words.slice(1);
       }
-      const ns = s.ns;
+      const scope = projectScope(s);
+      const ns = scope.ns;
       const select = selectionFrom(flags);
       const fileEntries: EnvFileEntry[] = (flags.envFile ?? []).flatMap((f) => parseEnvFile(readTextFile(f, 'env file'), f, ns));
       const referring = fileEntries.filter((e) => e.ref !== undefined);
@@ -103,8 +106,14 @@ export function register(program: Command, io: IO, state: RunState): void {
         allowExpired: flags.allowExpired === true,
         detail,
       };
+      // The child's argv, inherited environment and the env files' plain variables: what the
+      // secrets must fit beside (checked on stored sizes, before anything is decrypted).
+      let used = execBaseBytes([file, ...args], io.env, { pristine: flags.pristine === true });
+      for (const e of fileEntries) if (e.ref === undefined) used += execStringBytes(Buffer.byteLength(e.key, 'utf8'), Buffer.byteLength(e.value!, 'utf8'));
+      request.envLimit = { ...execLimit((p) => readFileSync(p, 'utf8')), used };
       // Everything that can fail is decided, and the data key dropped, before the child starts.
       const prepared = await s.withVault(false, async (vault): Promise<Prepared> => {
+        if (scope.project) requireProject(vault, scope.project, ns);
         checkExists(vault, request);
         await s.unlock(vault);
         return readSecrets(vault, request, (r) => {
@@ -120,7 +129,8 @@ export function register(program: Command, io: IO, state: RunState): void {
                 injected.set(entry.key, entry.value!);
               }
             }
-            const maskValues = flags.mask ? [...r.secrets, ...r.refs].map((x) => Buffer.from(x.value)) : [];
+            // Values marked not secret (PORT, NODE_ENV) are left alone.
+            const maskValues = flags.mask ? [...r.secrets, ...r.refs].filter((x) => !x.notSecret).map((x) => Buffer.from(x.value)) : [];
             return { injected, maskValues };
           } finally {
             wipe(...r.secrets.map((x) => x.value), ...r.refs.map((x) => x.value));
@@ -131,12 +141,14 @@ export function register(program: Command, io: IO, state: RunState): void {
       const { env, overridden } = childEnvironment(io.env, prepared.injected, { pristine: flags.pristine === true });
       for (const name of overridden) s.warn(`${name} overrides a variable from the environment`);
       const maskValues = prepared.maskValues;
+      // Compiled once for both streams (the values and their encoded forms).
+      const patterns = flags.mask ? new MaskPatterns(maskValues) : undefined;
       const result = await runChild({
         file,
         args,
         env,
         terminal: io.stdin.isTTY === true,
-        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(maskValues) } } : {}),
+        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(patterns!) } } : {}),
       });
       wipe(...maskValues);
       if (!result.started) {

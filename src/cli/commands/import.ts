@@ -29,7 +29,8 @@ export function register(program: Command, io: IO): void {
     .description('import a .env file (parsed exactly as the dotenv package does) into the namespace')
     .argument('<file>', 'the .env file, or - for stdin')
     .option('--overwrite', 'store new versions of secrets that already exist')
-    .action(async (file: string, flags: { overwrite?: boolean }, cmd: Command) => {
+    .option('--not-secret', 'mark every imported value as not secret (PORT, NODE_ENV): masking leaves them alone')
+    .action(async (file: string, flags: { overwrite?: boolean; notSecret?: boolean }, cmd: Command) => {
       const s = new Session(io, cmd);
       const ns = s.ns;
       const source = await readSource(io, file);
@@ -47,7 +48,7 @@ export function register(program: Command, io: IO): void {
             // Refused before anyone is asked for a passphrase.
             checkImportClashes(vault, ns, entries, flags.overwrite === true);
             await s.unlock(vault);
-            return importSecrets(vault, ns, entries, { overwrite: flags.overwrite === true });
+            return importSecrets(vault, ns, entries, { overwrite: flags.overwrite === true, notSecret: flags.notSecret === true });
           });
         }
         const n = entries.length;

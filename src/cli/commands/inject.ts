@@ -5,6 +5,7 @@ import { VaultError } from '../../core/errors.js';
 import { wipe } from '../../crypto/aead.js';
 import { parseTemplate, renderTemplate, writeFileAtomic } from '../../exec/inject.js';
 import { readAll, type IO } from '../io.js';
+import { projectScope } from '../project.js';
 import { Session } from '../session.js';
 
 const MAX_TEMPLATE_BYTES = 64 * 1024 * 1024;
@@ -31,7 +32,7 @@ export function register(program: Command, io: IO): void {
     .option('--allow-expired', 'use expired secrets instead of refusing them')
     .action(async (flags: { in: string; out?: string; allowExpired?: boolean }, cmd: Command) => {
       const s = new Session(io, cmd);
-      const ns = s.ns;
+      const ns = projectScope(s).ns;
       const template = parseTemplate(await readTemplate(io, flags.in), ns);
       const request: ReadRequest = {
         op: 'inject',

@@ -28,6 +28,7 @@ export function register(program: Command, io: IO): void {
             updated: isoTime(i.updatedAt),
             expires: isoTime(i.expiresAt),
             expired: i.expired,
+            notSecret: i.notSecret,
           })),
         );
       } else if (io.stdout.isTTY === true) {
@@ -37,8 +38,8 @@ export function register(program: Command, io: IO): void {
         }
         await printTable(
           s,
-          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES'],
-          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt)]),
+          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'MASKED'],
+          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.notSecret ? 'no (not secret)' : 'yes']),
         );
       } else {
         s.out(list.map((i) => printable(flags.allNs ? `${i.ns}/${i.name}` : i.name) + '\n').join(''));

@@ -12,6 +12,7 @@ interface PutFlags {
   ttl?: string;
   expires?: string;
   description?: string;
+  notSecret?: boolean;
 }
 
 /** --ttl / --expires → an absolute expiry, checked before any value is read. */
@@ -29,6 +30,7 @@ export function expiryFrom(flags: { ttl?: string; expires?: string }, now: numbe
 export function register(program: Command, io: IO): void {
   program
     .command('put')
+    .alias('set')
     .description('store a secret read from a hidden prompt, stdin or a file (never from argv)')
     .argument('<name>', 'NAME or NS/NAME')
     .option('--from-file <file>', 'read the value from a file, exact bytes')
@@ -37,6 +39,7 @@ export function register(program: Command, io: IO): void {
     .option('--ttl <duration>', 'expire after a duration: 45s, 90m, 12h, 30d, 2w')
     .option('--expires <date>', 'expire at an ISO 8601 date or date-time')
     .option('--description <text>', 'a note stored with the secret (not secret)')
+    .option('--not-secret', 'a value that need not be hidden (PORT, NODE_ENV): masking leaves it alone; list shows it')
     .action(async (name: string, flags: PutFlags, cmd: Command) => {
       const s = new Session(io, cmd);
       const ref = s.ref(name);
@@ -52,6 +55,7 @@ export function register(program: Command, io: IO): void {
           const { version } = vault.put(ref, value, {
             force: flags.force === true,
             expiresAt,
+            notSecret: flags.notSecret === true,
             ...(flags.description !== undefined ? { description: flags.description } : {}),
           });
           if (s.json) s.outJson({ ns: ref.ns, name: ref.name, version });

@@ -9,6 +9,7 @@ import { notFound } from '../../core/vault.js';
 export function register(program: Command, io: IO): void {
   program
     .command('rm')
+    .alias('delete')
     .description('remove a secret; --purge also destroys its old versions')
     .argument('<name>', 'NAME or NS/NAME')
     .option('--purge', 'destroy every stored version (cannot be undone)')

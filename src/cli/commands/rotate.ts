@@ -92,19 +92,37 @@ export function register(program: Command, io: IO): void {
 }
 
 async function rotateMaster(s: Session): Promise<void> {
-  await s.withVault(true, (vault) => {
+  await s.withVault(true, async (vault) => {
     const progress = progressLine(s);
     let result;
+    const oldKey = vault.dataKeyCopy();
+    let updated = false;
     try {
-      result = rotateMasterKey(vault, progress?.update);
+      try {
+        result = rotateMasterKey(vault, progress?.update);
+      } finally {
+        progress?.end();
+      }
+      // A session of this vault (whether or not it unlocked this run) would hold a key that no
+      // longer opens it: it takes the new one (docs/security.md, "Sessions").
+      if (s.sessionsAllowed) {
+        const { refreshSession, sessionPath } = await import('../../agent/client.js');
+        const newKey = vault.dataKeyCopy();
+        try {
+          updated = await refreshSession(s.env, vault.id, sessionPath(vault.path), oldKey, newKey);
+        } finally {
+          newKey.fill(0);
+        }
+      }
     } finally {
-      progress?.end();
+      oldKey.fill(0);
     }
     if (!result.checkpointed) s.warn('another process has the vault open; old pages may stay in its write-ahead log until that process exits');
-    if (s.json) s.outJson({ versions: result.versions, slots: result.slots, pending: result.pending });
+    if (s.json) s.outJson({ versions: result.versions, slots: result.slots, pending: result.pending, ...(updated ? { session: 'updated' } : {}) });
     else {
       const later = result.pending === 0 ? '' : ` (${result.pending} ${result.pending === 1 ? 'takes' : 'take'} the new key at ${result.pending === 1 ? 'its' : 'their'} next unlock)`;
       s.info(`rotated the data key: re-encrypted ${result.versions} version${result.versions === 1 ? '' : 's'}, re-wrapped ${result.slots} key slot${result.slots === 1 ? '' : 's'}${later}`);
+      if (updated) s.info('the running session now holds the new key');
     }
   });
 }

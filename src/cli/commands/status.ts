@@ -15,6 +15,7 @@ export function register(program: Command, io: IO): void {
       // Keychain availability is asked only of a vault that has a keychain slot (the probe
       // loads a native module and may wait on D-Bus).
       const keychain = st.slots.some((sl) => sl.kind === 'keychain') ? await s.keychain().probe() : undefined;
+      const session = await sessionState(s, st.vaultId, st.path);
       if (s.json) {
         s.outJson({
           path: st.path,
@@ -29,6 +30,7 @@ export function register(program: Command, io: IO): void {
           versions: st.versions,
           audit: { entries: st.auditEntries, head: st.auditHead, pending: st.auditPending },
           ...(keychain ? { keychain: { available: keychain.available, reason: keychain.available ? null : keychain.reason } } : {}),
+          session: session.json,
         });
         return;
       }
@@ -39,6 +41,7 @@ export function register(program: Command, io: IO): void {
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
         `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,
         `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}${st.auditPending > 0 ? `, ${st.auditPending} failed unlock${st.auditPending === 1 ? '' : 's'} not sealed yet` : ''}`,
+        `session:   ${session.text}`,
         `slots:`,
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
         ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),
@@ -72,4 +75,43 @@ export function registerHelp(program: Command, io: IO): void {
 
 function unknownTopic(topic: string): VaultError {
   return new VaultError('usage', `no help topic ${JSON.stringify(topic)}`, { hint: 'vault help lists the commands; vault help exit-codes lists the exit codes' });
+}
+
+/** `2h 5m`, `15m`, `59s`: the two largest units of a span. */
+export function formatSpan(ms: number): string {
+  let left = Math.max(0, Math.floor(ms / 1000));
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (left >= size || (unit === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(left / size)}${unit}`);
+      left %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.join(' ');
+}
+
+/** The session line of `vault status` (asks the agent for its timeouts; never for the key). */
+async function sessionState(s: Session, vaultId: string, path: string): Promise<{ text: string; json: Record<string, unknown> }> {
+  if (!s.sessionsAllowed) return { text: 'off (--no-session or VAULT_SESSION)', json: { state: 'off' } };
+  const { sessionPath, sessionStatus } = await import('../../agent/client.js');
+  const r = await sessionStatus(s.env);
+  if (!r.status) {
+    if (r.reach.kind === 'untrusted') return { text: `refused: ${r.reach.path} ${r.reach.why}`, json: { state: 'refused', reason: `${r.reach.path} ${r.reach.why}` } };
+    return { text: 'locked (no session; vault unlock starts one)', json: { state: 'none' } };
+  }
+  let real = path;
+  try {
+    real = sessionPath(path);
+  } catch {
+    // the path as given
+  }
+  const st = r.status;
+  if (st.id !== vaultId || st.path !== real) return { text: `locked (the running session is for ${st.path})`, json: { state: 'other-vault', path: st.path } };
+  const now = Date.now();
+  const ends = Math.min(st.expiresAt, st.idleExpiresAt);
+  return {
+    text: `unlocked, ${formatSpan(st.expiresAt - now)} left (until ${isoTime(st.expiresAt)}), locks after ${formatSpan(st.idleMs)} without use`,
+    json: { state: 'unlocked', expires: isoTime(st.expiresAt), idleSeconds: st.idleMs / 1000, locksAt: isoTime(ends), remainingSeconds: Math.max(0, Math.floor((st.expiresAt - now) / 1000)), pid: st.pid },
+  };
 }

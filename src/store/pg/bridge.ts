@@ -1,11 +1,21 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { VaultError } from '../../core/errors.js';
 import type { Reply, Request, Statement } from './worker.js';
 
 /** The longest a request may take before the server is taken as unreachable. */
 const REPLY_TIMEOUT_MS = 120_000;
+
+/**
+ * node:worker_threads when a PostgreSQL vault is opened, never before: the CLI is one bundle,
+ * and `vault get` on a file must not load what it does not use (test/e2e/lean.test.ts).
+ */
+let loaded: typeof import('node:worker_threads') | undefined;
+function threads(): typeof import('node:worker_threads') {
+  return (loaded ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads'));
+}
 
 /**
  * A synchronous PostgreSQL connection: the worker (worker.ts) owns the `pg` client; this side
@@ -20,6 +30,7 @@ export class SyncPg {
   private closed = false;
 
   constructor(readonly display: string) {
+    const { MessageChannel, Worker } = threads();
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(workerFile(), { workerData: { port: port2, flag: this.flag.buffer }, transferList: [port2] });
@@ -58,7 +69,7 @@ export class SyncPg {
       const left = deadline - Date.now();
       if (left <= 0) break;
       Atomics.wait(this.flag, 0, 0, Math.min(left, 1000));
-      msg = receiveMessageOnPort(this.port) as { message: Reply } | undefined;
+      msg = threads().receiveMessageOnPort(this.port) as { message: Reply } | undefined;
       if (msg) break;
     }
     if (!msg) throw unreachable(this.display, 'no answer');

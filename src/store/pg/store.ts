@@ -1,8 +1,9 @@
 import { bodyFor, entryMac, GENESIS_MAC, headIsAuthentic, headTag, HEAD_META, isFailedUnlock, NEXT_SEQ_META, parseHead, parseNextSeq, type AuditEntry, type AuditKey, type AuditRow } from '../../audit/log.js';
-import { toRecord, type AuditFilter, type AuditRecord } from '../../audit/query.js';
+import { BULK_OPS, filterExpanded, toRecord, type AuditFilter, type AuditRecord } from '../../audit/query.js';
 import { verifyRows, type AuditVerification } from '../../audit/verify.js';
 import type { Actor } from '../../audit/actor.js';
 import { VaultError } from '../../core/errors.js';
+import type { GrantRow } from '../grants.js';
 import type { SecretRow, VersionRow } from '../secrets.js';
 import type { SlotKind, SlotRow } from '../slots.js';
 import type { Store } from '../store.js';
@@ -40,7 +41,8 @@ export function parsePgLocation(url: string): PgLocation {
 }
 
 const SLOT_COLUMNS = 'id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending';
-const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac';
+const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
+const GRANT_COLUMNS = 'id, name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac';
 const VERSION_COLUMNS = 'secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at';
 const AUDIT_COLUMNS = 'seq, at, op, ns, name, version, outcome, actor_user, actor_pid, actor_parent, detail, mac';
 
@@ -309,6 +311,10 @@ export class PgStore implements Store {
     return true;
   }
 
+  relaxedCommits(_on: boolean): void {
+    // Durability is the server's (synchronous_commit); a read's audit entry commits as any other.
+  }
+
   // ---- meta -------------------------------------------------------------------------------
 
   getMeta(key: string): string | undefined {
@@ -366,19 +372,46 @@ export class PgStore implements Store {
   currentSecrets(ns: string | null): SecretRow[] {
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE removed_at IS NULL AND ($1::text IS NULL OR ns = $1) ORDER BY ns COLLATE "C", name COLLATE "C"`, [ns]) as unknown as SecretRow[];
   }
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+    const rows = this.q(
+      `SELECT ${SECRET_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')},
+         v.version AS v_version, v.nonce AS v_nonce, v.ciphertext AS v_ciphertext, v.size AS v_size, v.expires_at AS v_expires_at, v.origin AS v_origin, v.created_at AS v_created_at
+       FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
+       WHERE s.removed_at IS NULL AND s.ns = $1 ORDER BY s.name COLLATE "C"`,
+      [ns],
+    );
+    return rows.map((r) => {
+      const secret = {
+        id: r.id, ns: r.ns, name: r.name, uid: r.uid, current_version: r.current_version, highest_version: r.highest_version, description: r.description,
+        created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, mac: r.mac,
+      } as unknown as SecretRow;
+      const row = r.v_version === null ? undefined : ({
+        secret_id: secret.id, version: r.v_version, nonce: r.v_nonce, ciphertext: r.v_ciphertext, size: r.v_size,
+        expires_at: r.v_expires_at, origin: r.v_origin, created_at: r.v_created_at,
+      } as unknown as VersionRow);
+      return { secret, row };
+    });
+  }
+  currentNames(ns: string): string[] {
+    return this.q('SELECT name FROM secrets WHERE removed_at IS NULL AND ns = $1 ORDER BY name COLLATE "C"', [ns]).map((r) => r.name as string);
+  }
+  secretsOfNamespace(ns: string): Map<string, SecretRow> {
+    const rows = this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1`, [ns]) as unknown as SecretRow[];
+    return new Map(rows.map((r) => [r.name, r]));
+  }
   insertSecret(r: Omit<SecretRow, 'id'>): number {
     const [row] = this.q(
-      `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, mac)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-      [r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.mac],
+      `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+      [r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
     );
     return Number(row!.id);
   }
   updateSecret(r: SecretRow): void {
     this.exec(
       `UPDATE secrets SET ns = $2, name = $3, uid = $4, current_version = $5, highest_version = $6, description = $7, created_at = $8,
-         updated_at = $9, removed_at = $10, expires_at = $11, mac = $12 WHERE id = $1`,
-      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.mac],
+         updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, mac = $13 WHERE id = $1`,
+      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
     );
   }
   findVersion(secretId: number, version: number): VersionRow | undefined {
@@ -406,6 +439,36 @@ export class PgStore implements Store {
     const [r] = this.q(`SELECT (SELECT COUNT(*) FROM secrets WHERE removed_at IS NULL) AS secrets, (SELECT COUNT(*) FROM secrets WHERE removed_at IS NOT NULL) AS removed,
       (SELECT COUNT(*) FROM versions) AS versions, (SELECT COUNT(*) FROM audit) AS audit`);
     return { secrets: Number(r!.secrets), removed: Number(r!.removed), versions: Number(r!.versions), audit: Number(r!.audit) };
+  }
+
+  // ---- agent grants -----------------------------------------------------------------------
+
+  findGrant(name: string): GrantRow | undefined {
+    return this.q(`SELECT ${GRANT_COLUMNS} FROM grants WHERE name = $1`, [name])[0] as unknown as GrantRow | undefined;
+  }
+  allGrants(): GrantRow[] {
+    return this.q(`SELECT ${GRANT_COLUMNS} FROM grants ORDER BY name COLLATE "C"`) as unknown as GrantRow[];
+  }
+  grantMacs(): Array<{ id: number; mac: Buffer | null }> {
+    return this.q('SELECT id, mac FROM grants ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
+  }
+  insertGrant(g: Omit<GrantRow, 'id'>): number {
+    const [row] = this.q(
+      `INSERT INTO grants (name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+      [g.name, g.uid, g.secrets, g.ns, g.prefix, g.hosts, g.commands, g.expires_at, g.max_uses, g.rate, g.reveal, g.created_at, g.uses, g.last_used_at, g.recent, g.mac],
+    );
+    return Number(row!.id);
+  }
+  updateGrant(g: GrantRow): void {
+    this.exec(
+      `UPDATE grants SET name = $2, uid = $3, secrets = $4, ns = $5, prefix = $6, hosts = $7, commands = $8, expires_at = $9, max_uses = $10,
+         rate = $11, reveal = $12, created_at = $13, uses = $14, last_used_at = $15, recent = $16, mac = $17 WHERE id = $1`,
+      [g.id, g.name, g.uid, g.secrets, g.ns, g.prefix, g.hosts, g.commands, g.expires_at, g.max_uses, g.rate, g.reveal, g.created_at, g.uses, g.last_used_at, g.recent, g.mac],
+    );
+  }
+  deleteGrant(id: number): void {
+    this.exec('DELETE FROM grants WHERE id = $1', [id]);
   }
 
   // ---- the audit chain: src/audit/log.ts's rules, in PostgreSQL ----------------------------
@@ -476,17 +539,27 @@ export class PgStore implements Store {
       return `$${params.length}`;
     };
     if (filter.ns !== undefined) where.push(`ns = ${p(filter.ns)}`);
-    if (filter.name !== undefined) where.push(`name = ${p(filter.name)}`);
+    // A name: its own entries and the bulk entries (whose expanded name lists filterExpanded checks).
+    if (filter.name !== undefined) where.push(`(name = ${p(filter.name)} OR (name IS NULL AND op = ANY(${p(BULK_OPS)}::text[])))`);
+    // A grant: entries whose detail names it (checked on the parsed detail below; a malformed one never matches).
+    if (filter.grant !== undefined) where.push(`strpos(detail, '"grant"') > 0`);
     if (filter.ops !== undefined && filter.ops.length > 0) where.push(`op = ANY(${p(filter.ops)}::text[])`);
     if (filter.since !== undefined) where.push(`at >= ${p(filter.since)}`);
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     let rows: AuditRow[];
-    if (filter.limit !== undefined) {
+    const filterLater = filter.name !== undefined || filter.grant !== undefined;
+    if (filter.limit !== undefined && !filterLater) {
       rows = (this.q(`SELECT ${AUDIT_COLUMNS} FROM audit ${clause} ORDER BY seq DESC LIMIT ${p(filter.limit)}`, params) as unknown as AuditRow[]).reverse();
     } else {
       rows = this.q(`SELECT ${AUDIT_COLUMNS} FROM audit ${clause} ORDER BY seq`, params) as unknown as AuditRow[];
     }
-    return rows.map(toRecord);
+    let records = rows.map(toRecord);
+    if (filter.grant !== undefined) {
+      const grant = filter.grant;
+      records = records.filter((r) => typeof r.detail === 'object' && r.detail !== null && r.detail.grant === grant);
+      if (filter.name === undefined && filter.limit !== undefined) records = filter.limit > 0 ? records.slice(-filter.limit) : [];
+    }
+    return filterExpanded(records, filter);
   }
 
   verifyChain(keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
