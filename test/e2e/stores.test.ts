@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runInProcess, runVault } from '../helpers/cli.js';
+import { startMcp } from '../helpers/mcp.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
 import { cheapVault } from '../helpers/vaults.js';
 import { PG_SCHEMA_VERSION } from '../../src/store/pg/schema.js';
@@ -103,6 +104,100 @@ for (const store of STORES) {
       assert.deepEqual([x.status, x.out], [0, '1|two words']);
     });
 
+    test('grant add, list, rm and audit --grant: exact outputs', async () => {
+      let r = await run(['put', 'G_KEY'], 'k-123456\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['grant', 'add', 'bot', '--secrets', 'G_KEY', '--hosts', 'api.example.com', '--commands', 'node', '--max-uses', '5']);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, '', 'made grant bot: use it with vault mcp --grant bot\n']);
+      r = await run(['grant', 'add', 'bot', '--secrets', 'G_KEY']);
+      assert.deepEqual([r.status, r.stderr.split('\n')[0]], [8, 'vault: error: grant bot already exists']);
+      r = await run(['grant', 'list']);
+      assert.deepEqual([r.status, r.out], [0, 'bot  active  uses 0/5  last used -  expires -  rate any\n  secrets: default/G_KEY\n  hosts: api.example.com\n  commands: node\n']);
+      r = await run(['grant', 'list', '--json']);
+      assert.equal(r.status, 0);
+      const [g] = JSON.parse(r.out) as Array<Record<string, unknown>>;
+      assert.deepEqual([g!.name, g!.state, g!.secrets, g!.hosts, g!.commands, g!.maxUses, g!.uses, g!.reveal], ['bot', 'active', ['default/G_KEY'], ['api.example.com'], ['node'], 5, 0, false]);
+      r = await run(['grant', 'rm', 'bot']);
+      assert.deepEqual([r.status, r.stderr], [0, 'removed grant bot\n']);
+      r = await run(['grant', 'rm', 'bot']);
+      assert.deepEqual([r.status, r.stderr.split('\n')[0]], [3, 'vault: error: no grant bot']);
+      r = await run(['grant', 'list']);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, '', 'no grants\n']);
+      r = await run(['audit', '--grant', 'bot', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const entries = r.out.trim().split('\n').map((line) => JSON.parse(line) as { op: string; outcome: string; detail: { grant: string } });
+      assert.deepEqual(entries.map((e) => [e.op, e.outcome, e.detail.grant]), [['grant-add', 'ok', 'bot'], ['grant-rm', 'ok', 'bot']]);
+      r = await run(['audit', '--grant', 'bot', '--limit', '1', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.out.trim().split('\n').map((line) => (JSON.parse(line) as { op: string }).op), ['grant-rm']);
+      r = await run(['audit', 'verify']);
+      assert.equal(r.status, 0, r.stderr);
+    });
+
+    test('put --not-secret: list shows it, exec --mask leaves it alone, a later put without it makes it secret', async () => {
+      let r = await run(['--ns', 'ns1', 'put', 'PORT', '--not-secret'], '8080\n');
+      assert.deepEqual([r.status, r.stderr], [0, 'stored ns1/PORT version 1\n']);
+      r = await run(['--ns', 'ns1', 'put', 'TOKEN'], 'tok-abcdef\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['--ns', 'ns1', 'list', '--json']);
+      assert.equal(r.status, 0);
+      assert.deepEqual((JSON.parse(r.out) as Array<{ name: string; notSecret: boolean }>).map((i) => [i.name, i.notSecret]), [['PORT', true], ['TOKEN', false]]);
+      const x = await runVault(['--ns', 'ns1', 'exec', '--mask', '--', process.execPath, '-e', 'process.stdout.write(process.env.PORT + "|" + process.env.TOKEN)'], { env: v.env });
+      assert.deepEqual([x.status, x.out], [0, '8080|*****']);
+      r = await run(['--ns', 'ns1', 'put', 'PORT', '--force'], '9090\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['--ns', 'ns1', 'list', '--json']);
+      assert.deepEqual((JSON.parse(r.out) as Array<{ name: string; notSecret: boolean }>).map((i) => [i.name, i.notSecret]), [['PORT', false], ['TOKEN', false]]);
+    });
+
+    test('mv: the value and history follow the name; a taken name is 8; recorded as mv', async () => {
+      let r = await run(['put', 'OLD_NAME'], 'first\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['put', 'OLD_NAME', '--force'], 'second\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['put', 'TAKEN'], 't\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['mv', 'OLD_NAME', 'moved/NEW_NAME']);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, '', 'moved default/OLD_NAME to moved/NEW_NAME\n']);
+      r = await run(['get', 'moved/NEW_NAME']);
+      assert.deepEqual([r.status, r.out], [0, 'second']);
+      r = await run(['get', 'moved/NEW_NAME', '--version', '1']);
+      assert.deepEqual([r.status, r.out], [0, 'first']);
+      r = await run(['get', 'OLD_NAME']);
+      assert.deepEqual([r.status, r.stderr], [3, 'vault: error: no secret default/OLD_NAME\nvault: hint: vault list shows the stored names\n']);
+      r = await run(['mv', 'TAKEN', 'moved/NEW_NAME']);
+      assert.deepEqual([r.status, r.stderr], [8, 'vault: error: secret moved/NEW_NAME already exists\nvault: hint: choose another name, or move that one away first (vault mv moved/NEW_NAME NEW)\n']);
+      r = await run(['audit', '--op', 'mv', '--json']);
+      assert.equal(r.status, 0);
+      const entries = r.out.trim().split('\n').map((line) => JSON.parse(line) as { ns: string; name: string; version: number; outcome: string; detail: unknown });
+      assert.deepEqual(entries.map((e) => [e.ns, e.name, e.version, e.outcome, e.detail]), [['default', 'OLD_NAME', 2, 'ok', { to: 'moved/NEW_NAME' }]]);
+      r = await run(['audit', 'verify']);
+      assert.equal(r.status, 0, r.stderr);
+    });
+
+    test('vault mcp: a run_command use is masked, counted in the grant row and audited', async () => {
+      let r = await run(['--ns', 'agent', 'put', 'API_KEY'], 'sk-live-9f8e7d6c5b4a3210\n');
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(['grant', 'add', 'agent', '--ns', 'agent', '--commands', 'node', '--max-uses', '3']);
+      assert.equal(r.status, 0, r.stderr);
+      const m = await startMcp('agent', v.env);
+      try {
+        const call = await m.call('run_command', { command: ['node', '-e', 'process.stdout.write("k=" + process.env.API_KEY)'], reason: 'try the key' });
+        assert.equal(call.isError, false, call.text);
+        assert.deepEqual([call.json.exit_code, call.json.stdout, call.json.injected], [0, 'k=*****', ['API_KEY']]);
+        assert.deepEqual(m.errors.map((e) => e.message), []);
+      } finally {
+        await m.close();
+      }
+      r = await run(['grant', 'list', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.out) as Array<{ name: string; uses: number }>).map((g) => [g.name, g.uses]), [['agent', 1]]);
+      r = await run(['audit', '--grant', 'agent', '--op', 'mcp', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const entries = r.out.trim().split('\n').map((line) => JSON.parse(line) as { outcome: string; detail: { tool: string; secrets: string[] } });
+      assert.deepEqual(entries.map((e) => [e.outcome, e.detail.tool, e.detail.secrets]), [['ok', 'run_command', ['agent/API_KEY']]]);
+    });
+
     test('status --json: the store, the schema, the slots and counts; works locked', async () => {
       const r = await runInProcess(['status', '--json'], { env: { VAULT_PATH: v.path, XDG_STATE_HOME: v.state } });
       assert.equal(r.status, 0, r.stderr);
@@ -146,5 +241,34 @@ test('postgres: two vaults in one database are separate (own schema, own secrets
   } finally {
     a.cleanup();
     b.cleanup();
+  }
+});
+
+test('postgres: a grant row or a not_secret flag edited on the server is refused (7)', async () => {
+  const v = await makeVault('postgres', 'grant_atk');
+  const run = (args: string[], input?: string): ReturnType<typeof runInProcess> => runInProcess(args, { env: v.env, ...(input !== undefined ? { input } : {}) });
+  try {
+    assert.equal((await run(['put', 'KEY'], 'k-123456\n')).status, 0);
+    assert.equal((await run(['grant', 'add', 'bot', '--secrets', 'KEY', '--max-uses', '2'])).status, 0);
+    // the server raises the grant's limit
+    cluster.psql(`UPDATE vault_grant_atk.grants SET max_uses = 1000 WHERE name = 'bot'`);
+    let r = await run(['grant', 'list']);
+    assert.deepEqual([r.status, r.out, r.stderr.split('\n')[0]], [7, '', 'vault: error: grant bot failed its integrity check: its record was edited or rolled back']);
+    cluster.psql(`UPDATE vault_grant_atk.grants SET max_uses = 2 WHERE name = 'bot'`);
+    assert.equal((await run(['grant', 'list'])).status, 0);
+    // the server deletes the grant row: the state record no longer matches
+    const saved = cluster.psql(`SELECT id FROM vault_grant_atk.grants WHERE name = 'bot'`).trim();
+    cluster.psql(`CREATE TABLE vault_grant_atk.saved AS SELECT * FROM vault_grant_atk.grants; DELETE FROM vault_grant_atk.grants WHERE id = ${saved}`);
+    r = await run(['get', 'KEY']);
+    assert.deepEqual([r.status, r.out, r.stderr.split('\n')[0]], [7, '', "vault: error: the vault's secrets or key slots do not match its state record: rows were rolled back, removed, added or edited"]);
+    cluster.psql(`INSERT INTO vault_grant_atk.grants SELECT * FROM vault_grant_atk.saved; DROP TABLE vault_grant_atk.saved`);
+    r = await run(['get', 'KEY']);
+    assert.deepEqual([r.status, r.out], [0, 'k-123456']);
+    // the server marks a secret not-secret (masking would leave it in an agent's output)
+    cluster.psql(`UPDATE vault_grant_atk.secrets SET not_secret = 1 WHERE name = 'KEY'`);
+    r = await run(['get', 'KEY']);
+    assert.deepEqual([r.status, r.out, r.stderr.split('\n')[0]], [7, '', 'vault: error: secret default/KEY failed its integrity check: its record was edited or rolled back']);
+  } finally {
+    v.cleanup();
   }
 });
