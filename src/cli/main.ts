@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { VaultError } from '../core/errors.js';
 import { colorEnabled, processIO, type IO } from './io.js';
-import { formatError, toVaultError } from './output.js';
+import { chalkFor } from './color.js';
+import { suggestCommand } from './hints.js';
+import { formatError, toVaultError, type ErrorStyle } from './output.js';
 import { addCommands, buildProgram, findCommand, splitPassthrough, type RunState } from './program.js';
 
 // For the launcher (bin/vault.js), which loads only this bundle.
@@ -23,14 +25,52 @@ function packageVersion(): string {
 }
 
 /** Flags that shape how an error is printed, read straight from argv: they must work even when parsing failed. */
-function errorStyle(argv: string[], io: IO): { json: boolean; debug: boolean; color: boolean } {
+async function errorStyle(argv: string[], io: IO): Promise<ErrorStyle> {
   const before = argv.indexOf('--');
   const flags = before === -1 ? argv : argv.slice(0, before);
+  const json = flags.includes('--json');
   return {
-    json: flags.includes('--json'),
+    json,
     debug: flags.includes('--debug'),
-    color: colorEnabled(io.stderr, io.env, !flags.includes('--no-color')),
+    chalk: await chalkFor(!json && colorEnabled(io.stderr, io.env, !flags.includes('--no-color'))),
   };
+}
+
+const HELP_HINT = 'vault --help lists the commands and flags';
+
+/** Commands whose value must come from a prompt, stdin or a file: a second word is a value typed into argv. */
+const VALUE_COMMANDS = new Set(['put', 'set', 'rotate']);
+
+/**
+ * A commander parse error as one VaultError: one line of message, and a hint line that takes
+ * commander's "(Did you mean …?)" and adds what the mistake usually means for this command.
+ */
+export function usageError(e: CommanderError, program: Command, argv: string[]): VaultError {
+  let text = e.message;
+  let suggestion: string | undefined;
+  const m = /\s*\(Did you mean (.+?)\?\)\s*$/.exec(text);
+  if (m) {
+    suggestion = m[1];
+    text = text.slice(0, m.index);
+  }
+  const message = commanderMessage(text);
+  const at = findCommand(program, argv);
+  const word = at === -1 ? undefined : argv[at];
+  if (e.code === 'commander.unknownCommand') {
+    // Our own suggestion, not commander's: synonyms first (set → put, not get).
+    const unknown = /unknown command '(.*)'/.exec(message)?.[1] ?? word ?? '';
+    const near = suggestCommand(unknown, program);
+    return new VaultError('usage', message, { hint: near ? `did you mean vault ${near}? (${HELP_HINT})` : HELP_HINT });
+  }
+  if (e.code === 'commander.unknownOption' && word === 'exec' && !argv.includes('--')) {
+    return new VaultError('usage', message, { hint: 'put -- between vault\'s flags and the command: vault exec [flags] -- CMD [ARGS…]' });
+  }
+  if (e.code === 'commander.excessArguments' && word !== undefined && VALUE_COMMANDS.has(word)) {
+    return new VaultError('usage', message, {
+      hint: 'vault never takes a value from the command line, where other processes can read it; pipe it on stdin, use --from-file, or let vault ask. The value you typed may now be in your shell history: remove it there',
+    });
+  }
+  return new VaultError('usage', message, { hint: suggestion ? `did you mean ${suggestion}? (${HELP_HINT})` : HELP_HINT });
 }
 
 /**
@@ -72,13 +112,12 @@ export async function run(argv: string[], io: IO = processIO()): Promise<number>
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      const message = commanderMessage(e.message);
-      const err = new VaultError('usage', message, { hint: 'vault --help lists the commands and flags' });
-      io.stderr.write(formatError(err, errorStyle(argv, io)));
+      const err = usageError(e, program, argv);
+      io.stderr.write(formatError(err, await errorStyle(argv, io)));
       return err.exitStatus;
     }
     const err = toVaultError(e);
-    io.stderr.write(formatError(err, errorStyle(argv, io)));
+    io.stderr.write(formatError(err, await errorStyle(argv, io)));
     return err.exitStatus;
   }
 }

@@ -1,4 +1,5 @@
-import { VaultError, type ErrorCode } from '../core/errors.js';
+import { errnoText, VaultError, type ErrorCode } from '../core/errors.js';
+import type { ChalkInstance } from 'chalk';
 import type { IO } from './io.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -37,9 +38,11 @@ export function toVaultError(e: unknown): VaultError {
   if (e instanceof VaultError) return e;
   const err = e as { name?: string; message?: string; code?: string };
   if (err?.name === 'ExitPromptError' || err?.name === 'AbortPromptError') return new VaultError('cancelled', 'cancelled');
-  const code = err?.code;
-  if (code === 'EACCES' || code === 'EPERM' || code === 'ENOSPC' || code === 'EROFS' || code === 'EIO') {
-    return new VaultError('error', lowerFirst(err.message ?? String(e)), { cause: e });
+  const errno = e as NodeJS.ErrnoException;
+  if (typeof errno?.code === 'string' && /^E[A-Z0-9]+$/.test(errno.code) && typeof errno.syscall === 'string') {
+    // "EACCES: permission denied, open '/x'" in plain words: "cannot open /x: permission denied"
+    const what = errno.path !== undefined ? `${errno.syscall} ${errno.path}` : errno.syscall;
+    return new VaultError('error', `cannot ${what}: ${errnoText(e)}`, { cause: e });
   }
   return new VaultError('error', lowerFirst(err?.message ?? String(e)), { cause: e });
 }
@@ -51,7 +54,8 @@ function lowerFirst(text: string): string {
 export interface ErrorStyle {
   json: boolean;
   debug: boolean;
-  color: boolean;
+  /** colour for the labels, or undefined for none (chalk is loaded only when colour is on) */
+  chalk?: ChalkInstance | undefined;
 }
 
 /** SPEC §9: `vault: error: …` and `vault: hint: …` on stderr, or one JSON object with --json. */
@@ -62,8 +66,8 @@ export function formatError(err: VaultError, style: ErrorStyle): string {
     if (err.details) Object.assign(body, err.details);
     return jsonText({ error: body }) + '\n';
   }
-  const red = (s: string): string => (style.color ? `\u001b[31m${s}\u001b[39m` : s);
-  const dim = (s: string): string => (style.color ? `\u001b[2m${s}\u001b[22m` : s);
+  const red = (s: string): string => (style.chalk ? style.chalk.red(s) : s);
+  const dim = (s: string): string => (style.chalk ? style.chalk.dim(s) : s);
   // Messages may carry text from the file (a slot id, a label, a name): escaped like every
   // other printed text, so that a planted value cannot rewrite the terminal or add a line.
   let text = `vault: ${red('error:')} ${printable(err.message)}\n`;
@@ -78,7 +82,13 @@ export function formatError(err: VaultError, style: ErrorStyle): string {
   return text;
 }
 
-/** A one-line spinner on stderr while slow work runs; nothing when stderr is not a TTY. */
+/**
+ * A one-line spinner on stderr while slow work runs; nothing when stderr is not a TTY.
+ * Ctrl-C while it spins (the terminal sends SIGINT: no prompt is reading in raw mode) clears
+ * the line and ends the command as cancelled (exit 130) instead of killing the process with
+ * the spinner left on the screen. The work itself (a KDF in the thread pool) cannot be
+ * stopped; its result is dropped.
+ */
 export async function withSpinner<T>(io: IO, enabled: boolean, label: string, work: () => Promise<T>): Promise<T> {
   if (!enabled || io.stderr.isTTY !== true) return work();
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -88,10 +98,18 @@ export async function withSpinner<T>(io: IO, enabled: boolean, label: string, wo
   };
   draw();
   const timer = setInterval(draw, 80);
+  let onSigint: (() => void) | undefined;
+  const interrupted = new Promise<never>((_resolve, reject) => {
+    onSigint = () => reject(new VaultError('cancelled', 'cancelled'));
+    process.on('SIGINT', onSigint);
+  });
+  const running = work();
+  running.catch(() => undefined);
   try {
-    return await work();
+    return await Promise.race([running, interrupted]);
   } finally {
     clearInterval(timer);
+    process.removeListener('SIGINT', onSigint!);
     io.stderr.write('\r\u001b[2K');
   }
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { VaultError } from '../core/errors.js';
-import { checkNamespace, DEFAULT_NS, MAX_VALUE_BYTES, parseSecretRef, type SecretRef } from '../core/names.js';
+import { VaultError, errnoText, isVaultError } from '../core/errors.js';
+import { checkNamespace, DEFAULT_NS, formatRef, looksLikeReference, MAX_VALUE_BYTES, parseReference, parseSecretRef, type SecretRef, type VersionedRef } from '../core/names.js';
+import { dateOnly } from './render.js';
 import { Vault } from '../core/vault.js';
 import { openLocked, unlock } from '../core/open.js';
 import { defaultVaultPath } from '../store/paths.js';
@@ -11,7 +12,9 @@ import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js'
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
 import { jsonText, withSpinner } from './output.js';
 import { sessionsOff } from '../agent/protocol.js';
-import { promptHidden } from './prompt.js';
+import { closest, orList } from './hints.js';
+import { shouldShowOnce } from './notices.js';
+import { promptHidden, promptValue } from './prompt.js';
 
 /** The global flags of SPEC §6, as commander parses them. */
 export interface GlobalOptions {
@@ -60,8 +63,29 @@ export class Session {
     return checkNamespace(this.opts.ns ?? (this.env.VAULT_NS || DEFAULT_NS));
   }
 
+  /**
+   * NAME, NS/NAME, or a reference vault://NS/NAME as `inject` and `--env-file` take it (without
+   * @VERSION: versionedRef allows one). An explicit --ns that contradicts the NS of the argument
+   * is a usage error rather than a silent choice of one of them.
+   */
   ref(arg: string): SecretRef {
-    return parseSecretRef(arg, this.ns);
+    const ref = this.versionedRef(arg);
+    if (ref.version !== undefined) {
+      throw new VaultError('usage', `a version (@${ref.version}) is not taken here`, { hint: `name the secret as ${formatRef(ref)}` });
+    }
+    return { ns: ref.ns, name: ref.name };
+  }
+
+  versionedRef(arg: string): VersionedRef {
+    const ref: VersionedRef = looksLikeReference(arg) ? parseReference(arg, this.ns) : parseSecretRef(arg, this.ns);
+    const given = this.opts.ns;
+    const body = looksLikeReference(arg) ? arg.slice('vault://'.length) : arg;
+    if (given !== undefined && body.includes('/') && ref.ns !== given) {
+      throw new VaultError('usage', `--ns ${given} contradicts the namespace ${ref.ns} in ${JSON.stringify(arg)}`, {
+        hint: `drop --ns, or name the secret as ${given}/${ref.name}`,
+      });
+    }
+    return ref;
   }
 
   /** stdin and stderr are terminals, --no-input not given, CI not set (SPEC §4). */
@@ -112,9 +136,12 @@ export class Session {
   }
 
   /** SPEC §4: a keychain problem is said once per run, then unlocking goes on down the list. */
-  keychainWarn(message: string): void {
+  keychainWarn(message: string, vaultId?: string): void {
     if (this.keychainReported) return;
     this.keychainReported = true;
+    if (this.opts.quiet) return;
+    // An unavailable keychain is said once a day per vault, not on every command (see notices.ts).
+    if (vaultId !== undefined && !shouldShowOnce(this.env, vaultId, 'keychain', message)) return;
     this.warn(message);
   }
 
@@ -132,32 +159,72 @@ export class Session {
     return this.opts.session !== false && !sessionsOff(this.env);
   }
 
-  /** Unlocks by the order of SPEC §4; `vault unlock` itself passes session: false. */
+  /**
+   * Unlocks by the order of SPEC §4. A wrong passphrase typed at the prompt may be typed again,
+   * three attempts in all (each one is audited as a failed unlock by the vault), then exit 5.
+   * `vault unlock` itself passes session: false.
+   */
   async unlock(vault: Vault, options: { session?: boolean } = {}): Promise<UnlockMethod> {
     const env = this.env;
-    return unlock(vault, {
-      masterKey: env.VAULT_MASTER_KEY,
-      masterKeyFile: env.VAULT_MASTER_KEY_FILE,
-      passphrase: env.VAULT_PASSPHRASE,
-      passphraseFile: env.VAULT_PASSPHRASE_FILE,
-      session:
-        options.session !== false && this.sessionsAllowed
-          ? async (v) => {
-              // Loaded only when no environment variable unlocked: node:net and a few lines.
-              const { unlockFromSession } = await import('../agent/client.js');
-              const r = await unlockFromSession(v, env);
-              if (r.note) this.warn(r.note);
-              return r.ok;
-            }
-          : undefined,
-      keychain: async (v) => {
-        const attempt = await unlockWithKeychain(v, this.keychain());
-        if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason));
-        return attempt.ok;
-      },
-      prompt: this.interactive ? () => promptHidden(this.io, `Passphrase for ${vault.path}`) : undefined,
-      slow: (label, work) => this.slow(label, work),
-    });
+    let prompted = false;
+    const prompt = this.interactive
+      ? () => {
+          prompted = true;
+          return promptHidden(this.io, `Passphrase for ${vault.path}`);
+        }
+      : undefined;
+    const slow = <T>(label: string, work: () => Promise<T>): Promise<T> => this.slow(label, work);
+    try {
+      return await unlock(vault, {
+        masterKey: env.VAULT_MASTER_KEY,
+        masterKeyFile: env.VAULT_MASTER_KEY_FILE,
+        passphrase: env.VAULT_PASSPHRASE,
+        passphraseFile: env.VAULT_PASSPHRASE_FILE,
+        session:
+          options.session !== false && this.sessionsAllowed
+            ? async (v) => {
+                // Loaded only when no environment variable unlocked: node:net and a few lines.
+                const { unlockFromSession } = await import('../agent/client.js');
+                const r = await unlockFromSession(v, env);
+                if (r.note) this.warn(r.note);
+                return r.ok;
+              }
+            : undefined,
+        keychain: async (v) => {
+          const attempt = await unlockWithKeychain(v, this.keychain());
+          // Only "unavailable" is remembered for a day: a missing or wrong key needs fixing and is said every time.
+          if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason), attempt.reason.kind === 'unavailable' ? v.id : undefined);
+          return attempt.ok;
+        },
+        prompt,
+        slow,
+      });
+    } catch (e) {
+      if (isVaultError(e, 'auth-failed') && prompted) return this.retryPrompt(vault, prompt!, slow);
+      if (isVaultError(e, 'locked')) throw new VaultError('locked', e.message, { hint: this.lockedHint(vault) });
+      throw e;
+    }
+  }
+
+  private async retryPrompt(vault: Vault, prompt: () => Promise<Buffer>, slow: <T>(label: string, work: () => Promise<T>) => Promise<T>): Promise<UnlockMethod> {
+    const ATTEMPTS = 3;
+    for (let attempt = 2; ; attempt++) {
+      const left = ATTEMPTS - attempt + 1;
+      this.io.stderr.write(`vault: wrong passphrase; try again (${left} ${left === 1 ? 'attempt' : 'attempts'} left)\n`);
+      try {
+        return await unlock(vault, { prompt, slow });
+      } catch (e) {
+        if (!isVaultError(e, 'auth-failed') || attempt === ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** The ways to unlock that fit here: no "run in a terminal" under --no-input or CI, no "enable the keychain" when it is. */
+  lockedHint(vault: Vault): string {
+    const ways = ['set VAULT_PASSPHRASE(_FILE) or VAULT_MASTER_KEY(_FILE)'];
+    if (!vault.hasSlot('keychain')) ways.push('enable the OS keychain with vault keychain enable');
+    if (this.opts.input !== false && !inCI(this.env)) ways.push('run in a terminal to be asked');
+    return ways.length === 1 ? ways[0]! : `${ways.slice(0, -1).join(', ')}, or ${ways.at(-1)}`;
   }
 
   /** Opens the vault (unlocked when asked), runs fn, and always closes it. */
@@ -166,6 +233,8 @@ export class Session {
     try {
       if (unlock) await this.unlock(vault);
       return await fn(vault);
+    } catch (e) {
+      throw isVaultError(e, 'not-found') ? explainMissing(vault, e) : e;
     } finally {
       vault.close();
     }
@@ -175,13 +244,13 @@ export class Session {
    * A secret value from --from-file (exact bytes), a hidden prompt on a terminal, or stdin
    * (one trailing newline dropped unless raw). Never from argv. Over 1 MiB: usage, nothing written.
    */
-  async readValue(label: string, options: { fromFile?: string; raw?: boolean }): Promise<Buffer> {
+  async readValue(label: string, options: { fromFile?: string; raw?: boolean; multiline?: boolean }): Promise<Buffer> {
     let value: Buffer;
     if (options.fromFile !== undefined) {
       try {
         value = readFileSync(options.fromFile);
       } catch (e) {
-        throw new VaultError('usage', `cannot read ${options.fromFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new VaultError('usage', `cannot read ${options.fromFile}: ${errnoText(e)}`);
       }
       if (value.length > MAX_VALUE_BYTES) throw tooLarge(value.length);
     } else if (this.io.stdin.isTTY === true) {
@@ -190,7 +259,9 @@ export class Session {
           hint: 'pipe the value on stdin or use --from-file',
         });
       }
-      value = await promptHidden(this.io, `Value for ${label}`);
+      value = await promptValue(this.io, label, { multiline: options.multiline === true });
+      // As from a pipe: one final newline (typed before Ctrl-D) is not part of the value.
+      if (options.multiline && !options.raw && value.length > 0 && value[value.length - 1] === 0x0a) value = value.subarray(0, value.length - 1);
     } else {
       const read = await readAll(this.io.stdin, MAX_VALUE_BYTES + 2);
       if (read === null) throw tooLarge(null);
@@ -199,6 +270,11 @@ export class Session {
         if (value.length > 0 && value[value.length - 1] === 0x0a) value = value.subarray(0, value.length - 1);
       }
       if (value.length > MAX_VALUE_BYTES) throw tooLarge(value.length);
+      if (value.length === 0) {
+        throw new VaultError('usage', `empty value for ${label} on stdin; nothing was stored`, {
+          hint: 'was the variable you piped unset or empty? echo "$TOKEN" | vault put NAME sends only a newline when TOKEN is unset',
+        });
+      }
     }
     if (value.length === 0) {
       throw new VaultError('usage', `empty value for ${label}`, { hint: 'pipe the value on stdin, or use --from-file' });
@@ -209,4 +285,37 @@ export class Session {
 
 function tooLarge(size: number | null): VaultError {
   return new VaultError('usage', size === null ? 'value is larger than the 1 MiB limit' : `value is ${size} bytes, more than the 1 MiB limit`);
+}
+
+const NOT_FOUND_MESSAGE = /^no secret ([a-z0-9][a-z0-9._-]*)\/([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/**
+ * A "no secret NS/NAME" with a hint that helps: the secret was removed (and rollback restores
+ * it), a name that differs only in case or by a typo, or the same name in another namespace.
+ * The names come from the file as it is (the vault may be locked): display only, escaped.
+ */
+export function explainMissing(vault: Vault, e: VaultError): VaultError {
+  const m = NOT_FOUND_MESSAGE.exec(e.message);
+  if (!m) return e;
+  const ref = { ns: m[1]!, name: m[2]! };
+  try {
+    const removed = vault.findSecret(ref, true);
+    if (removed && removed.removed_at !== null) {
+      return new VaultError('not-found', `${e.message}: it was removed on ${dateOnly(removed.removed_at)}`, {
+        hint: `vault rollback ${formatRef(ref)} ${removed.current_version} restores it`,
+        cause: e,
+      });
+    }
+    const here = vault.list({ ns: ref.ns }).map((i) => i.name);
+    const near = closest(ref.name, here);
+    if (near.length > 0) return new VaultError('not-found', e.message, { hint: `did you mean ${orList(near)}?`, cause: e });
+    const elsewhere = vault
+      .list()
+      .filter((i) => i.ns !== ref.ns && i.name === ref.name)
+      .map((i) => formatRef(i));
+    if (elsewhere.length > 0) return new VaultError('not-found', e.message, { hint: `did you mean ${orList(elsewhere)}? (--ns or NS/NAME picks the namespace)`, cause: e });
+  } catch {
+    // a hint is not worth a second error
+  }
+  return e;
 }

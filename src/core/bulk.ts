@@ -294,6 +294,14 @@ export function checkImport(entries: ImportEntry[]): void {
       hint: 'a name is an environment-variable name: letters, digits and "_", not starting with a digit, at most 128 characters',
     });
   }
+  // As `put`: no empty values (an empty value is nearly always an unset variable or a
+  // placeholder line, and `exec` would inject it as set-but-empty).
+  const empty = entries.filter((e) => e.value.length === 0).map((e) => e.name);
+  if (empty.length > 0) {
+    throw new VaultError('usage', `empty ${empty.length === 1 ? 'value' : 'values'} for ${empty.join(', ')}; nothing was imported`, {
+      hint: 'vault stores no empty values (as put): give them a value or remove those lines',
+    });
+  }
   const big = entries.filter((e) => e.value.length > MAX_VALUE_BYTES).map((e) => e.name);
   if (big.length > 0) throw new VaultError('usage', `${big.length === 1 ? 'value' : 'values'} of ${big.join(', ')} larger than the 1 MiB limit`);
 }

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /**
  * Runs the child of `vault exec` (SPEC §7) and reports how it ended. No shell: `file` is
@@ -93,14 +92,72 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     listeners.push(['SIGINT', spec.terminal ? () => undefined : forward('SIGINT')]);
     for (const [signal, listener] of listeners) process.on(signal, listener);
 
-    const pumps: Array<Promise<void>> = [];
+    // --mask: each of the child's streams is copied through its filter by hand (not with
+    // pipeline) so that the copy can be ended without waiting for EOF: a background process the
+    // child started (`sh -c 'server & echo started'`) inherits the pipe and may hold it open long
+    // after the child is gone. vault returns when the child exits; what is still in the pipe then
+    // is copied until the pipe has gone quiet, the filter flushes what it held back, and vault's
+    // end of the pipe is closed (a later write by the background process gets EPIPE, as under any
+    // program that stops reading).
+    const pumps: Array<{ done: Promise<void>; stop: () => void }> = [];
+    let lastData = 0;
     if (spec.output) {
       const { stdout, stderr, filter } = spec.output;
-      // A destination that fails (a closed pipe) stops the copy; the child then meets the
-      // closed pipe itself, as it would under a shell.
-      pumps.push(pipeline(child.stdout as Readable, filter(), stdout, { end: false }).catch(() => undefined));
-      pumps.push(pipeline(child.stderr as Readable, filter(), stderr, { end: false }).catch(() => undefined));
+      for (const [source, dest] of [
+        [child.stdout as Readable, stdout],
+        [child.stderr as Readable, stderr],
+      ] as const) {
+        const f = filter();
+        let ended = false;
+        const done = new Promise<void>((res) => {
+          f.on('end', () => res());
+          f.on('error', () => res());
+          dest.once('error', () => res());
+        });
+        f.pipe(dest, { end: false });
+        // A destination that fails (a closed pipe) stops the copy; the child then meets the
+        // closed pipe itself, as it would under a shell.
+        dest.once('error', () => {
+          source.destroy();
+          f.destroy();
+        });
+        const end = (): void => {
+          if (ended) return;
+          ended = true;
+          f.end();
+        };
+        source.on('data', (chunk: Buffer) => {
+          lastData++;
+          if (!f.write(chunk)) source.pause();
+        });
+        f.on('drain', () => source.resume());
+        source.once('end', end);
+        source.once('error', end);
+        pumps.push({
+          done,
+          stop: () => {
+            source.removeAllListeners('data');
+            source.destroy();
+            end();
+          },
+        });
+      }
     }
+
+    /** After the child's exit: resolves once every copy is done, or the pipes have been quiet for a moment. */
+    const drained = async (): Promise<void> => {
+      if (pumps.length === 0) return;
+      const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
+      for (;;) {
+        const seen = lastData;
+        const quiet = new Promise<boolean>((res) => setTimeout(() => setImmediate(() => res(false)), 50));
+        if (await Promise.race([all, quiet])) return;
+        // The poll phase ran before this check: data that was waiting in the pipe has been read.
+        if (lastData === seen) break;
+      }
+      for (const p of pumps) p.stop();
+      await all;
+    };
 
     let settled = false;
     const finish = (result: ChildResult): void => {
@@ -116,12 +173,10 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     child.once('error', (e) => {
       if (!started) finish(startFailure(spec.file, e));
     });
-    child.once('close', (code, signal) => {
+    child.once('exit', (code, signal) => {
       if (!started) return;
       // Every byte the filters hold back (a possible start of a value) is out before the status.
-      void Promise.all(pumps).then(() =>
-        finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }),
-      );
+      void drained().then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
     });
   });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { VaultError } from '../core/errors.js';
+import { VaultError, errnoText } from '../core/errors.js';
 import { authFailed, type Vault } from '../core/vault.js';
 import { parseMasterKey } from './masterkey.js';
 
@@ -43,7 +43,7 @@ export function readSecretFile(path: string, variable: string): Buffer {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new VaultError('usage', `cannot read ${variable} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    throw new VaultError('usage', `cannot read ${variable} ${path}: ${errnoText(e)}`, { cause: e });
   }
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0a) end--;

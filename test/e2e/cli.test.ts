@@ -105,34 +105,49 @@ describe('status', () => {
 });
 
 describe('help and version', () => {
-  test('vault help exit-codes prints the SPEC §8 table', async () => {
+  test('vault help exit-codes prints the SPEC §8 table, with exec\'s 126, 127 and 128+N; the README\'s table says the same', async () => {
     const r = await runInProcess(['help', 'exit-codes']);
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
     assert.equal(
       r.out,
       [
-        'CODE  NAME             WHEN',
-        '0     ok               success (an empty list too)',
-        '1     error            unexpected or I/O failure',
-        '2     usage            bad flags, arguments, names, value too large',
-        '3     not-found        no such secret, version, slot',
-        '4     locked           unlocking needed and no non-interactive way was given',
-        '5     auth-failed      wrong passphrase or key',
-        '6     not-initialized  no vault at the path',
-        '7     integrity        a ciphertext, slot, schema or audit entry failed its check',
-        '8     exists           put of an existing name without --force, init of an existing vault',
-        "9     expired          the secret's expiry has passed",
-        '130   cancelled        Ctrl-C at a prompt',
+        'CODE   NAME              WHEN',
+        '0      ok                success (an empty list too)',
+        '1      error             unexpected or I/O failure; a vault file, directory or -wal/-shm other users can read, change or own',
+        '2      usage             bad flags, arguments, names, value too large, empty value',
+        '3      not-found         no such secret, version, slot',
+        '4      locked            unlocking needed and no non-interactive way was given',
+        '5      auth-failed       wrong passphrase or key (one message for every cause); three wrong passphrases at a prompt',
+        '6      not-initialized   no vault at the path',
+        '7      integrity         a ciphertext, slot, schema or audit entry failed its check; a file that is not a vault',
+        '8      exists            put of an existing name without --force, init of an existing vault',
+        "9      expired           the secret's expiry has passed",
+        '126    exec: cannot run  exec: the command was found but cannot be run (permission denied, not executable)',
+        '127    exec: not found   exec: the command was not found',
+        '128+N  exec: signal      exec: the command died of signal N (130 for SIGINT, 143 for SIGTERM)',
+        '130    cancelled         Ctrl-C at a prompt or while unlocking',
         '',
       ].join('\n'),
     );
+    // The README's "Exit codes" table: the same rows, backquotes aside.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Exit codes\n'));
+    const tableRows = section
+      .split('\n')
+      .filter((l) => /^\| [0-9]/.test(l))
+      .map((l) => l.slice(2, -2).split(' | ').map((c) => c.replace(/`/g, '')));
+    const printed = r.out
+      .split('\n')
+      .slice(1, -1)
+      .map((l) => l.split(/ {2,}/));
+    assert.deepEqual(tableRows, printed);
     const json = await runInProcess(['help', 'exit-codes', '--json']);
     assert.equal(json.status, 0);
     const rows = JSON.parse(json.out) as Array<{ code: number; name: string }>;
     assert.deepEqual(
       rows.map((x) => `${x.code}:${x.name}`),
-      ['0:ok', '1:error', '2:usage', '3:not-found', '4:locked', '5:auth-failed', '6:not-initialized', '7:integrity', '8:exists', '9:expired', '130:cancelled'],
+      ['0:ok', '1:error', '2:usage', '3:not-found', '4:locked', '5:auth-failed', '6:not-initialized', '7:integrity', '8:exists', '9:expired', '126:exec: cannot run', '127:exec: not found', '128+N:exec: signal', '130:cancelled'],
     );
     refused(await runInProcess(['help', 'nonsense']), 2, 'vault: error: no help topic "nonsense"\nvault: hint: vault help lists the commands; vault help exit-codes lists the exit codes\n');
   });

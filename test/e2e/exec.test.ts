@@ -347,7 +347,7 @@ test('the launcher itself (its shebang runs node --) reports a missing --env-fil
   try {
     const r = await runCommand(BIN, ['exec', '--env-file', join(dir, 'absent.env'), '--', 'true'], { env: { VAULT_PATH: join(dir, 'v.db') } });
     assert.equal(r.status, 2);
-    assert.equal(r.stderr, `vault: error: cannot read env file ${join(dir, 'absent.env')}: ENOENT\n`);
+    assert.equal(r.stderr, `vault: error: cannot read env file ${join(dir, 'absent.env')}: no such file\n`);
     assert.equal(r.out, '');
   } finally {
     cleanup();

@@ -71,7 +71,7 @@ test('export -o replaces an existing file as inject -o does: atomically, with mo
     const bad = await runVault(['export', '-o', missing], { env: v.env });
     assert.equal(bad.status, 1);
     assert.equal(bad.stdout.length, 0);
-    assert.equal(bad.stderr, `vault: error: cannot write ${missing}: ENOENT\n`);
+    assert.equal(bad.stderr, `vault: error: cannot write ${missing}: no such file\n`);
   } finally {
     v.cleanup();
   }

@@ -150,8 +150,12 @@ describe('unlocking', () => {
     for (const args of [['get', 'A'], ['put', 'B'], ['rollback', 'A', '1'], ['rm', 'A', '--yes']]) {
       refused(await runInProcess(args, { env, input: 'x' }), 4, LOCKED, args.join(' '));
     }
-    // CI set or --no-input change nothing here (there is no TTY anyway), and never hang.
-    refused(await runInProcess(['get', 'A', '--no-input'], { env: { ...env, CI: 'true' } }), 4, LOCKED);
+    // CI set or --no-input: never hang, and the hint does not suggest a terminal.
+    refused(
+      await runInProcess(['get', 'A', '--no-input'], { env: { ...env, CI: 'true' } }),
+      4,
+      'vault: error: the vault is locked and no way to unlock it was given\nvault: hint: set VAULT_PASSPHRASE(_FILE) or VAULT_MASTER_KEY(_FILE), or enable the OS keychain with vault keychain enable\n',
+    );
     assert.equal(snapshot(v.path, { lastUsed: true }), before);
   });
 
@@ -172,6 +176,6 @@ describe('unlocking', () => {
     assert.equal(both.out, 'alpha');
 
     const missing = join(root, 'missing');
-    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: ENOENT\n`);
+    refused(await runInProcess(['get', 'A'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE_FILE: missing } }), 2, `vault: error: cannot read VAULT_PASSPHRASE_FILE ${missing}: no such file\n`);
   });
 });

@@ -113,7 +113,7 @@ test('rotate --master revokes a removed key: the old key with an old copy never 
     copyFileSync(v.path, oldCopy);
     const oldSlot = query(v.path, 'SELECT * FROM slots WHERE id = ?', [leaverId])[0]!;
 
-    assert.equal((await runVault(['key', 'rm', leaverId], { env: v.env })).status, 0);
+    assert.equal((await runVault(['key', 'rm', leaverId, '--yes'], { env: v.env })).status, 0);
     const rot = await runVault(['rotate', '--master'], { env: v.env });
     assert.equal(rot.status, 0, rot.stderr);
     assert.equal(rot.stderr, 'rotated the data key: re-encrypted 1 version, re-wrapped 2 key slots (1 takes the new key at its next unlock)\n');

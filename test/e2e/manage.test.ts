@@ -70,8 +70,11 @@ describe('list', () => {
     ok(await vault(['put', 'DB_URL'], { input: 'c' }), 'stored default/DB_URL version 1\n');
     ok(await vault(['put', 'TOKEN', '--ns', 'ci'], { input: 'd' }), 'stored ci/TOKEN version 1\n');
     ok(await vault(['put', 'TOKEN'], { input: 'e', env: { VAULT_NS: 'prod.eu-1' } }), 'stored prod.eu-1/TOKEN version 1\n');
-    // NS/NAME wins over --ns and VAULT_NS
-    ok(await vault(['put', 'ci/DEPLOY_KEY', '--ns', 'prod.eu-1'], { input: 'f', env: { VAULT_NS: 'other' } }), 'stored ci/DEPLOY_KEY version 1\n');
+    // NS/NAME wins over VAULT_NS; an explicit --ns that says otherwise is a contradiction, refused
+    const contra = await vault(['put', 'ci/DEPLOY_KEY', '--ns', 'prod.eu-1'], { input: 'f' });
+    assert.equal(contra.status, 2);
+    assert.equal(contra.stderr, 'vault: error: --ns prod.eu-1 contradicts the namespace ci in "ci/DEPLOY_KEY"\nvault: hint: drop --ns, or name the secret as prod.eu-1/DEPLOY_KEY\n');
+    ok(await vault(['put', 'ci/DEPLOY_KEY', '--ns', 'ci'], { input: 'f', env: { VAULT_NS: 'other' } }), 'stored ci/DEPLOY_KEY version 1\n');
 
     const list = await vault(['list'], { locked: true });
     ok(list);
@@ -199,7 +202,9 @@ describe('rm', () => {
     assert.equal(r.out, '');
 
     const get = await vault(['get', 'DB_URL']);
-    assert.equal(get.stderr, 'vault: error: no secret default/DB_URL\nvault: hint: vault list shows the stored names\n');
+    const removedAt = query(v.path, `SELECT removed_at FROM secrets WHERE ns = 'default' AND name = 'DB_URL'`)[0]!.removed_at as number;
+    const gone = `vault: error: no secret default/DB_URL: it was removed on ${new Date(removedAt).toISOString().replace('T', ' ').slice(0, 16)}Z\nvault: hint: vault rollback default/DB_URL 1 restores it\n`;
+    assert.equal(get.stderr, gone);
     assert.equal(get.status, 3);
     assert.equal(get.out, '');
     const list = await vault(['list'], { locked: true });
@@ -215,7 +220,7 @@ describe('rm', () => {
     assert.equal(hj.out, `{"ns":"default","name":"DB_URL","removed":true,"versions":[{"version":1,"created":"${iso(row!.created)}","size":1,"expires":null,"origin":"put","current":true}]}\n`);
 
     const again = await vault(['rm', 'DB_URL', '--yes']);
-    assert.equal(again.stderr, 'vault: error: no secret default/DB_URL\nvault: hint: vault list shows the stored names\n');
+    assert.equal(again.stderr, gone);
     assert.equal(again.status, 3);
 
     ok(await vault(['rollback', 'DB_URL', '1']), 'default/DB_URL version 2 now equals version 1\n');

@@ -94,7 +94,7 @@ test('passwd on a vault left with only a master key sets a passphrase again', as
     const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;
     const pid = String(sql(v.path, `SELECT id FROM slots WHERE kind = 'passphrase'`)[0]!.id);
-    assert.equal((await runInProcess(['key', 'rm', pid], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['key', 'rm', pid, '--yes'], { env: v.env })).status, 0);
     const ci = { VAULT_PATH: v.path, VAULT_MASTER_KEY: key };
     const r = await runInProcess(['passwd'], { env: { ...ci, VAULT_NEW_PASSPHRASE: NEW } });
     assert.equal(r.status, 0, r.stderr);

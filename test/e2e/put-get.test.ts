@@ -74,7 +74,7 @@ describe('put', () => {
     assert.equal(json.out, `{"ns":"default","name":"BIN","version":1,"value":"${bin.toString('base64')}","encoding":"base64","expires":null}\n`);
 
     const missing = await put(['NOFILE', '--from-file', join(v.dir, 'missing.dat')]);
-    assert.equal(missing.stderr, `vault: error: cannot read ${join(v.dir, 'missing.dat')}: ENOENT\n`);
+    assert.equal(missing.stderr, `vault: error: cannot read ${join(v.dir, 'missing.dat')}: no such file\n`);
     assert.equal(missing.status, 2);
   });
 
@@ -123,8 +123,13 @@ describe('put', () => {
   });
 
   test('an empty value → 2 and nothing written', async () => {
-    await putRefused(['EMPTY'], '', 2, 'vault: error: empty value for default/EMPTY\nvault: hint: pipe the value on stdin, or use --from-file\n');
-    await putRefused(['EMPTY'], '\n', 2, 'vault: error: empty value for default/EMPTY\nvault: hint: pipe the value on stdin, or use --from-file\n');
+    // An empty pipe is most often `echo "$UNSET_VARIABLE" | vault put NAME`: the hint says so.
+    const unset = 'vault: error: empty value for default/EMPTY on stdin; nothing was stored\nvault: hint: was the variable you piped unset or empty? echo "$TOKEN" | vault put NAME sends only a newline when TOKEN is unset\n';
+    await putRefused(['EMPTY'], '', 2, unset);
+    await putRefused(['EMPTY'], '\n', 2, unset);
+    const file = join(v.dir, 'empty.dat');
+    writeFileSync(file, '');
+    await putRefused(['EMPTY', '--from-file', file], '', 2, `vault: error: empty value for default/EMPTY\nvault: hint: pipe the value on stdin, or use --from-file\n`);
   });
 
   test('exactly 1 MiB is accepted (also with a stripped newline); 1 MiB + 1 → 2 and nothing written', async () => {

@@ -194,13 +194,17 @@ test('vault get through a session loads no prompt, table, keychain or colour mod
   try {
     assert.equal((await v.withKey(['put', 'TOKEN'], { input: 'abc123\n' })).status, 0);
     await v.unlock();
+    // Both loaders traced: ES modules (import()) and CommonJS (the bundle and its require()s).
     const trace = join(v.dir, 'imports.txt');
-    const get = await runCommand(process.execPath, ['--import', join(ROOT, 'test', 'fixtures', 'trace-imports.mjs'), BIN, 'get', 'TOKEN'], {
-      env: { ...v.bare, TRACE_IMPORTS_FILE: trace },
-    });
+    const required = join(v.dir, 'require.txt');
+    const get = await runCommand(
+      process.execPath,
+      ['--import', join(ROOT, 'test', 'fixtures', 'trace-imports.mjs'), '--require', join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), BIN, 'get', 'TOKEN'],
+      { env: { ...v.bare, TRACE_IMPORTS_FILE: trace, TRACE_REQUIRE_FILE: required } },
+    );
     assert.deepEqual([get.status, get.out, get.stderr], [0, 'abc123', '']);
-    const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-    assert.ok(loaded.some((u) => u.includes('/dist/cli/main.js')));
+    const loaded = [...readFileSync(trace, 'utf8').split('\n'), ...readFileSync(required, 'utf8').split('\n')].filter(Boolean);
+    assert.ok(loaded.includes(join(ROOT, 'dist', 'cli', 'main.cjs')), 'the trace saw the bundle');
     assert.deepEqual(loaded.filter((u) => ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', 'child_process'].some((h) => u.includes(h))), []);
   } finally {
     v.cleanup();

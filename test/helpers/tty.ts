@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A real terminal for a command: a detached tmux session on a private server socket. The
- * test waits for text on the screen (polling, with a generous limit: no timing is asserted)
- * and types keys. Needs tmux.
+ * The one terminal driver of the tests: a real terminal for a command, a detached tmux session
+ * on a private server socket. The test waits for text on the screen (polling, with a generous
+ * limit: no timing is asserted), types text, presses keys (Enter, C-c, C-d) and pastes (as a
+ * terminal emulator does, bracketed when the program asked for it). Needs tmux.
  */
 export class Terminal {
   private constructor(
@@ -24,8 +25,8 @@ export class Terminal {
     return Terminal.hasTool('tmux');
   }
 
-  /** Starts `argv` (no shell parsing) with exactly `env`, in a 200x50 terminal. */
-  static start(argv: string[], env: Record<string, string>, dir: string): Terminal {
+  /** Starts `argv` (no shell parsing) with exactly `env`, in a terminal of `size` (default 200x50). */
+  static start(argv: string[], env: Record<string, string>, dir: string, size: { columns: number; rows: number } = { columns: 200, rows: 50 }): Terminal {
     const socket = `vault-test-${randomBytes(6).toString('hex')}`;
     const statusFile = join(dir, `${socket}.status`);
     const logFile = join(dir, `${socket}.log`);
@@ -38,7 +39,7 @@ export class Terminal {
       script,
       `while [ ! -e ${q(go)} ]; do sleep 0.02; done\nexec env -i ${Object.entries(env).map(([k, v]) => q(`${k}=${v}`)).join(' ')} bash -c ${q(`${argv.map(q).join(' ')}; echo $? > ${q(statusFile)}; sleep 600`)}\n`,
     );
-    const r = spawnSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', '200', '-y', '50', 'bash', script], { encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(size.columns), '-y', String(size.rows), 'bash', script], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tmux failed: ${r.stderr}`);
     const p = spawnSync('tmux', ['-L', socket, 'pipe-pane', '-o', `cat > ${q(logFile)}`], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`tmux pipe-pane failed: ${p.stderr}`);
@@ -74,6 +75,21 @@ export class Terminal {
   type(text: string, enter = true): void {
     spawnSync('tmux', ['-L', this.socket, 'send-keys', '-l', text]);
     if (enter) spawnSync('tmux', ['-L', this.socket, 'send-keys', 'Enter']);
+  }
+
+  /** Presses one key by its tmux name: Enter, C-c, C-d, BSpace, Up… */
+  key(name: string): void {
+    spawnSync('tmux', ['-L', this.socket, 'send-keys', name]);
+  }
+
+  /**
+   * Pastes text as a terminal emulator does: in one write, newlines as CR, wrapped in the
+   * bracketed-paste markers when the program has turned that mode on.
+   */
+  paste(text: string): void {
+    const name = `paste-${randomBytes(4).toString('hex')}`;
+    spawnSync('tmux', ['-L', this.socket, 'set-buffer', '-b', name, '--', text]);
+    spawnSync('tmux', ['-L', this.socket, 'paste-buffer', '-p', '-d', '-b', name]);
   }
 
   /** The command's exit status, once it has ended. */

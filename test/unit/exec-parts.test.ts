@@ -127,5 +127,5 @@ test('a missing --env-file is a usage error naming the file (in-process)', async
   err.on('data', (c: Buffer) => (stderr += c.toString()));
   const status = await run(['exec', '--env-file', '/nonexistent/x.env', '--', 'true'], { stdin: new PassThrough(), stdout: out, stderr: err, env: {} });
   assert.equal(status, 2);
-  assert.equal(stderr, 'vault: error: cannot read env file /nonexistent/x.env: ENOENT\n');
+  assert.equal(stderr, 'vault: error: cannot read env file /nonexistent/x.env: no such file\n');
 });

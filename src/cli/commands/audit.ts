@@ -163,6 +163,7 @@ export function register(program: Command, io: IO): void {
             `${r.actor.user} ${r.actor.pid}${r.actor.parent ? ` ${r.actor.parent}` : ''}`,
             detailText(r.detail),
           ]),
+          { wrap: [3, 6, 7] },
         );
         if (records.some((r) => !r.sealed)) s.info('* a failed unlock recorded while locked; sealed into the chain at the next change');
       } else {

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { checkExists, readSecrets, type ReadRequest } from '../../core/bulk.js';
-import { VaultError } from '../../core/errors.js';
+import { VaultError, errnoText } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
 import { formatDotenv, formatJson, formatShell, type FormatEntry } from '../../exec/format.js';
@@ -74,7 +74,7 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
     try {
       writeFileAtomic(flags.output, output);
     } catch (e) {
-      throw new VaultError('error', `cannot write ${flags.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      throw new VaultError('error', `cannot write ${flags.output}: ${errnoText(e)}`, { cause: e });
     } finally {
       output.fill(0);
     }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkExists, checkSelection, envText, parseNameList, readSecrets, toEnvironment, type ReadRequest, type Selection } from '../../core/bulk.js';
 import { execDetail } from '../../audit/detail.js';
-import { VaultError } from '../../core/errors.js';
+import { VaultError, errnoText } from '../../core/errors.js';
 import { formatRef } from '../../core/names.js';
 import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
@@ -11,6 +11,7 @@ import { childEnvironment, execBaseBytes, execLimit, execStringBytes } from '../
 import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
+import { chalkFor } from '../color.js';
 import type { RunState } from '../program.js';
 import { Session } from '../session.js';
 import { projectScope, requireProject } from '../project.js';
@@ -39,7 +40,7 @@ export function readTextFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    throw new VaultError('usage', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new VaultError('usage', `cannot read ${what} ${file}: ${errnoText(e)}`);
   }
 }
 
@@ -153,7 +154,7 @@ export function register(program: Command, io: IO, state: RunState): void {
       wipe(...maskValues);
       if (!result.started) {
         const err = new VaultError(result.status === 127 ? 'not-found' : 'error', result.message);
-        io.stderr.write(formatError(err, { json: s.json, debug: s.opts.debug === true, color: s.stderrColor }));
+        io.stderr.write(formatError(err, { json: s.json, debug: s.opts.debug === true, chalk: await chalkFor(s.stderrColor) }));
       }
       state.status = result.status;
     });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkImport, checkImportClashes, importSecrets, type ImportEntry } from '../../core/bulk.js';
-import { VaultError } from '../../core/errors.js';
+import { VaultError, errnoText } from '../../core/errors.js';
 import { wipe } from '../../crypto/aead.js';
 import { parseDotenv, parseDotenvLines } from '../../exec/dotenv.js';
 import { readAll, type IO } from '../io.js';
@@ -19,7 +19,7 @@ async function readSource(io: IO, file: string): Promise<Buffer> {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new VaultError('usage', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new VaultError('usage', `cannot read ${file}: ${errnoText(e)}`);
   }
 }
 

@@ -73,7 +73,7 @@ async function chooseKeychain(s: Session, flag: boolean | undefined): Promise<bo
         hint: 'run vault init --no-keychain, or set up a Secret Service (see "Keychain set-up on Linux" in the README)',
       });
     }
-    s.keychainWarn(`keychain unavailable: ${probe.reason}`);
+    // Not asked for: no warning (the keychain is offered only when it answers).
     return false;
   }
   if (flag === true) return true;

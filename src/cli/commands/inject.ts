@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkExists, readSecrets, type ReadRequest } from '../../core/bulk.js';
-import { VaultError } from '../../core/errors.js';
+import { VaultError, errnoText } from '../../core/errors.js';
 import { wipe } from '../../crypto/aead.js';
 import { parseTemplate, renderTemplate, writeFileAtomic } from '../../exec/inject.js';
 import { readAll, type IO } from '../io.js';
@@ -19,7 +19,7 @@ async function readTemplate(io: IO, file: string): Promise<Buffer> {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new VaultError('usage', `cannot read template ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new VaultError('usage', `cannot read template ${file}: ${errnoText(e)}`);
   }
 }
 
@@ -63,7 +63,7 @@ export function register(program: Command, io: IO): void {
       try {
         writeFileAtomic(flags.out, output);
       } catch (e) {
-        throw new VaultError('error', `cannot write ${flags.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+        throw new VaultError('error', `cannot write ${flags.out}: ${errnoText(e)}`, { cause: e });
       } finally {
         output.fill(0);
       }

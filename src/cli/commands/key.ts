@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { VaultError } from '../../core/errors.js';
 import { isoTime } from '../../core/time.js';
+import { promptConfirm } from '../prompt.js';
 import { addMasterKey, removeSlot } from '../../unlock/slots.js';
 import type { IO } from '../io.js';
 import { jsonText, printable } from '../output.js';
@@ -51,9 +53,27 @@ export function register(program: Command, io: IO): void {
     .command('rm')
     .description('revoke a key slot: its key no longer unlocks the vault')
     .argument('<id>', 'the slot id, from vault key list')
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (id: string, flags: { yes?: boolean }, cmd: Command) => {
       const s = new Session(io, cmd);
-      await s.withVault(true, (vault) => {
+      await s.withVault(false, async (vault) => {
+        const all = vault.slots();
+        const target = all.find((sl) => sl.id === id);
+        // What removeSlot refuses anyway (no such slot, the keychain slot, the last way in) is not asked about first.
+        const refused = !target || target.kind === 'keychain' || !all.some((sl) => sl.id !== id && sl.kind !== 'keychain');
+        if (target && !refused && !flags.yes) {
+          const what = `${target.kind} slot ${printable(target.id)}${target.label ? ` (${jsonText(target.label)})` : ''}`;
+          if (!s.interactive) {
+            throw new VaultError('usage', `refusing to revoke the ${what} without confirmation`, { hint: 'pass --yes when not in a terminal' });
+          }
+          const warning = target.kind === 'passphrase' ? ' The passphrase will no longer unlock this vault.' : '';
+          if (!(await promptConfirm(io, `Revoke the ${what}?${warning}`))) {
+            if (s.json) s.outJson({ id: target.id, kind: target.kind, label: target.label, removed: false });
+            else s.info('nothing removed');
+            return;
+          }
+        }
+        await s.unlock(vault);
         const slot = removeSlot(vault, id);
         if (s.json) s.outJson({ id: slot.id, kind: slot.kind, label: slot.label, removed: true });
         else s.info(`revoked ${slot.kind} slot ${printable(slot.id)}${slot.label ? ` (${jsonText(slot.label)})` : ''}`);

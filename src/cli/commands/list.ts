@@ -38,8 +38,9 @@ export function register(program: Command, io: IO): void {
         }
         await printTable(
           s,
-          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'MASKED'],
-          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.notSecret ? 'no (not secret)' : 'yes']),
+          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'MASKED', 'DESCRIPTION'],
+          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.notSecret ? 'no' : 'yes', i.description ?? '']),
+          { wrap: [6] },
         );
       } else {
         s.out(list.map((i) => printable(flags.allNs ? `${i.ns}/${i.name}` : i.name) + '\n').join(''));

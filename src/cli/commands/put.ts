@@ -13,6 +13,7 @@ interface PutFlags {
   expires?: string;
   description?: string;
   notSecret?: boolean;
+  multiline?: boolean;
 }
 
 /** --ttl / --expires → an absolute expiry, checked before any value is read. */
@@ -40,6 +41,7 @@ export function register(program: Command, io: IO): void {
     .option('--expires <date>', 'expire at an ISO 8601 date or date-time')
     .option('--description <text>', 'a note stored with the secret (not secret)')
     .option('--not-secret', 'a value that need not be hidden (PORT, NODE_ENV): masking leaves it alone; list shows it')
+    .option('--multiline', 'at the prompt, take several lines (a PEM key, a certificate) until Ctrl-D')
     .action(async (name: string, flags: PutFlags, cmd: Command) => {
       const s = new Session(io, cmd);
       const ref = s.ref(name);

@@ -27,7 +27,12 @@ export function register(program: Command, io: IO): void {
             throw new VaultError('usage', `refusing to remove ${formatRef(ref)} without confirmation`, { hint: 'pass --yes when not in a terminal' });
           }
           const question = flags.purge ? `Destroy ${formatRef(ref)} and all its versions? This cannot be undone.` : `Remove ${formatRef(ref)}?`;
-          if (!(await promptConfirm(io, question))) throw new VaultError('cancelled', 'cancelled');
+          // Saying no is an answer, not a failure: exit 0.
+          if (!(await promptConfirm(io, question))) {
+            if (s.json) s.outJson({ ns: ref.ns, name: ref.name, removed: false });
+            else s.info('nothing removed');
+            return;
+          }
         }
         await s.unlock(vault);
         const { versions } = vault.rm(ref, { purge: flags.purge === true });

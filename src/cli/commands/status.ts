@@ -63,8 +63,7 @@ export function registerHelp(program: Command, io: IO): void {
           s.outJson(EXIT_CODE_TABLE);
           return;
         }
-        s.out('CODE  NAME             WHEN\n');
-        for (const row of EXIT_CODE_TABLE) s.out(`${String(row.code).padEnd(4)}  ${row.name.padEnd(15)}  ${row.when}\n`);
+        s.out(exitCodeText());
         return;
       }
       const target = topic === undefined ? program : program.commands.find((c) => c.name() === topic || c.aliases().includes(topic));
@@ -114,4 +113,12 @@ async function sessionState(s: Session, vaultId: string, path: string): Promise<
     text: `unlocked, ${formatSpan(st.expiresAt - now)} left (until ${isoTime(st.expiresAt)}), locks after ${formatSpan(st.idleMs)} without use`,
     json: { state: 'unlocked', expires: isoTime(st.expiresAt), idleSeconds: st.idleMs / 1000, locksAt: isoTime(ends), remainingSeconds: Math.max(0, Math.floor((st.expiresAt - now) / 1000)), pid: st.pid },
   };
+}
+
+/** The exit-code table as `vault help exit-codes` prints it: one row a line, columns aligned. */
+export function exitCodeText(): string {
+  const codeWidth = Math.max(4, ...EXIT_CODE_TABLE.map((r) => String(r.code).length));
+  const nameWidth = Math.max(4, ...EXIT_CODE_TABLE.map((r) => r.name.length));
+  const line = (code: string, name: string, when: string): string => `${code.padEnd(codeWidth)}  ${name.padEnd(nameWidth)}  ${when}\n`;
+  return line('CODE', 'NAME', 'WHEN') + EXIT_CODE_TABLE.map((r) => line(String(r.code), r.name, r.when)).join('');
 }
