@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runInProcess, runVault } from '../helpers/cli.js';
@@ -61,7 +61,8 @@ for (const store of STORES) {
       r = await run(['rm', 'TOKEN', '--yes']);
       assert.deepEqual([r.status, r.stderr], [0, 'removed default/TOKEN; its versions are kept until vault rm --purge\n']);
       r = await run(['get', 'TOKEN']);
-      assert.deepEqual([r.status, r.stderr], [3, 'vault: error: no secret default/TOKEN\nvault: hint: vault list shows the stored names\n']);
+      assert.equal(r.status, 3);
+      assert.match(r.stderr, /^vault: error: no secret default\/TOKEN: it was removed on \d{4}-\d\d-\d\d \d\d:\d\dZ\nvault: hint: vault rollback default\/TOKEN 2 restores it\n$/);
       r = await run(['rollback', 'TOKEN', '1']);
       assert.deepEqual([r.status, r.stderr], [0, 'default/TOKEN version 3 now equals version 1\n']);
       r = await run(['get', 'TOKEN']);
@@ -196,6 +197,40 @@ for (const store of STORES) {
       assert.equal(r.status, 0, r.stderr);
       const entries = r.out.trim().split('\n').map((line) => JSON.parse(line) as { outcome: string; detail: { tool: string; secrets: string[] } });
       assert.deepEqual(entries.map((e) => [e.outcome, e.detail.tool, e.detail.secrets]), [['ok', 'run_command', ['agent/API_KEY']]]);
+    });
+
+    test('a session: vault unlock once, then get, exec and status need no key; vault lock ends it', async () => {
+      let r = await run(['put', 'SESS'], 'in-session\n');
+      assert.equal(r.status, 0, r.stderr);
+      const runtime = join(v.dir, `run-${store}`);
+      mkdirSync(runtime, { mode: 0o700 });
+      chmodSync(runtime, 0o700);
+      const bare = { VAULT_PATH: v.path, XDG_RUNTIME_DIR: runtime, ...(v.env.XDG_STATE_HOME !== undefined ? { XDG_STATE_HOME: v.env.XDG_STATE_HOME } : {}) };
+      let pid = 0;
+      try {
+        r = await runInProcess(['unlock', '--json'], { env: { ...bare, VAULT_MASTER_KEY: v.masterKey } });
+        assert.equal(r.status, 0, r.stderr);
+        pid = (JSON.parse(r.out) as { pid: number }).pid;
+        r = await runInProcess(['get', 'SESS'], { env: bare });
+        assert.deepEqual([r.status, r.out, r.stderr], [0, 'in-session', '']);
+        const x = await runVault(['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.SESS)'], { env: bare });
+        assert.deepEqual([x.status, x.out], [0, 'in-session']);
+        r = await runInProcess(['status', '--json'], { env: bare });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal((JSON.parse(r.out) as { session: { state: string } }).session.state, 'unlocked');
+        r = await runInProcess(['lock'], { env: bare });
+        assert.equal(r.status, 0, r.stderr);
+        r = await runInProcess(['get', 'SESS'], { env: bare });
+        assert.equal(r.status, 4, r.stderr);
+      } finally {
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // ended by vault lock
+          }
+        }
+      }
     });
 
     test('status --json: the store, the schema, the slots and counts; works locked', async () => {
