@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import type { Vault } from '../core/vault.js';
+import { isPostgresUrl } from '../store/store.js';
 import { agentDir, frame, KEY_BYTES, lstatOrNull, PROTOCOL_VERSION, socketPath, untrusted, type Answer, type StatusAnswer } from './protocol.js';
 
 /**
@@ -92,6 +93,14 @@ export async function sessionKey(env: NodeJS.ProcessEnv, id: string, realPath: s
   return { reach: r };
 }
 
+/**
+ * What a session is keyed by, with the vault id: a file vault's real path, or a PostgreSQL
+ * vault's location (its URL without a password, as Vault.path holds it).
+ */
+export function sessionPath(path: string): string {
+  return isPostgresUrl(path) ? path : realpathSync(path);
+}
+
 /** The running session's facts (no key), or why there is none. */
 export async function sessionStatus(env: NodeJS.ProcessEnv): Promise<{ status: StatusAnswer } | { status?: undefined; reach: Reach }> {
   const r = await ask(env, 'status');
@@ -109,7 +118,7 @@ export async function sessionStatus(env: NodeJS.ProcessEnv): Promise<{ status: S
 export async function unlockFromSession(vault: Vault, env: NodeJS.ProcessEnv): Promise<{ ok: boolean; note?: string }> {
   let realPath: string;
   try {
-    realPath = realpathSync(vault.path);
+    realPath = sessionPath(vault.path);
   } catch {
     return { ok: false };
   }

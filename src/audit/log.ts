@@ -92,8 +92,8 @@ function stmt(db: Database, sql: string): Statement {
   return st;
 }
 
-const HEAD_META = 'audit_head';
-const NEXT_SEQ_META = 'audit_next_seq';
+export const HEAD_META = 'audit_head';
+export const NEXT_SEQ_META = 'audit_next_seq';
 
 export function canonicalEntry(vaultId: string, row: AuditBody): Buffer {
   return encodeAad('vault/audit/v1', [
@@ -142,15 +142,20 @@ export interface ChainHead {
   tag: Buffer;
 }
 
-function headTag(key: Buffer, vaultId: string, seq: number, mac: Buffer): Buffer {
+export function headTag(key: Buffer, vaultId: string, seq: number, mac: Buffer): Buffer {
   return createHmac('sha256', key).update(encodeAad('vault/audit-head/v1', [vaultId, seq, mac])).digest();
 }
 
 /** The stored head record: null when absent, 'malformed' when it does not parse. */
 export function readHead(db: Database): ChainHead | 'malformed' | null {
   const row = stmt(db, 'SELECT value FROM meta WHERE key = ?').get(HEAD_META) as { value: string } | undefined;
-  if (!row) return null;
-  const m = /^([1-9][0-9]{0,15}):([0-9a-f]{64}):([0-9a-f]{64})$/.exec(row.value);
+  return parseHead(row?.value);
+}
+
+/** The head record's text (meta `audit_head`) parsed: null when absent, 'malformed' when it does not parse. */
+export function parseHead(text: string | undefined): ChainHead | 'malformed' | null {
+  if (text === undefined) return null;
+  const m = /^([1-9][0-9]{0,15}):([0-9a-f]{64}):([0-9a-f]{64})$/.exec(text);
   if (!m) return 'malformed';
   return { seq: Number(m[1]), mac: Buffer.from(m[2]!, 'hex'), tag: Buffer.from(m[3]!, 'hex') };
 }
@@ -166,7 +171,12 @@ function writeMeta(db: Database, key: string, value: string): void {
 /** The stored seq counter, or null when absent or malformed (a vault made before it existed). */
 export function readNextSeq(db: Database): number | null {
   const row = stmt(db, 'SELECT value FROM meta WHERE key = ?').get(NEXT_SEQ_META) as { value: string } | undefined;
-  return row && /^[1-9][0-9]{0,15}$/.test(row.value) ? Number(row.value) : null;
+  return parseNextSeq(row?.value);
+}
+
+/** The seq counter's text (meta `audit_next_seq`), or null when absent or malformed. */
+export function parseNextSeq(text: string | undefined): number | null {
+  return text !== undefined && /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : null;
 }
 
 /** max(last seq + 1, the counter, and the authentic head's seq + 1 when a key is at hand). */
@@ -187,7 +197,7 @@ export const LAST_SEALED = 'SELECT seq, at, mac FROM audit WHERE seq = (SELECT M
 export const AFTER = 'SELECT * FROM audit WHERE seq > ? ORDER BY seq';
 export const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM audit WHERE mac IS NULL';
 
-function bodyFor(seq: number, entry: AuditEntry, actor: Actor, now: number): AuditBody {
+export function bodyFor(seq: number, entry: AuditEntry, actor: Actor, now: number): AuditBody {
   return {
     seq,
     at: now,

@@ -78,19 +78,26 @@ export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[
   } else {
     rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
   }
-  let records = rows.map(toRecord);
-  if (filter.name !== undefined) {
-    const name = filter.name;
-    records = records.filter((r) => r.name === name || (typeof r.detail === 'object' && r.detail !== null && Array.isArray(r.detail.names) && r.detail.names.includes(name)));
-    if (filter.limit !== undefined) records = filter.limit > 0 ? records.slice(-filter.limit) : [];
-  }
-  return records;
+  return filterExpanded(rows.map(toRecord), filter);
 }
 
 /** Entries that name their secrets in detail.names rather than in the name column. */
-const BULK_OPS = ['exec', 'env', 'export', 'inject', 'import'];
+export const BULK_OPS = ['exec', 'env', 'export', 'inject', 'import'];
 
-function toRecord(r: AuditRow): AuditRecord {
+/**
+ * The part of a name filter SQL cannot do: a bulk entry matches when its expanded name list
+ * includes the name (the list may be deflated). With a name, the limit applies here, after it.
+ * Shared by both stores (the PostgreSQL store selects the same candidate rows).
+ */
+export function filterExpanded(records: AuditRecord[], filter: AuditFilter): AuditRecord[] {
+  if (filter.name === undefined) return records;
+  const name = filter.name;
+  const out = records.filter((r) => r.name === name || (typeof r.detail === 'object' && r.detail !== null && Array.isArray(r.detail.names) && r.detail.names.includes(name)));
+  return filter.limit !== undefined ? (filter.limit > 0 ? out.slice(-filter.limit) : []) : out;
+}
+
+/** A stored row as readers see it. */
+export function toRecord(r: AuditRow): AuditRecord {
   return {
     seq: r.seq,
     at: r.at,

@@ -49,20 +49,37 @@ const MAX_SCANS = 32;
  * to classify it.
  */
 export function verifyChain(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
-  return db.transaction(() => walk(db, keys, vaultId))();
+  return db.transaction(() =>
+    walk({ rows: () => db.prepare(ALL).iterate() as IterableIterator<AuditRow>, all: () => db.prepare(ALL).all() as AuditRow[], head: readHead(db), counter: readNextSeq(db) }, keys, vaultId),
+  )();
+}
+
+/** What the walk reads, from one consistent snapshot of any store (src/store/store.ts). */
+export interface ChainSource {
+  /** every row by seq, streamed */
+  rows(): Iterable<AuditRow>;
+  /** every row by seq, at once (only a failure needs them all) */
+  all(): AuditRow[];
+  head: ChainHead | 'malformed' | null;
+  counter: number | null;
+}
+
+/** verifyChain over rows another store read (PostgreSQL, src/store/pg). */
+export function verifyRows(src: ChainSource, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
+  return walk(src, keys, vaultId);
 }
 
 const ALL = 'SELECT * FROM audit ORDER BY seq';
 
-function walk(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
+function walk(src: ChainSource, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
   // Each entry is MACed by the audit key of its epoch; rotate --master starts a new epoch, and
   // its first entry chains from the last one of the old epoch, linking the two chains.
   const key = keys[keys.length - 1]!.key;
   let loaded: AuditRow[] | null = null;
-  const all = (): AuditRow[] => (loaded ??= db.prepare(ALL).all() as AuditRow[]);
-  const stored = readHead(db);
+  const all = (): AuditRow[] => (loaded ??= src.all());
+  const stored = src.head;
   const head: ChainHead | null = stored && stored !== 'malformed' && headIsAuthentic(key, vaultId, stored) ? stored : null;
-  const counter = readNextSeq(db);
+  const counter = src.counter;
 
   const fits = (row: AuditRow, seq: number, prev: Buffer): boolean =>
     row.mac !== null && row.mac.length === 32 && macEquals(entryMac(keyFor(keys, seq), vaultId, { ...row, seq }, prev), row.mac);
@@ -144,7 +161,7 @@ function walk(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): Aud
   const tail: AuditRow[] = [];
   let index = 0;
   let failed: (() => AuditVerification) | null = null;
-  for (const e of db.prepare(ALL).iterate() as IterableIterator<AuditRow>) {
+  for (const e of src.rows()) {
     if (e.mac === null) {
       tail.push(e);
       index++;

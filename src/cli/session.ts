@@ -149,8 +149,9 @@ export class Session {
     return withSpinner(this.io, !this.opts.quiet, label, work);
   }
 
-  openVault(options: { acceptRestore?: boolean } = {}): Vault {
-    return openLocked({ path: this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
+  /** `path`: another vault than --vault/VAULT_PATH names (vault identity's personal vault). */
+  openVault(options: { acceptRestore?: boolean; path?: string } = {}): Vault {
+    return openLocked({ path: options.path ?? this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
   }
 
   /** Sessions are used unless --no-session or VAULT_SESSION=off. */
@@ -169,7 +170,7 @@ export class Session {
     const prompt = this.interactive
       ? () => {
           prompted = true;
-          return promptHidden(this.io, `Passphrase for ${this.vaultPath}`);
+          return promptHidden(this.io, `Passphrase for ${vault.path}`);
         }
       : undefined;
     const slow = <T>(label: string, work: () => Promise<T>): Promise<T> => this.slow(label, work);
@@ -227,7 +228,7 @@ export class Session {
   }
 
   /** Opens the vault (unlocked when asked), runs fn, and always closes it. */
-  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T, options: { acceptRestore?: boolean } = {}): Promise<T> {
+  async withVault<T>(unlock: boolean, fn: (vault: Vault) => Promise<T> | T, options: { acceptRestore?: boolean; path?: string } = {}): Promise<T> {
     const vault = this.openVault(options);
     try {
       if (unlock) await this.unlock(vault);

@@ -1,23 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
-import { appendAudit, appendPending, chainStatus, retagHead, type AuditEntry, type AuditKey } from '../audit/log.js';
-import { queryAudit, type AuditFilter, type AuditRecord } from '../audit/query.js';
-import { verifyChain, type AuditVerification } from '../audit/verify.js';
+import type { Store } from '../store/store.js';
+import { createStore, openStore, type StoreOptions } from '../store/open-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type { AuditEntry, AuditKey } from '../audit/log.js';
+import type { AuditFilter, AuditRecord } from '../audit/query.js';
+import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
 import { mac, macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
 import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
-import { asStoreError, createVaultFile, immediate, openVaultFile, type OpenOptions } from '../store/db.js';
-import { deleteMeta, getMeta, setMeta } from '../store/meta.js';
-import { SCHEMA_VERSION } from '../store/schema.js';
-import * as grants from '../store/grants.js';
+import { asStoreError } from '../store/db.js';
 import type { GrantRow } from '../store/grants.js';
-import * as secrets from '../store/secrets.js';
 import type { SecretRow, VersionRow } from '../store/secrets.js';
-import * as slots from '../store/slots.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
 import { forgetSecretMacKey, grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
@@ -164,7 +162,8 @@ export class Vault {
 
   private constructor(
     readonly path: string,
-    private readonly db: Database,
+    /** where the rows live: a SQLite file or a PostgreSQL schema (src/store/store.ts) */
+    readonly store: Store,
     readonly id: string,
     private format: number,
     ctx: VaultContext,
@@ -185,20 +184,20 @@ export class Vault {
     const now = (options.now ?? Date.now)();
     // Validate (and spend the KDF time) before the file exists, so a failure leaves nothing behind.
     const { row, kek } = await buildSlot(id, 'passphrase', null, spec, options.passphrase, dataKey, now);
-    const db = createVaultFile(path);
-    const vault = new Vault(path, db, id, FORMAT_VERSION, options);
+    const store = createStore(path, options);
+    const vault = new Vault(store.location, store, id, FORMAT_VERSION, options);
     vault.dataKey = dataKey;
     vault.auditKeys = [{ fromSeq: 1, key: randomBytes(32) }];
     vault.anchorKey = randomBytes(32);
     vault.usedSlot = row.id;
     vault.usedKek = kek;
     try {
-      immediate(db, () => {
-        setMeta(db, 'vault_id', id);
-        setMeta(db, 'format_version', String(FORMAT_VERSION));
-        setMeta(db, 'created_at', String(now));
+      store.write(() => {
+        store.setMeta('vault_id', id);
+        store.setMeta('format_version', String(FORMAT_VERSION));
+        store.setMeta('created_at', String(now));
         vault.writeSealedKeys(dataKey);
-        slots.insertSlot(db, row);
+        store.insertSlot(row);
         vault.changed = true;
         vault.record({ op: 'init', outcome: 'ok', detail: { kdf: spec.name } });
         vault.writeState(dataKey);
@@ -206,7 +205,7 @@ export class Vault {
     } catch (e) {
       // A vault that could not be completed must not stay behind to block a retry with `exists`.
       vault.close();
-      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+      if (store.kind === 'file') for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
       throw asStoreError(e, path);
     }
     vault.afterCommit();
@@ -214,19 +213,20 @@ export class Vault {
   }
 
   /** Opens an existing vault, locked. */
-  static open(path: string, options: OpenOptions & VaultContext = {}): Vault {
-    const db = openVaultFile(path, options);
+  static open(path: string, options: StoreOptions & VaultContext = {}): Vault {
+    const store = openStore(path, options);
+    path = store.location;
     try {
-      const id = getMeta(db, 'vault_id');
-      const format = getMeta(db, 'format_version');
+      const id = store.getMeta('vault_id');
+      const format = store.getMeta('format_version');
       if (id === undefined || format === undefined) throw new VaultError('integrity', `${path} is not a vault file or is damaged`);
       if (!/^[0-9a-f]{32}$/.test(id)) throw integrity(`the vault id of ${path} is malformed`);
       if (format !== '1' && format !== String(FORMAT_VERSION)) {
         throw new VaultError('integrity', `the vault at ${path} has format ${format}, which this vault cannot read`);
       }
-      return new Vault(path, db, id, Number(format), options);
+      return new Vault(path, store, id, Number(format), options);
     } catch (e) {
-      db.close();
+      store.close();
       throw asStoreError(e, path);
     }
   }
@@ -238,15 +238,17 @@ export class Vault {
     this.anchorKey = null;
     this.usedKek = null;
     this.auditKeys = [];
-    if (this.db.open) this.db.close();
+    this.store.close();
   }
 
   get unlocked(): boolean {
     return this.dataKey !== null;
   }
 
+  /** The SQLite connection of a file vault (tests reach into it); a PostgreSQL vault has none. */
   get database(): Database {
-    return this.db;
+    if (!(this.store instanceof SqliteStore)) throw new VaultError('usage', 'a PostgreSQL vault has no SQLite database');
+    return this.store.db;
   }
 
   /** The clock this vault was opened with; epoch milliseconds. */
@@ -257,11 +259,11 @@ export class Vault {
   // ---- slots and unlocking ------------------------------------------------------------
 
   slots(): SlotInfo[] {
-    return slots.allSlots(this.db).map(slotInfo);
+    return this.store.allSlots().map(slotInfo);
   }
 
   hasSlot(kind: SlotKind): boolean {
-    return slots.hasSlotKind(this.db, kind);
+    return this.store.hasSlotKind(kind);
   }
 
   /** Tries every passphrase slot. Wrong passphrase: auth-failed, with no hint of why. */
@@ -278,7 +280,7 @@ export class Vault {
 
   /** Unlocks with a keychain slot's KEK, as read from the OS keychain. */
   async unlockWithKeychainKek(slotId: string, kek: Buffer): Promise<void> {
-    const row = slots.slotById(this.db, slotId);
+    const row = this.store.slotById(slotId);
     if (!row || row.kind !== 'keychain') throw new VaultError('not-found', `no keychain slot ${slotId}`);
     const opened = await unlockSlots(this.id, [row], kek, true);
     if (!opened) {
@@ -290,7 +292,7 @@ export class Vault {
 
   /** Whether `kek` opens the keychain slot `slotId`; the vault stays as locked or unlocked as it was. */
   async keychainKekOpens(slotId: string, kek: Buffer): Promise<boolean> {
-    const row = slots.slotById(this.db, slotId);
+    const row = this.store.slotById(slotId);
     if (!row || row.kind !== 'keychain' || kek.length !== 32) return false;
     try {
       const opened = await unlockSlots(this.id, [row], kek, true);
@@ -303,7 +305,7 @@ export class Vault {
   }
 
   private async unlockKind(kind: SlotKind, secret: Buffer): Promise<OpenedSlot> {
-    const rows = slots.slotsOfKind(this.db, kind);
+    const rows = this.store.slotsOfKind(kind);
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);
     const opened = await unlockSlots(this.id, rows, secret, true);
     if (!opened) {
@@ -342,10 +344,10 @@ export class Vault {
     this.seenDataVersion = this.dataVersion();
     this.checkAnchor();
     if (opened.stale && this.format === FORMAT_VERSION) {
-      const row = slots.slotById(this.db, opened.row.id);
+      const row = this.store.slotById(opened.row.id);
       if (row && (row.wrap_format !== FORMAT_VERSION || row.pending)) {
         this.transact(() => {
-          slots.replaceSlot(this.db, sealSlot(this.id, row!, opened.kek, this.requireKey()));
+          this.store.replaceSlot(sealSlot(this.id, row!, opened.kek, this.requireKey()));
           this.changed = true;
           this.record({ op: 'key-update', outcome: 'ok', detail: { slot: row!.id, from: row!.wrap_format === 1 ? 'legacy' : 'pending' } });
         });
@@ -359,7 +361,7 @@ export class Vault {
    * no longer, this vault's). One read transaction: a consistent snapshot while others commit.
    */
   private verifiedKeys(dataKey: Buffer): { auditKeys: AuditKey[]; anchorKey: Buffer } | null {
-    return this.db.transaction(() => {
+    return this.store.read(() => {
       const auditKeys = this.openAuditKeys(dataKey);
       const anchorKey = this.openAnchorKey(dataKey);
       if (!auditKeys || !anchorKey) {
@@ -373,7 +375,7 @@ export class Vault {
         throw e;
       }
       return { auditKeys, anchorKey };
-    })();
+    });
   }
 
   /**
@@ -430,17 +432,17 @@ export class Vault {
   private verifyState(dataKey: Buffer): void {
     // Every read in one (read) transaction, or a nested savepoint inside a write: the slots,
     // the secrets and the record must come from the same commit.
-    this.db.transaction(() => this.verifyStateIn(dataKey))();
+    this.store.read(() => this.verifyStateIn(dataKey));
   }
 
   private verifyStateIn(dataKey: Buffer): void {
-    const all = slots.allSlots(this.db);
+    const all = this.store.allSlots();
     for (const row of all) {
       if (!slotMacOk(this.id, dataKey, row)) throw integrity(`key slot ${row.id} failed its integrity check: it was added or edited without a key`);
     }
-    const state = parseState(getMeta(this.db, 'state'));
+    const state = parseState(this.store.getMeta('state'));
     if (!state) throw integrity('the vault state record is missing or malformed');
-    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, secrets.secretMacs(this.db), grants.grantMacs(this.db)));
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.store.secretMacs(), this.store.grantMacs()));
     if (!macEqual(state.mac, expected)) {
       throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
     }
@@ -450,14 +452,14 @@ export class Vault {
   /** Inside a write transaction that changed secrets or slots: the next state record. */
   private writeState(dataKey: Buffer): void {
     const counter = this.stateCounter + 1;
-    const digest = stateDigest(slots.allSlots(this.db), secrets.secretMacs(this.db), grants.grantMacs(this.db));
-    setMeta(this.db, 'state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
+    const digest = stateDigest(this.store.allSlots(), this.store.secretMacs(), this.store.grantMacs());
+    this.store.setMeta('state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
     this.stateCounter = counter;
     this.changed = false;
   }
 
   private dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.store.dataVersion();
   }
 
   // ---- sealed keys in meta ------------------------------------------------------------
@@ -470,13 +472,13 @@ export class Vault {
         return [from, k.key];
       }),
     );
-    setMeta(this.db, 'audit_keys', sealText(dataKey, list, encodeAad(AUDIT_KEYS_AAD, [this.id])));
+    this.store.setMeta('audit_keys', sealText(dataKey, list, encodeAad(AUDIT_KEYS_AAD, [this.id])));
     wipe(list);
-    setMeta(this.db, 'anchor_key', sealText(dataKey, this.anchorKey!, encodeAad(ANCHOR_KEY_AAD, [this.id])));
+    this.store.setMeta('anchor_key', sealText(dataKey, this.anchorKey!, encodeAad(ANCHOR_KEY_AAD, [this.id])));
   }
 
   private openAuditKeys(dataKey: Buffer): AuditKey[] | null {
-    const text = getMeta(this.db, 'audit_keys');
+    const text = this.store.getMeta('audit_keys');
     const bytes = text === undefined ? null : openText(dataKey, text, encodeAad(AUDIT_KEYS_AAD, [this.id]));
     if (!bytes || bytes.length === 0 || bytes.length % 40 !== 0) return null;
     const keys: AuditKey[] = [];
@@ -488,7 +490,7 @@ export class Vault {
   }
 
   private openAnchorKey(dataKey: Buffer): Buffer | null {
-    const text = getMeta(this.db, 'anchor_key');
+    const text = this.store.getMeta('anchor_key');
     return text === undefined ? null : openText(dataKey, text, encodeAad(ANCHOR_KEY_AAD, [this.id]));
   }
 
@@ -503,7 +505,7 @@ export class Vault {
   }
 
   private auditHeadSeq(): number {
-    return chainStatus(this.db).head?.seq ?? 0;
+    return this.store.chainStatus().head?.seq ?? 0;
   }
 
   /** A legacy (format 1) file where this user has seen an upgraded one: a downgrade. */
@@ -592,37 +594,37 @@ export class Vault {
    */
   private upgrade(opened: OpenedSlot): void {
     const dataKey = opened.dataKey;
-    const legacyAudit = getMeta(this.db, 'audit_key');
+    const legacyAudit = this.store.getMeta('audit_key');
     const auditKey = legacyAudit === undefined ? null : openText(dataKey, legacyAudit, encodeAad('vault/audit-key/v1', [this.id, 1]));
     if (!auditKey) throw integrity('the vault audit key failed its check');
     this.dataKey = dataKey;
     this.auditKeys = [{ fromSeq: 1, key: auditKey }];
     this.anchorKey = randomBytes(32);
     let versions = 0;
-    const all = secrets.allSecrets(this.db);
+    const all = this.store.allSecrets();
     this.seenDataVersion = this.dataVersion();
     try {
       this.transact(() => {
         for (const s of all) {
           const uid = randomBytes(16);
-          for (const v of secrets.versionsOf(this.db, s.id)) {
+          for (const v of this.store.versionsOf(s.id)) {
             const plain = open(dataKey, v.nonce, v.ciphertext, legacyValueAad(this.id, s, v.version));
             if (!plain) throw tampered(s, v.version);
             const sealed = seal(dataKey, plain, valueAad(this.id, uid, v));
             wipe(plain);
-            secrets.setCiphertext(this.db, s.id, v.version, sealed.nonce, sealed.box);
+            this.store.setCiphertext(s.id, v.version, sealed.nonce, sealed.box);
             versions++;
           }
           const row = { ...s, uid };
-          secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, dataKey, row) });
+          this.store.updateSecret({ ...row, mac: secretMac(this.id, dataKey, row) });
         }
-        for (const row of slots.allSlots(this.db)) {
+        for (const row of this.store.allSlots()) {
           const fresh = row.id === opened.row.id ? sealSlot(this.id, row, opened.kek, dataKey) : { ...row, key_mac: slotMac(this.id, dataKey, row) };
-          slots.replaceSlot(this.db, fresh);
+          this.store.replaceSlot(fresh);
         }
-        deleteMeta(this.db, 'audit_key');
+        this.store.deleteMeta('audit_key');
         this.writeSealedKeys(dataKey);
-        setMeta(this.db, 'format_version', String(FORMAT_VERSION));
+        this.store.setMeta('format_version', String(FORMAT_VERSION));
         this.format = FORMAT_VERSION;
         this.changed = true;
         this.record({ op: 'upgrade', outcome: 'ok', detail: { from: 1, to: FORMAT_VERSION, secrets: all.length, versions } });
@@ -643,7 +645,7 @@ export class Vault {
     const family: PassphraseKdf = spec.name === 'scrypt' ? 'scrypt' : 'pbkdf2';
     const { row: fresh, kek } = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
     this.transact(() => {
-      slots.replaceSlot(this.db, fresh);
+      this.store.replaceSlot(fresh);
       this.changed = true;
       this.record({ op: 'kdf-upgrade', outcome: 'ok', detail: { slot: row.id, from: `${row.kdf} ${row.kdf_params}`, to: `${fresh.kdf} ${fresh.kdf_params}` } });
     });
@@ -666,25 +668,25 @@ export class Vault {
   /** Stores a slot (new or replaced) inside transact(); its MAC is recomputed under the held key. */
   saveSlot(row: SlotRow, replace: boolean): void {
     const fresh = { ...row, key_mac: slotMac(this.id, this.requireKey(), row) };
-    if (replace) slots.replaceSlot(this.db, fresh);
-    else slots.insertSlot(this.db, fresh);
+    if (replace) this.store.replaceSlot(fresh);
+    else this.store.insertSlot(fresh);
     this.changed = true;
   }
 
   /** Stores a slot exactly as given (rotate --master: its MAC is already under the new key). */
   replaceSlotRow(row: SlotRow): void {
-    slots.replaceSlot(this.db, row);
+    this.store.replaceSlot(row);
     this.changed = true;
   }
 
   removeSlotRow(id: string): void {
-    slots.deleteSlot(this.db, id);
+    this.store.deleteSlot(id);
     this.changed = true;
   }
 
   /** The slot rows (for the keyring operations; no key material leaves the keyring). */
   slotRows(kind?: SlotKind): SlotRow[] {
-    return kind === undefined ? slots.allSlots(this.db) : slots.slotsOfKind(this.db, kind);
+    return kind === undefined ? this.store.allSlots() : this.store.slotsOfKind(kind);
   }
 
   /**
@@ -694,14 +696,14 @@ export class Vault {
    * write the state record under the new key.
    */
   rekey(newKey: Buffer): { nextAuditKey: AuditKey } {
-    for (const s of secrets.allSecrets(this.db)) secrets.updateSecret(this.db, { ...s, mac: secretMac(this.id, newKey, s) });
-    for (const g of grants.allGrants(this.db)) grants.updateGrant(this.db, { ...g, mac: grantMac(this.id, newKey, g) });
+    for (const s of this.store.allSecrets()) this.store.updateSecret({ ...s, mac: secretMac(this.id, newKey, s) });
+    for (const g of this.store.allGrants()) this.store.updateGrant({ ...g, mac: grantMac(this.id, newKey, g) });
     const next: AuditKey = { fromSeq: this.auditHeadSeq() + 1, key: randomBytes(32) };
     const previous = this.auditKeys;
     this.auditKeys = [...previous, next];
     this.writeSealedKeys(newKey);
     this.auditKeys = previous;
-    retagHead(this.db, next.key, this.id);
+    this.store.retagHead(next.key, this.id);
     this.changed = true;
     this.writeState(newKey);
     return { nextAuditKey: next };
@@ -755,9 +757,10 @@ export class Vault {
     const key = this.auditKeys[this.auditKeys.length - 1];
     if (!key) throw new VaultError('locked', 'the vault is locked');
     try {
-      if (this.usedSlot) slots.touchSlot(this.db, this.usedSlot, this.now());
-      appendAudit(this.db, key.key, this.id, entry, this.actor, this.now());
+      if (this.usedSlot) this.store.touchSlot(this.usedSlot, this.now());
+      this.store.appendAudit(key.key, this.id, entry, this.actor, this.now());
     } catch (e) {
+      if (unreachable(e)) throw e;
       // Fail closed (SPEC §10): the caller's transaction rolls back, so nothing is changed or released.
       const what = entry.name ? `${entry.op} ${formatRef({ ns: entry.ns ?? '', name: entry.name })}` : entry.op;
       const reason = (e as Error).message ?? String(e);
@@ -778,7 +781,7 @@ export class Vault {
     const entry = { op: 'unlock', outcome: 'denied', detail: { method } } as const;
     try {
       if (this.auditKeys.length > 0) this.transact(() => this.record(entry));
-      else appendPending(this.db, entry, this.actor, this.now());
+      else this.store.appendPending(entry, this.actor, this.now());
     } catch {
       // deliberately ignored: see above
     }
@@ -786,13 +789,13 @@ export class Vault {
 
   /** Every matching audit entry, oldest first; needs no key (entries hold no values). */
   auditLog(filter: AuditFilter = {}): AuditRecord[] {
-    return queryAudit(this.db, filter);
+    return this.store.queryAudit(filter);
   }
 
   /** Checks the whole audit chain under the audit keys; reads only. */
   verifyAudit(): AuditVerification {
     if (this.auditKeys.length === 0) throw new VaultError('locked', 'the vault is locked');
-    return verifyChain(this.db, this.auditKeys, this.id);
+    return this.store.verifyChain(this.auditKeys, this.id);
   }
 
   /**
@@ -812,11 +815,11 @@ export class Vault {
     // written before the value is released); a power cut can lose the entries of reads made
     // since the last checkpoint or change (docs/security.md, "What a power cut can lose").
     const read = READ_OPS.has(entry.op);
-    if (read) this.db.pragma('synchronous = NORMAL');
+    if (read) this.store.relaxedCommits(true);
     try {
       return this.auditedIn(entry, fn, discard);
     } finally {
-      if (read && this.db.open) this.db.pragma('synchronous = FULL');
+      if (read && this.store.isOpen) this.store.relaxedCommits(false);
     }
   }
 
@@ -825,12 +828,13 @@ export class Vault {
       const changedBefore = this.changed;
       let out: T;
       try {
-        out = this.db.transaction(() => fn(entry))();
+        out = this.store.savepoint(() => fn(entry));
       } catch (e) {
         this.changed = changedBefore;
         if (e instanceof Unrecorded) return new Refusal(e.error);
         const outcome = e instanceof VaultError ? OUTCOME_OF[e.code] : undefined;
-        if (outcome === undefined) throw e;
+        // A store that cannot be reached cannot record a refusal either.
+        if (outcome === undefined || unreachable(e)) throw e;
         this.record({ ...entry, outcome });
         return new Refusal(e as VaultError);
       }
@@ -848,7 +852,7 @@ export class Vault {
   transact<T>(fn: () => T | Refusal): T {
     let out: T | Refusal;
     try {
-      out = immediate(this.db, () => {
+      out = this.store.write(() => {
         this.checkCurrent();
         const result = fn();
         if (this.changed) this.writeState(this.requireKey());
@@ -868,8 +872,8 @@ export class Vault {
   /** What the file lists; while locked it is what the file says, unverified (docs/security.md). */
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
-    return secrets
-      .currentSecrets(this.db, options.ns ?? null)
+    return this.store
+      .currentSecrets(options.ns ?? null)
       .filter((r) => options.prefix === undefined || r.name.startsWith(options.prefix))
       .map((r) => ({
         ns: r.ns,
@@ -888,7 +892,7 @@ export class Vault {
   history(ref: SecretRef): { removed: boolean; versions: VersionInfo[] } {
     const secret = this.findSecret(ref, true);
     if (!secret) throw notFound(ref);
-    const rows = secrets.versionsOf(this.db, secret.id);
+    const rows = this.store.versionsOf(secret.id);
     return {
       removed: secret.removed_at !== null,
       versions: rows.map((v) => ({
@@ -911,7 +915,7 @@ export class Vault {
         if (!secret) throw new Unrecorded(notFound(ref));
         const version = options.version ?? secret.current_version;
         entry.version = version;
-        const row = secrets.findVersion(this.db, secret.id, version);
+        const row = this.store.findVersion(secret.id, version);
         // The current version's row gone while the record (under its MAC) names it: tampering.
         if (!row) throw options.version === undefined ? tampered(ref, version) : notFoundVersion(ref, version);
         if (row.expires_at !== null && row.expires_at <= this.now() && !options.allowExpired) throw expired(ref, row.expires_at);
@@ -943,7 +947,7 @@ export class Vault {
     return this.audited({ op: 'rollback', ns: ref.ns, name: ref.name, version }, (entry) => {
       const secret = this.findSecret(ref, true);
       if (!secret) throw new Unrecorded(notFound(ref));
-      const row = secrets.findVersion(this.db, secret.id, version);
+      const row = this.store.findVersion(secret.id, version);
       if (!row) throw new Unrecorded(notFoundVersion(ref, version));
       const value = this.openVersion(secret, row);
       if (!value) throw tampered(ref, version);
@@ -967,7 +971,7 @@ export class Vault {
     return this.audited({ op: 'rotate', ns: ref.ns, name: ref.name, detail: options.detail ?? null }, (entry) => {
       const secret = this.findSecret(ref, false);
       if (!secret) throw new Unrecorded(notFound(ref));
-      const current = secrets.findVersion(this.db, secret.id, secret.current_version);
+      const current = this.store.findVersion(secret.id, secret.current_version);
       const now = this.now();
       let expiresAt = options.expiresAt ?? null;
       if (options.expiresAt === undefined && current && current.expires_at !== null) expiresAt = now + Math.max(0, current.expires_at - current.created_at);
@@ -987,28 +991,22 @@ export class Vault {
       const secret = this.findSecret(ref, true);
       if (!secret || (secret.removed_at !== null && !options.purge)) throw new Unrecorded(notFound(ref));
       entry.version = secret.current_version;
-      const count = secrets.countVersionsOf(this.db, secret.id);
+      const count = this.store.countVersionsOf(secret.id);
       const now = this.now();
       const row: SecretRow = { ...secret, removed_at: now, updated_at: now };
       if (options.purge) {
-        secrets.deleteVersions(this.db, secret.id);
+        this.store.deleteVersions(secret.id);
         row.uid = randomBytes(16);
         row.expires_at = null;
         row.description = null;
       }
-      secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, key, row) });
+      this.store.updateSecret({ ...row, mac: secretMac(this.id, key, row) });
       this.changed = true;
       return { versions: count };
     });
     // The zeroed pages sit in the WAL until a checkpoint; while another process holds the file
     // open none happens at close, and vault.db would keep the purged ciphertexts. Best effort.
-    if (options.purge) {
-      try {
-        this.db.pragma('wal_checkpoint(TRUNCATE)');
-      } catch {
-        // deferred, as above
-      }
-    }
+    if (options.purge) this.store.scrub(); // best effort: deferred otherwise, as above
     return result;
   }
 
@@ -1027,7 +1025,7 @@ export class Vault {
           hint: `run vault edit ${formatRef(ref)} again`,
         });
       }
-      const current = secrets.findVersion(this.db, secret.id, secret.current_version);
+      const current = this.store.findVersion(secret.id, secret.current_version);
       const now = this.now();
       const expiresAt = current && current.expires_at !== null ? now + Math.max(0, current.expires_at - current.created_at) : null;
       entry.version = this.storeVersion(ref, secret, value, { force: true, expiresAt, origin: 'edit' }, now);
@@ -1053,7 +1051,7 @@ export class Vault {
       if (clash) throw new Unrecorded(clash);
       entry.version = secret.current_version;
       const row: SecretRow = { ...secret, ns: to.ns, name: to.name, updated_at: this.now() };
-      secrets.updateSecret(this.db, { ...row, mac: secretMac(this.id, key, row) });
+      this.store.updateSecret({ ...row, mac: secretMac(this.id, key, row) });
       this.changed = true;
       return { version: secret.current_version };
     });
@@ -1067,7 +1065,7 @@ export class Vault {
    * never served.
    */
   findSecret(ref: SecretRef, includeRemoved: boolean, tombstones = false): SecretRow | undefined {
-    return this.checkSecret(secrets.findSecret(this.db, ref.ns, ref.name), includeRemoved, tombstones);
+    return this.checkSecret(this.store.findSecret(ref.ns, ref.name), includeRemoved, tombstones);
   }
 
   /** findSecret's checks on a row already read (import reads a namespace's rows at once). */
@@ -1077,18 +1075,18 @@ export class Vault {
       throw integrity(`secret ${formatRef(row)} failed its integrity check: its record was edited or rolled back`);
     }
     if (row.removed_at !== null && !includeRemoved) return undefined;
-    if (row.removed_at !== null && !tombstones && secrets.countVersionsOf(this.db, row.id) === 0) return undefined;
+    if (row.removed_at !== null && !tombstones && this.store.countVersionsOf(row.id) === 0) return undefined;
     return row;
   }
 
   /** The names of a namespace's current secrets, as the file lists them (unchecked: for checks before unlocking). */
   currentNames(ns: string): string[] {
-    return secrets.currentNames(this.db, ns);
+    return this.store.currentNames(ns);
   }
 
   /** Every row of a namespace by name, unchecked: pass each through checkSecret before use. */
   namespaceRows(ns: string): Map<string, SecretRow> {
-    return secrets.secretsOfNamespace(this.db, ns);
+    return this.store.secretsOfNamespace(ns);
   }
 
   /**
@@ -1096,7 +1094,7 @@ export class Vault {
    * each secret's MAC checked when a key is held (as currentSecrets).
    */
   currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
-    const rows = secrets.currentWithVersions(this.db, ns);
+    const rows = this.store.currentWithVersions(ns);
     if (this.dataKey && this.format === FORMAT_VERSION) {
       for (const { secret } of rows) {
         if (!secretMacOk(this.id, this.dataKey, secret)) throw integrity(`secret ${formatRef(secret)} failed its integrity check: its record was edited or rolled back`);
@@ -1107,7 +1105,7 @@ export class Vault {
 
   /** A namespace's current secrets, by name; each one's MAC checked when a key is held. */
   currentSecrets(ns: string): SecretRow[] {
-    const rows = secrets.currentSecrets(this.db, ns);
+    const rows = this.store.currentSecrets(ns);
     if (this.dataKey && this.format === FORMAT_VERSION) {
       for (const row of rows) {
         if (!secretMacOk(this.id, this.dataKey, row)) throw integrity(`secret ${formatRef(row)} failed its integrity check: its record was edited or rolled back`);
@@ -1118,7 +1116,7 @@ export class Vault {
 
   /** One stored version of a secret, or undefined. */
   findVersion(secretId: number, version: number): VersionRow | undefined {
-    return secrets.findVersion(this.db, secretId, version);
+    return this.store.findVersion(secretId, version);
   }
 
   /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
@@ -1159,11 +1157,11 @@ export class Vault {
     let id: number;
     if (secret) {
       id = secret.id;
-      secrets.updateSecret(this.db, { ...row, id, mac: rowMac });
+      this.store.updateSecret({ ...row, id, mac: rowMac });
     } else {
-      id = secrets.insertSecret(this.db, { ...row, mac: rowMac });
+      id = this.store.insertSecret({ ...row, mac: rowMac });
     }
-    secrets.insertVersion(this.db, { ...v, secret_id: id, nonce: sealed.nonce, ciphertext: sealed.box });
+    this.store.insertVersion({ ...v, secret_id: id, nonce: sealed.nonce, ciphertext: sealed.box });
     this.changed = true;
     return version;
   }
@@ -1175,7 +1173,7 @@ export class Vault {
    * rolled-back row is refused (integrity), never used.
    */
   grantRow(name: string): GrantRow | undefined {
-    const row = grants.findGrant(this.db, name);
+    const row = this.store.findGrant(name);
     if (row && this.dataKey && !grantMacOk(this.id, this.dataKey, row)) {
       throw integrity(`grant ${name} failed its integrity check: its record was edited or rolled back`);
     }
@@ -1184,7 +1182,7 @@ export class Vault {
 
   /** Every grant, by name; each one's MAC checked when a key is held. */
   grantRows(): GrantRow[] {
-    const rows = grants.allGrants(this.db);
+    const rows = this.store.allGrants();
     if (this.dataKey) for (const row of rows) if (!grantMacOk(this.id, this.dataKey, row)) throw integrity(`grant ${row.name} failed its integrity check: its record was edited or rolled back`);
     return rows;
   }
@@ -1195,29 +1193,30 @@ export class Vault {
     this.changed = true;
     if (row.id === 0) {
       const { id: _id, ...rest } = fresh;
-      return grants.insertGrant(this.db, rest);
+      return this.store.insertGrant(rest);
     }
-    grants.updateGrant(this.db, fresh);
+    this.store.updateGrant(fresh);
     return row.id;
   }
 
   /** Deletes a grant inside transact(). */
   deleteGrantRow(id: number): void {
     this.requireKey();
-    grants.deleteGrant(this.db, id);
+    this.store.deleteGrant(id);
     this.changed = true;
   }
 
   /** Counts and facts for `vault status`; needs no key. */
   status(): VaultStatus {
-    const c = secrets.counts(this.db);
-    const chain = chainStatus(this.db);
-    const created = getMeta(this.db, 'created_at');
+    const c = this.store.counts();
+    const chain = this.store.chainStatus();
+    const created = this.store.getMeta('created_at');
     return {
       path: this.path,
       vaultId: this.id,
       formatVersion: this.format,
-      schemaVersion: SCHEMA_VERSION,
+      store: this.store.kind,
+      schemaVersion: this.store.schemaVersion,
       createdAt: created ? Number(created) : null,
       slots: this.slots(),
       secrets: c.secrets,
@@ -1232,6 +1231,8 @@ export class Vault {
 
 export interface VaultStatus {
   path: string;
+  /** `file` (SQLite) or `postgres` */
+  store: 'file' | 'postgres';
   vaultId: string;
   formatVersion: number;
   schemaVersion: number;
@@ -1269,6 +1270,11 @@ function slotInfo(row: SlotRow): SlotInfo {
     lastUsedAt: row.last_used_at,
     state: row.wrap_format === 1 ? 'legacy' : row.pending ? 'pending' : 'sealed',
   };
+}
+
+/** A store's connection failure (src/store/pg/bridge.ts): never a refusal to record. */
+function unreachable(e: unknown): boolean {
+  return e instanceof VaultError && e.details?.server === 'unreachable';
 }
 
 export function checkValueSize(value: Buffer): void {

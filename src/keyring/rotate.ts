@@ -4,7 +4,6 @@ import { VaultError } from '../core/errors.js';
 import { forgetSecretMacKey, valueAad } from '../core/integrity.js';
 import { formatRef } from '../core/names.js';
 import type { Vault } from '../core/vault.js';
-import * as secrets from '../store/secrets.js';
 import { appendLink, integrity, rewrapLegacy, sealSlot, slotMacOk } from './keyring.js';
 import type { AuditKey } from '../audit/log.js';
 
@@ -39,7 +38,7 @@ export type RotationProgress = (done: number, total: number) => void;
 export function rotateMasterKey(vault: Vault, progress?: RotationProgress): MasterRotation {
   const oldKey = vault.requireKey();
   const newKey = randomBytes(32);
-  const db = vault.database;
+  const store = vault.store;
   const used = vault.unlockedSlot();
   let next: AuditKey | undefined;
   let result: Omit<MasterRotation, 'checkpointed'>;
@@ -53,12 +52,12 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
           });
         }
       }
-      const keys = secrets.allVersionKeys(db);
-      const owners = new Map(secrets.allSecrets(db).map((s) => [s.id, s]));
+      const keys = store.allVersionKeys();
+      const owners = new Map(store.allSecrets().map((s) => [s.id, s]));
       let done = 0;
       for (const k of keys) {
         const owner = owners.get(k.secret_id)!;
-        const row = secrets.findVersion(db, k.secret_id, k.version)!;
+        const row = store.findVersion(k.secret_id, k.version)!;
         const aad = owner.uid ? valueAad(vault.id, owner.uid, row) : null;
         const plain = aad ? open(oldKey, row.nonce, row.ciphertext, aad) : null;
         if (!plain) {
@@ -68,7 +67,7 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
         }
         try {
           const { nonce, box } = seal(newKey, plain, aad!);
-          secrets.setCiphertext(db, k.secret_id, k.version, nonce, box);
+          store.setCiphertext(k.secret_id, k.version, nonce, box);
         } finally {
           wipe(plain);
         }
@@ -107,13 +106,7 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
   vault.adoptKeys(newKey, next!);
   // The rotation has committed; a checkpoint that cannot finish now (another process is
   // reading) is reported, not thrown: the next checkpoint completes it.
-  let checkpointed = false;
-  try {
-    const [cp] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    checkpointed = cp !== undefined && cp.busy === 0 && cp.log === cp.checkpointed;
-  } catch {
-    checkpointed = false;
-  }
+  const checkpointed = store.scrub();
   return { ...result, checkpointed };
 }
 

@@ -12,9 +12,10 @@ import { PASSPHRASE, tempDir } from './cli.js';
  * state directory for the rollback anchor (XDG_STATE_HOME), unless `anchors` names the
  * anchors directory to use instead (then env sets no XDG_STATE_HOME).
  */
-export async function cheapVault(options: { anchors?: string } = {}): Promise<{ dir: string; path: string; state: string; anchors: string; masterKey: string; env: Record<string, string>; cleanup: () => void }> {
+export async function cheapVault(options: { anchors?: string; location?: string } = {}): Promise<{ dir: string; path: string; state: string; anchors: string; masterKey: string; env: Record<string, string>; cleanup: () => void }> {
   const { dir, cleanup } = tempDir();
-  const path = join(dir, 'vault', 'vault.db');
+  // `location`: another store's vault (a postgres:// URL) instead of a file in the temp directory
+  const path = options.location ?? join(dir, 'vault', 'vault.db');
   const state = join(dir, 'state');
   mkdirSync(state, { mode: 0o700 });
   const anchors = options.anchors ?? join(state, 'vault', 'anchors');

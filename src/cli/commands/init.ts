@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { storeExists } from '../../store/open-store.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { VaultError } from '../../core/errors.js';
@@ -22,7 +22,7 @@ export function register(program: Command, io: IO): void {
       const path = s.vaultPath;
       void s.ns; // a bad VAULT_NS / --ns fails before the vault is created
       // Refused before anyone types a passphrase twice or waits for the KDF; creation re-checks (O_EXCL).
-      if (existsSync(path)) {
+      if (storeExists(path)) {
         throw new VaultError('exists', `a vault already exists at ${path}`, { hint: 'use it, or choose another path with --vault' });
       }
       let passphrase = passphraseFromEnv(s.env.VAULT_PASSPHRASE, s.env.VAULT_PASSPHRASE_FILE);
@@ -51,8 +51,8 @@ export function register(program: Command, io: IO): void {
             s.warn(`${e.message}; the vault was created without it (vault keychain enable adds it later)`);
           }
         }
-        if (s.json) s.outJson({ path, vaultId: vault.id, kdf: opts.kdf === 'scrypt' ? 'scrypt' : 'pbkdf2-sha256', keychain });
-        else s.info(`created vault ${path}${keychain ? `; the ${keychainName()} unlocks it on this login` : ''}`);
+        if (s.json) s.outJson({ path: vault.path, vaultId: vault.id, kdf: opts.kdf === 'scrypt' ? 'scrypt' : 'pbkdf2-sha256', keychain });
+        else s.info(`created vault ${vault.path}${keychain ? `; the ${keychainName()} unlocks it on this login` : ''}`);
       } finally {
         vault.close();
       }

@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { VaultError } from '../../core/errors.js';
@@ -107,10 +106,10 @@ async function rotateMaster(s: Session): Promise<void> {
       // A session of this vault (whether or not it unlocked this run) would hold a key that no
       // longer opens it: it takes the new one (docs/security.md, "Sessions").
       if (s.sessionsAllowed) {
-        const { refreshSession } = await import('../../agent/client.js');
+        const { refreshSession, sessionPath } = await import('../../agent/client.js');
         const newKey = vault.dataKeyCopy();
         try {
-          updated = await refreshSession(s.env, vault.id, realpathSync(vault.path), oldKey, newKey);
+          updated = await refreshSession(s.env, vault.id, sessionPath(vault.path), oldKey, newKey);
         } finally {
           newKey.fill(0);
         }

@@ -4,7 +4,6 @@ import { isoTime } from '../../core/time.js';
 import type { IO } from '../io.js';
 import { printable } from '../output.js';
 import { Session } from '../session.js';
-import { realpathSync } from 'node:fs';
 
 export function register(program: Command, io: IO): void {
   program
@@ -20,6 +19,7 @@ export function register(program: Command, io: IO): void {
       if (s.json) {
         s.outJson({
           path: st.path,
+          ...(st.store === 'postgres' ? { store: st.store } : {}),
           vaultId: st.vaultId,
           formatVersion: st.formatVersion,
           schemaVersion: st.schemaVersion,
@@ -36,6 +36,7 @@ export function register(program: Command, io: IO): void {
       }
       const lines = [
         `path:      ${st.path}`,
+        ...(st.store === 'postgres' ? ['store:     postgres'] : []),
         `vault id:  ${st.vaultId}`,
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
         `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,
@@ -92,7 +93,7 @@ export function formatSpan(ms: number): string {
 /** The session line of `vault status` (asks the agent for its timeouts; never for the key). */
 async function sessionState(s: Session, vaultId: string, path: string): Promise<{ text: string; json: Record<string, unknown> }> {
   if (!s.sessionsAllowed) return { text: 'off (--no-session or VAULT_SESSION)', json: { state: 'off' } };
-  const { sessionStatus } = await import('../../agent/client.js');
+  const { sessionPath, sessionStatus } = await import('../../agent/client.js');
   const r = await sessionStatus(s.env);
   if (!r.status) {
     if (r.reach.kind === 'untrusted') return { text: `refused: ${r.reach.path} ${r.reach.why}`, json: { state: 'refused', reason: `${r.reach.path} ${r.reach.why}` } };
@@ -100,7 +101,7 @@ async function sessionState(s: Session, vaultId: string, path: string): Promise<
   }
   let real = path;
   try {
-    real = realpathSync(path);
+    real = sessionPath(path);
   } catch {
     // the path as given
   }

@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import { VaultError } from '../../core/errors.js';
 import { isoTime, parseDuration } from '../../core/time.js';
@@ -30,7 +29,7 @@ export function register(program: Command, io: IO): void {
       const idleMs = parseDuration(flags.idle);
       // Loaded here only: child_process is no business of `vault get`.
       const { endRunning, startAgent, untrustedError } = await import('../../agent/start.js');
-      const { ask, locate } = await import('../../agent/client.js');
+      const { ask, locate, sessionPath } = await import('../../agent/client.js');
       // A directory or socket that cannot be trusted is refused before anyone types a passphrase.
       const where = locate(s.env);
       if (where.kind === 'untrusted') throw untrustedError(where.path, where.why);
@@ -38,7 +37,7 @@ export function register(program: Command, io: IO): void {
         // Never from the session itself: renewing a session from its own key would let the
         // absolute timeout be extended without the passphrase or a key.
         const method = await s.unlock(vault, { session: false });
-        const realPath = realpathSync(vault.path);
+        const realPath = sessionPath(vault.path);
         const previous = await endRunning(s.env);
         const key = vault.dataKeyCopy();
         let pid: number;

@@ -1,0 +1,580 @@
+import { bodyFor, entryMac, GENESIS_MAC, headIsAuthentic, headTag, HEAD_META, isFailedUnlock, NEXT_SEQ_META, parseHead, parseNextSeq, type AuditEntry, type AuditKey, type AuditRow } from '../../audit/log.js';
+import { BULK_OPS, filterExpanded, toRecord, type AuditFilter, type AuditRecord } from '../../audit/query.js';
+import { verifyRows, type AuditVerification } from '../../audit/verify.js';
+import type { Actor } from '../../audit/actor.js';
+import { VaultError } from '../../core/errors.js';
+import type { GrantRow } from '../grants.js';
+import type { SecretRow, VersionRow } from '../secrets.js';
+import type { SlotKind, SlotRow } from '../slots.js';
+import type { Store } from '../store.js';
+import { PgError, SyncPg } from './bridge.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './schema.js';
+import type { Statement } from './worker.js';
+
+/** What a `postgres://` vault location says: the connection, the vault's name and schema. */
+export interface PgLocation {
+  /** the connection string handed to `pg` (the `vault` parameter removed) */
+  connection: string;
+  /** the vault's name (`?vault=NAME`, default `default`) */
+  name: string;
+  /** its schema: `vault_<name>` */
+  schema: string;
+  /** the location without a password: messages, status and the rollback anchor use it */
+  display: string;
+}
+
+const NAME = /^[a-z0-9_]{1,48}$/;
+
+/** Parses `postgres://[user[:password]@]host[:port]/db[?vault=NAME&…]`; usage error when the name is bad. */
+export function parsePgLocation(url: string): PgLocation {
+  let name = 'default';
+  const connection = url.replace(/([?&])vault=([^&]*)(&?)/, (_m, pre: string, value: string, post: string) => {
+    name = decodeURIComponent(value);
+    return post ? pre : '';
+  }).replace(/[?&]$/, '');
+  if (!NAME.test(name)) {
+    throw new VaultError('usage', `the vault name ${JSON.stringify(name)} in the URL is not valid`, { hint: 'a vault name is 1 to 48 of a-z, 0-9 and _ (?vault=team)' });
+  }
+  const noPassword = connection.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1@').replace(/([?&])password=[^&]*/gi, '$1password=***');
+  const display = `${noPassword}${noPassword.includes('?') ? '&' : '?'}vault=${name}`;
+  return { connection, name, schema: `vault_${name}`, display };
+}
+
+const SLOT_COLUMNS = 'id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending';
+const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
+const GRANT_COLUMNS = 'id, name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac';
+const VERSION_COLUMNS = 'secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at';
+const AUDIT_COLUMNS = 'seq, at, op, ns, name, version, outcome, actor_user, actor_pid, actor_parent, detail, mac';
+
+/**
+ * A vault in PostgreSQL (docs/security.md: the server is the "file writer" of the threat
+ * model; every row it returns is checked by the core, as a file's are). One connection, owned
+ * by a worker thread (bridge.ts). Every write transaction first takes a transaction-level
+ * advisory lock of this vault, so writers (and the audit chain's appends) are serialised and
+ * each sees the last commit (READ COMMITTED after the lock); reads run in REPEATABLE READ, one
+ * snapshot. Statements whose result is not needed inside a transaction are queued and sent
+ * with the next one that is, saving a thread hop each.
+ */
+export class PgStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly location: string;
+  schemaVersion = PG_SCHEMA_VERSION;
+  private readonly pg: SyncPg;
+  private depth = 0;
+  private savepoints = 0;
+  /** how many times the queue was sent (a savepoint knows whether its statements left) */
+  private flushes = 0;
+  private queued: Statement[] = [];
+  private version = -1;
+  private open = true;
+  /** a store made by create(): the first write checks that no vault was made meanwhile */
+  private creating = false;
+
+  private constructor(readonly where: PgLocation) {
+    this.location = where.display;
+    this.pg = new SyncPg(where.display);
+    try {
+      this.pg.connect(where.connection);
+    } catch (e) {
+      this.pg.close();
+      if (e instanceof PgError) {
+        throw new VaultError('error', `cannot connect to the vault server at ${where.display}: ${e.message}`, {
+          hint: 'check the user, the password (PGPASSWORD or ~/.pgpass) and the server\'s pg_hba.conf',
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** An existing vault; not-initialized when the database has none of that name. */
+  static open(url: string): PgStore {
+    const store = new PgStore(parsePgLocation(url));
+    try {
+      const [exists] = store.q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`"${store.where.schema}".schema_migrations`]);
+      if (!exists?.ok) throw store.missing();
+      store.migrate();
+      if (store.getMeta('vault_id') === undefined) throw store.missing();
+      return store;
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  /** Whether the vault is there (its tables and its id); a server that cannot be reached is an error. */
+  static exists(url: string): boolean {
+    try {
+      PgStore.open(url).close();
+      return true;
+    } catch (e) {
+      if (e instanceof VaultError && e.code === 'not-initialized') return false;
+      throw e;
+    }
+  }
+
+  /** The tables of a new vault (migrated); `exists` when the vault is there already. */
+  static create(url: string): PgStore {
+    const store = new PgStore(parsePgLocation(url));
+    try {
+      store.migrate();
+      if (store.getMeta('vault_id') !== undefined) throw store.exists();
+      store.creating = true;
+      return store;
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  private missing(): VaultError {
+    return new VaultError('not-initialized', `no vault at ${this.location}`, { hint: `create one with: vault init --vault '${this.location}'` });
+  }
+
+  private exists(): VaultError {
+    return new VaultError('exists', `a vault already exists at ${this.location}`, { hint: 'use it, or choose another name with ?vault=NAME' });
+  }
+
+  /**
+   * Creates the schema or brings it to this binary's version, under the vault's lock (two
+   * first runs at once migrate once). A schema newer than this binary is refused, untouched.
+   */
+  private migrate(): void {
+    const schema = `"${this.where.schema}"`;
+    const check = (): number => {
+      const [row] = this.q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${schema}.schema_migrations`]);
+      if (!row?.ok) return 0;
+      const [v] = this.q(`SELECT COALESCE(MAX(version), 0) AS v FROM ${schema}.schema_migrations`);
+      const version = Number(v?.v ?? 0);
+      if (version > PG_SCHEMA_VERSION) {
+        throw new VaultError('integrity', `the vault at ${this.location} has schema version ${version}, newer than this vault (${PG_SCHEMA_VERSION})`, {
+          hint: 'upgrade vault to open this vault',
+        });
+      }
+      return version;
+    };
+    if (check() === PG_SCHEMA_VERSION) {
+      this.q(`SET search_path TO ${schema}`);
+      return;
+    }
+    this.run([{ sql: 'BEGIN' }, this.lockStatement()]);
+    try {
+      this.run([{ sql: `CREATE SCHEMA IF NOT EXISTS ${schema}` }, { sql: `SET LOCAL search_path TO ${schema}` }, { sql: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)` }]);
+      const from = check();
+      for (let v = from; v < PG_SCHEMA_VERSION; v++) {
+        this.run([{ sql: PG_MIGRATIONS[v]! }, { sql: 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', params: [v + 1, Date.now()] }]);
+      }
+      this.run([{ sql: 'COMMIT' }]);
+    } catch (e) {
+      this.rollbackQuietly();
+      throw e;
+    }
+    this.q(`SET search_path TO ${schema}`);
+  }
+
+  private lockStatement(): Statement {
+    // Two keys: a class for vault's locks, and the vault's schema (one lock per vault).
+    return { sql: 'SELECT pg_advisory_xact_lock(7411, hashtext($1))', params: [this.where.schema] };
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.pg.close();
+  }
+
+  // ---- the wire ---------------------------------------------------------------------------
+
+  private run(statements: Statement[]): Array<Record<string, unknown>>[] {
+    try {
+      return this.pg.run(statements);
+    } catch (e) {
+      if (e instanceof PgError) {
+        throw new VaultError('error', `the vault server at ${this.location} refused a statement: ${e.message}`, {
+          hint: 'nothing was changed; the vault\'s tables may have been altered on the server',
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** One statement whose rows are needed now; sends the queued ones first. */
+  private q(sql: string, params?: unknown[]): Array<Record<string, unknown>> {
+    const batch = [...this.queued, { sql, params }];
+    this.queued = [];
+    this.flushes++;
+    const out = this.run(batch);
+    return out[out.length - 1]!;
+  }
+
+  /** A statement whose result is not needed: queued inside a transaction, else run now. */
+  private exec(sql: string, params?: unknown[]): void {
+    if (this.depth > 0) this.queued.push({ sql, params });
+    else this.run([{ sql, params }]);
+  }
+
+  private rollbackQuietly(): void {
+    this.queued = [];
+    try {
+      this.pg.run([{ sql: 'ROLLBACK' }]);
+    } catch {
+      // the connection is gone: the server rolls the transaction back
+    }
+  }
+
+  // ---- transactions -----------------------------------------------------------------------
+
+  write<T>(fn: () => T): T {
+    if (this.depth > 0) return this.savepoint(fn);
+    const [, , ver] = this.run([{ sql: 'BEGIN' }, this.lockStatement(), { sql: 'SELECT n FROM changes' }]);
+    this.version = Number(ver![0]!.n);
+    this.depth = 1;
+    try {
+      if (this.creating) {
+        if (this.getMeta('vault_id') !== undefined) throw this.exists();
+        this.creating = false;
+      }
+      const out = fn();
+      const batch = [...this.queued, { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: 'COMMIT' }];
+      this.queued = [];
+      const res = this.run(batch);
+      this.version = Number(res[res.length - 2]![0]!.n);
+      return out;
+    } catch (e) {
+      this.rollbackQuietly();
+      throw e;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  read<T>(fn: () => T): T {
+    if (this.depth > 0) return this.savepoint(fn);
+    const [, ver] = this.run([{ sql: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' }, { sql: 'SELECT n FROM changes' }]);
+    this.version = Number(ver![0]!.n);
+    this.depth = 1;
+    try {
+      const out = fn();
+      this.run([...this.queued, { sql: 'COMMIT' }]);
+      this.queued = [];
+      return out;
+    } catch (e) {
+      this.rollbackQuietly();
+      throw e;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  savepoint<T>(fn: () => T): T {
+    if (this.depth === 0) return this.write(fn);
+    const name = `s${++this.savepoints}`;
+    const mark = this.queued.length;
+    const flushes = this.flushes;
+    this.exec(`SAVEPOINT ${name}`);
+    this.depth++;
+    try {
+      const out = fn();
+      this.exec(`RELEASE SAVEPOINT ${name}`);
+      return out;
+    } catch (e) {
+      if (this.flushes === flushes) {
+        // Nothing since the savepoint reached the server: drop it all, unsent.
+        this.queued.length = mark;
+      } else {
+        this.queued = [];
+        try {
+          this.run([{ sql: `ROLLBACK TO SAVEPOINT ${name}` }, { sql: `RELEASE SAVEPOINT ${name}` }]);
+        } catch {
+          // the connection is gone; the caller's transaction fails with the error below
+        }
+      }
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  dataVersion(): number {
+    if (this.depth === 0 && this.version === -1) this.version = Number(this.q('SELECT n FROM changes')[0]!.n);
+    return this.version;
+  }
+
+  scrub(): boolean {
+    // Replaced rows stay in the table files until VACUUM, which the server's administrator
+    // runs (autovacuum): nothing a client can do here. They are old ciphertexts under the old
+    // key, which the server never held (docs/security.md).
+    return true;
+  }
+
+  relaxedCommits(_on: boolean): void {
+    // Durability is the server's (synchronous_commit); a read's audit entry commits as any other.
+  }
+
+  // ---- meta -------------------------------------------------------------------------------
+
+  getMeta(key: string): string | undefined {
+    return this.q('SELECT value FROM meta WHERE key = $1', [key])[0]?.value as string | undefined;
+  }
+  setMeta(key: string, value: string): void {
+    this.exec('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+  deleteMeta(key: string): void {
+    this.exec('DELETE FROM meta WHERE key = $1', [key]);
+  }
+
+  // ---- key slots --------------------------------------------------------------------------
+
+  allSlots(): SlotRow[] {
+    return this.q(`SELECT ${SLOT_COLUMNS} FROM slots ORDER BY created_at, id`) as unknown as SlotRow[];
+  }
+  slotsOfKind(kind: SlotKind): SlotRow[] {
+    return this.q(`SELECT ${SLOT_COLUMNS} FROM slots WHERE kind = $1 ORDER BY created_at, id`, [kind]) as unknown as SlotRow[];
+  }
+  slotById(id: string): SlotRow | undefined {
+    return this.q(`SELECT ${SLOT_COLUMNS} FROM slots WHERE id = $1`, [id])[0] as unknown as SlotRow | undefined;
+  }
+  hasSlotKind(kind: SlotKind): boolean {
+    return this.q('SELECT 1 FROM slots WHERE kind = $1 LIMIT 1', [kind]).length > 0;
+  }
+  insertSlot(s: SlotRow): void {
+    this.exec(`INSERT INTO slots (${SLOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, slotParams(s));
+  }
+  replaceSlot(s: SlotRow): void {
+    this.exec(
+      `UPDATE slots SET kind = $2, label = $3, kdf = $4, kdf_params = $5, salt = $6, nonce = $7, wrapped_key = $8, created_at = $9,
+         public_key = $10, ephemeral_key = $11, key_mac = $12, wrap_format = $13, pending = $14 WHERE id = $1`,
+      [s.id, s.kind, s.label, s.kdf, s.kdf_params, s.salt, s.nonce, s.wrapped_key, s.created_at, s.public_key, s.ephemeral_key, s.key_mac, s.wrap_format, s.pending],
+    );
+  }
+  deleteSlot(id: string): void {
+    this.exec('DELETE FROM slots WHERE id = $1', [id]);
+  }
+  touchSlot(id: string, at: number): void {
+    this.exec('UPDATE slots SET last_used_at = $2 WHERE id = $1', [id, at]);
+  }
+
+  // ---- secrets and versions ---------------------------------------------------------------
+
+  findSecret(ns: string, name: string): SecretRow | undefined {
+    return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1 AND name = $2`, [ns, name])[0] as unknown as SecretRow | undefined;
+  }
+  allSecrets(): SecretRow[] {
+    return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets ORDER BY id`) as unknown as SecretRow[];
+  }
+  secretMacs(): Array<{ id: number; mac: Buffer | null }> {
+    return this.q('SELECT id, mac FROM secrets ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
+  }
+  currentSecrets(ns: string | null): SecretRow[] {
+    return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE removed_at IS NULL AND ($1::text IS NULL OR ns = $1) ORDER BY ns COLLATE "C", name COLLATE "C"`, [ns]) as unknown as SecretRow[];
+  }
+  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+    const rows = this.q(
+      `SELECT ${SECRET_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')},
+         v.version AS v_version, v.nonce AS v_nonce, v.ciphertext AS v_ciphertext, v.size AS v_size, v.expires_at AS v_expires_at, v.origin AS v_origin, v.created_at AS v_created_at
+       FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
+       WHERE s.removed_at IS NULL AND s.ns = $1 ORDER BY s.name COLLATE "C"`,
+      [ns],
+    );
+    return rows.map((r) => {
+      const secret = {
+        id: r.id, ns: r.ns, name: r.name, uid: r.uid, current_version: r.current_version, highest_version: r.highest_version, description: r.description,
+        created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, mac: r.mac,
+      } as unknown as SecretRow;
+      const row = r.v_version === null ? undefined : ({
+        secret_id: secret.id, version: r.v_version, nonce: r.v_nonce, ciphertext: r.v_ciphertext, size: r.v_size,
+        expires_at: r.v_expires_at, origin: r.v_origin, created_at: r.v_created_at,
+      } as unknown as VersionRow);
+      return { secret, row };
+    });
+  }
+  currentNames(ns: string): string[] {
+    return this.q('SELECT name FROM secrets WHERE removed_at IS NULL AND ns = $1 ORDER BY name COLLATE "C"', [ns]).map((r) => r.name as string);
+  }
+  secretsOfNamespace(ns: string): Map<string, SecretRow> {
+    const rows = this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1`, [ns]) as unknown as SecretRow[];
+    return new Map(rows.map((r) => [r.name, r]));
+  }
+  insertSecret(r: Omit<SecretRow, 'id'>): number {
+    const [row] = this.q(
+      `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+      [r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
+    );
+    return Number(row!.id);
+  }
+  updateSecret(r: SecretRow): void {
+    this.exec(
+      `UPDATE secrets SET ns = $2, name = $3, uid = $4, current_version = $5, highest_version = $6, description = $7, created_at = $8,
+         updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, mac = $13 WHERE id = $1`,
+      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
+    );
+  }
+  findVersion(secretId: number, version: number): VersionRow | undefined {
+    return this.q(`SELECT ${VERSION_COLUMNS} FROM versions WHERE secret_id = $1 AND version = $2`, [secretId, version])[0] as unknown as VersionRow | undefined;
+  }
+  versionsOf(secretId: number): VersionRow[] {
+    return this.q(`SELECT ${VERSION_COLUMNS} FROM versions WHERE secret_id = $1 ORDER BY version`, [secretId]) as unknown as VersionRow[];
+  }
+  countVersionsOf(secretId: number): number {
+    return Number(this.q('SELECT COUNT(*) AS n FROM versions WHERE secret_id = $1', [secretId])[0]!.n);
+  }
+  insertVersion(v: VersionRow): void {
+    this.exec(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [v.secret_id, v.version, v.nonce, v.ciphertext, v.size, v.expires_at, v.origin, v.created_at]);
+  }
+  deleteVersions(secretId: number): number {
+    return Number(this.q('WITH d AS (DELETE FROM versions WHERE secret_id = $1 RETURNING 1) SELECT COUNT(*) AS n FROM d', [secretId])[0]!.n);
+  }
+  allVersionKeys(): Array<{ secret_id: number; version: number }> {
+    return this.q('SELECT secret_id, version FROM versions ORDER BY secret_id, version') as unknown as Array<{ secret_id: number; version: number }>;
+  }
+  setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
+    this.exec('UPDATE versions SET nonce = $3, ciphertext = $4 WHERE secret_id = $1 AND version = $2', [secretId, version, nonce, ciphertext]);
+  }
+  counts(): { secrets: number; removed: number; versions: number; audit: number } {
+    const [r] = this.q(`SELECT (SELECT COUNT(*) FROM secrets WHERE removed_at IS NULL) AS secrets, (SELECT COUNT(*) FROM secrets WHERE removed_at IS NOT NULL) AS removed,
+      (SELECT COUNT(*) FROM versions) AS versions, (SELECT COUNT(*) FROM audit) AS audit`);
+    return { secrets: Number(r!.secrets), removed: Number(r!.removed), versions: Number(r!.versions), audit: Number(r!.audit) };
+  }
+
+  // ---- agent grants -----------------------------------------------------------------------
+
+  findGrant(name: string): GrantRow | undefined {
+    return this.q(`SELECT ${GRANT_COLUMNS} FROM grants WHERE name = $1`, [name])[0] as unknown as GrantRow | undefined;
+  }
+  allGrants(): GrantRow[] {
+    return this.q(`SELECT ${GRANT_COLUMNS} FROM grants ORDER BY name COLLATE "C"`) as unknown as GrantRow[];
+  }
+  grantMacs(): Array<{ id: number; mac: Buffer | null }> {
+    return this.q('SELECT id, mac FROM grants ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
+  }
+  insertGrant(g: Omit<GrantRow, 'id'>): number {
+    const [row] = this.q(
+      `INSERT INTO grants (name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+      [g.name, g.uid, g.secrets, g.ns, g.prefix, g.hosts, g.commands, g.expires_at, g.max_uses, g.rate, g.reveal, g.created_at, g.uses, g.last_used_at, g.recent, g.mac],
+    );
+    return Number(row!.id);
+  }
+  updateGrant(g: GrantRow): void {
+    this.exec(
+      `UPDATE grants SET name = $2, uid = $3, secrets = $4, ns = $5, prefix = $6, hosts = $7, commands = $8, expires_at = $9, max_uses = $10,
+         rate = $11, reveal = $12, created_at = $13, uses = $14, last_used_at = $15, recent = $16, mac = $17 WHERE id = $1`,
+      [g.id, g.name, g.uid, g.secrets, g.ns, g.prefix, g.hosts, g.commands, g.expires_at, g.max_uses, g.rate, g.reveal, g.created_at, g.uses, g.last_used_at, g.recent, g.mac],
+    );
+  }
+  deleteGrant(id: number): void {
+    this.exec('DELETE FROM grants WHERE id = $1', [id]);
+  }
+
+  // ---- the audit chain: src/audit/log.ts's rules, in PostgreSQL ----------------------------
+
+  appendAudit(key: Buffer, vaultId: string, entry: AuditEntry, actor: Actor, now: number): { seq: number } {
+    const [top] = this.q(`SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT mac FROM audit ORDER BY seq DESC LIMIT 1) AS last_mac,
+      (SELECT value FROM meta WHERE key = $1) AS head, (SELECT value FROM meta WHERE key = $2) AS next`, [HEAD_META, NEXT_SEQ_META]);
+    const lastSeq = top!.last_seq === null ? null : Number(top!.last_seq);
+    let prev = (top!.last_mac as Buffer | null) ?? GENESIS_MAC;
+    if (lastSeq !== null && top!.last_mac === null) {
+      // Seal the failed unlocks recorded since the last sealed entry, as appendAudit does.
+      const [sealed] = this.q('SELECT seq, at, mac FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1') as Array<{ seq: number; at: number; mac: Buffer }>;
+      prev = sealed?.mac ?? GENESIS_MAC;
+      let floor = sealed?.at ?? 0;
+      for (const row of this.q(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq`, [sealed?.seq ?? 0]) as unknown as AuditRow[]) {
+        if (row.mac !== null || !isFailedUnlock(row) || row.at < floor || row.at > now) continue;
+        floor = row.at;
+        const mac = entryMac(key, vaultId, row, prev);
+        this.exec('UPDATE audit SET mac = $1 WHERE seq = $2', [mac, row.seq]);
+        prev = mac;
+      }
+    }
+    const stored = parseHead((top!.head as string | null) ?? undefined);
+    const head = stored && stored !== 'malformed' && headIsAuthentic(key, vaultId, stored) ? stored : null;
+    const seq = Math.max((lastSeq ?? 0) + 1, parseNextSeq((top!.next as string | null) ?? undefined) ?? 0, head ? head.seq + 1 : 0);
+    const body = bodyFor(seq, entry, actor, now);
+    const mac = entryMac(key, vaultId, body, prev);
+    this.insertAudit({ ...body, mac });
+    this.setMeta(NEXT_SEQ_META, String(seq + 1));
+    this.setMeta(HEAD_META, `${seq}:${mac.toString('hex')}:${headTag(key, vaultId, seq, mac).toString('hex')}`);
+    return { seq };
+  }
+
+  private insertAudit(r: AuditRow): void {
+    this.exec(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
+      r.seq, r.at, r.op, r.ns, r.name, r.version, r.outcome, r.actor_user, r.actor_pid, r.actor_parent, r.detail, r.mac,
+    ]);
+  }
+
+  appendPending(entry: AuditEntry & { op: 'unlock'; outcome: 'denied' }, actor: Actor, now: number): { seq: number } {
+    return this.write(() => {
+      const [top] = this.q(`SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT value FROM meta WHERE key = $1) AS next`, [NEXT_SEQ_META]);
+      const seq = Math.max(Number(top!.last_seq ?? 0) + 1, parseNextSeq((top!.next as string | null) ?? undefined) ?? 0);
+      this.insertAudit({ ...bodyFor(seq, { ...entry, ns: null, name: null, version: null }, actor, now), mac: null });
+      this.setMeta(NEXT_SEQ_META, String(seq + 1));
+      return { seq };
+    });
+  }
+
+  chainStatus(): { head: { seq: number; mac: string } | null; pending: number } {
+    const [r] = this.q(`SELECT (SELECT seq FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS seq,
+      (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS mac, (SELECT COUNT(*) FROM audit WHERE mac IS NULL) AS pending`);
+    const head = r!.seq === null ? null : { seq: Number(r!.seq), mac: (r!.mac as Buffer).toString('hex').slice(0, 16) };
+    return { head, pending: Number(r!.pending) };
+  }
+
+  retagHead(key: Buffer, vaultId: string): void {
+    const head = parseHead(this.getMeta(HEAD_META));
+    if (!head || head === 'malformed') return;
+    this.setMeta(HEAD_META, `${head.seq}:${head.mac.toString('hex')}:${headTag(key, vaultId, head.seq, head.mac).toString('hex')}`);
+  }
+
+  queryAudit(filter: AuditFilter): AuditRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (filter.ns !== undefined) where.push(`ns = ${p(filter.ns)}`);
+    // A name: its own entries and the bulk entries (whose expanded name lists filterExpanded checks).
+    if (filter.name !== undefined) where.push(`(name = ${p(filter.name)} OR (name IS NULL AND op = ANY(${p(BULK_OPS)}::text[])))`);
+    // A grant: entries whose detail names it (checked on the parsed detail below; a malformed one never matches).
+    if (filter.grant !== undefined) where.push(`strpos(detail, '"grant"') > 0`);
+    if (filter.ops !== undefined && filter.ops.length > 0) where.push(`op = ANY(${p(filter.ops)}::text[])`);
+    if (filter.since !== undefined) where.push(`at >= ${p(filter.since)}`);
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    let rows: AuditRow[];
+    const filterLater = filter.name !== undefined || filter.grant !== undefined;
+    if (filter.limit !== undefined && !filterLater) {
+      rows = (this.q(`SELECT ${AUDIT_COLUMNS} FROM audit ${clause} ORDER BY seq DESC LIMIT ${p(filter.limit)}`, params) as unknown as AuditRow[]).reverse();
+    } else {
+      rows = this.q(`SELECT ${AUDIT_COLUMNS} FROM audit ${clause} ORDER BY seq`, params) as unknown as AuditRow[];
+    }
+    let records = rows.map(toRecord);
+    if (filter.grant !== undefined) {
+      const grant = filter.grant;
+      records = records.filter((r) => typeof r.detail === 'object' && r.detail !== null && r.detail.grant === grant);
+      if (filter.name === undefined && filter.limit !== undefined) records = filter.limit > 0 ? records.slice(-filter.limit) : [];
+    }
+    return filterExpanded(records, filter);
+  }
+
+  verifyChain(keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
+    return this.read(() => {
+      const rows = this.q(`SELECT ${AUDIT_COLUMNS} FROM audit ORDER BY seq`) as unknown as AuditRow[];
+      const [m] = this.q('SELECT (SELECT value FROM meta WHERE key = $1) AS head, (SELECT value FROM meta WHERE key = $2) AS next', [HEAD_META, NEXT_SEQ_META]);
+      return verifyRows(
+        { rows: () => rows, all: () => rows, head: parseHead((m!.head as string | null) ?? undefined), counter: parseNextSeq((m!.next as string | null) ?? undefined) },
+        keys,
+        vaultId,
+      );
+    });
+  }
+}
+
+function slotParams(s: SlotRow): unknown[] {
+  return [s.id, s.kind, s.label, s.kdf, s.kdf_params, s.salt, s.nonce, s.wrapped_key, s.created_at, s.last_used_at, s.public_key, s.ephemeral_key, s.key_mac, s.wrap_format, s.pending];
+}
