@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { editorScript } from '../../src/cli/commands/edit.js';
 import { BIN, baseEnv, freshVault, runInProcess, runVault } from '../helpers/cli.js';
 import { seed } from '../helpers/seed.js';
 import { auditLog, exec, rowsSnapshot, snapshot } from '../helpers/sqlite.js';
@@ -178,7 +179,8 @@ test('vault edit: an editor that fails saves nothing and leaves no file; EDITOR 
 test('vault edit: SIGTERM to vault while the editor runs ends the editor, saves nothing and removes the file', async () => {
   await withVault({ A: 'steady' }, async (v) => {
     const started = join(v.dir, 'started');
-    const ed = editor(v, `printf changed > "$last"; touch '${started}'; exec sleep 30`);
+    const pidFile = join(v.dir, 'editor.pid');
+    const ed = editor(v, `printf changed > "$last"; echo $$ > '${pidFile}'; touch '${started}'; exec sleep 30`);
     const child = spawn(process.execPath, ['--inspect-port=[ff02::1]:9229', '--', BIN, 'edit', 'A'], { env: { ...baseEnv(v.dir), ...ed.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -192,9 +194,21 @@ test('vault edit: SIGTERM to vault while the editor runs ends the editor, saves 
     assert.equal(status, 1);
     assert.equal(stderr, `vault: error: the editor (${ed.env.EDITOR}) exited with status 143; nothing saved\nvault: hint: set VISUAL or EDITOR to the editor to use\n`);
     assert.equal(existsSync(join(file, '..')), false);
+    // the editor itself got the signal: no editor is left running on a removed file
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
     const r = await runVault(['get', 'A'], { env: v.env });
     assert.equal(r.out, 'steady');
   });
+});
+
+test('vault edit: a plain editor command line is exec\'ed by sh; one that uses the shell runs as written', () => {
+  assert.equal(editorScript('vi'), 'exec vi "$@"');
+  assert.equal(editorScript('code --wait'), 'exec code --wait "$@"');
+  assert.equal(editorScript("'/opt/my editor/bin/ed' -w"), `exec '/opt/my editor/bin/ed' -w "$@"`);
+  assert.equal(editorScript('TERM=xterm vim'), 'TERM=xterm vim "$@"');
+  assert.equal(editorScript('vim; echo done'), 'vim; echo done "$@"');
+  assert.equal(editorScript('$HOME/bin/ed'), '$HOME/bin/ed "$@"');
 });
 
 // ---- aliases -------------------------------------------------------------------------------

@@ -18,6 +18,19 @@ export function editorCommand(env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * The `sh -c` script that runs the editor. A plain command line (words and quotes, as in
+ * `code --wait`) is exec'ed, so the editor replaces the shell and a signal forwarded to the
+ * child (vault's SIGTERM or SIGHUP) reaches the editor itself: dash does not exec the last
+ * command of `-c` on its own, and a shell killed while it waits leaves its editor running,
+ * on a file vault is about to remove. A line that uses the shell (`VAR=x vim`, `;`, `|`, `$`)
+ * runs as written, as git runs core.editor.
+ */
+export function editorScript(editor: string): string {
+  const plain = /^[^;&|<>()$`\\\n*?[\]{}#!]*$/.test(editor) && !/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(editor);
+  return `${plain ? 'exec ' : ''}${editor} "$@"`;
+}
+
+/**
  * A private directory for the value's file: 0700 (mkdtemp), in $XDG_RUNTIME_DIR when that is a
  * directory (a per-user tmpfs on most Linux systems), else the system's temporary directory.
  * The editor's own files (swap, backup) land beside the value and go with the directory.
@@ -77,7 +90,7 @@ export function register(program: Command, io: IO): void {
           wipe(content);
           // As git runs core.editor: through sh, so "code --wait" or a quoted path works.
           const { env } = childEnvironment(s.env, new Map());
-          const result = await runChild({ file: '/bin/sh', args: ['-c', `${editor} "$@"`, editor, file], env, terminal: io.stdin.isTTY === true });
+          const result = await runChild({ file: '/bin/sh', args: ['-c', editorScript(editor), editor, file], env, terminal: io.stdin.isTTY === true });
           if (!result.started) throw new VaultError('error', `cannot run the editor: ${result.message}`);
           if (result.status !== 0) {
             throw new VaultError('error', `the editor (${editor}) exited with status ${result.status}; nothing saved`, {
