@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { LAST_ROW, LAST_SEALED } from '../src/audit/log.js';
+import { LAST_ROW, LAST_SEALED } from '../src/store/audit.js';
 import { Vault } from '../src/core/vault.js';
 import { addMasterKey } from '../src/unlock/slots.js';
 

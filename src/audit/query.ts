@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import { expandNames } from './detail.js';
 import type { AuditRow } from './log.js';
 
@@ -41,44 +40,6 @@ function parseDetail(text: string | null): Record<string, unknown> | string | nu
   } catch {
     return text;
   }
-}
-
-/** Matching entries, oldest first. Reads only; needs no key (entries hold no values). */
-export function queryAudit(db: Database, filter: AuditFilter = {}): AuditRecord[] {
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (filter.ns !== undefined) {
-    where.push('ns = @ns');
-    params.ns = filter.ns;
-  }
-  if (filter.name !== undefined) {
-    // The entry of the secret itself, or a bulk read or import whose name list includes it
-    // (checked below, on the expanded list).
-    where.push(`(name = @name OR (name IS NULL AND op IN (${BULK_OPS.map((op) => `'${op}'`).join(', ')})))`);
-    params.name = filter.name;
-  }
-  if (filter.ops !== undefined && filter.ops.length > 0) {
-    where.push(`op IN (${filter.ops.map((_, k) => `@op${k}`).join(', ')})`);
-    filter.ops.forEach((op, k) => (params[`op${k}`] = op));
-  }
-  if (filter.grant !== undefined) {
-    // A detail a file writer made malformed is skipped, never an error.
-    where.push("(CASE WHEN json_valid(detail) THEN json_extract(detail, '$.grant') END) = @grant");
-    params.grant = filter.grant;
-  }
-  if (filter.since !== undefined) {
-    where.push('at >= @since');
-    params.since = filter.since;
-  }
-  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-  let rows: AuditRow[];
-  if (filter.limit !== undefined && filter.name === undefined) {
-    params.limit = filter.limit;
-    rows = (db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq DESC LIMIT @limit`).all(params) as AuditRow[]).reverse();
-  } else {
-    rows = db.prepare(`SELECT * FROM audit ${clause} ORDER BY seq`).all(params) as AuditRow[];
-  }
-  return filterExpanded(rows.map(toRecord), filter);
 }
 
 /** Entries that name their secrets in detail.names rather than in the name column. */

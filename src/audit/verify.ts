@@ -1,5 +1,4 @@
-import type { Database } from 'better-sqlite3';
-import { entryMac, GENESIS_MAC, headIsAuthentic, isFailedUnlock, keyFor, macEquals, readHead, readNextSeq, type AuditKey, type AuditRow, type ChainHead } from './log.js';
+import { entryMac, GENESIS_MAC, headIsAuthentic, isFailedUnlock, keyFor, macEquals, type AuditKey, type AuditRow, type ChainHead } from './log.js';
 
 /**
  * Verification of the audit chain. The chain is walked in seq order from the genesis MAC;
@@ -43,17 +42,6 @@ export interface AuditVerification {
 /** Upper bound on whole-log searches while classifying: classification is best effort. */
 const MAX_SCANS = 32;
 
-/**
- * Walks and checks the whole chain; reads only, in one read transaction (a consistent
- * snapshot while other processes append). Rows are streamed; only a failure loads them all,
- * to classify it.
- */
-export function verifyChain(db: Database, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
-  return db.transaction(() =>
-    walk({ rows: () => db.prepare(ALL).iterate() as IterableIterator<AuditRow>, all: () => db.prepare(ALL).all() as AuditRow[], head: readHead(db), counter: readNextSeq(db) }, keys, vaultId),
-  )();
-}
-
 /** What the walk reads, from one consistent snapshot of any store (src/store/store.ts). */
 export interface ChainSource {
   /** every row by seq, streamed */
@@ -64,12 +52,10 @@ export interface ChainSource {
   counter: number | null;
 }
 
-/** verifyChain over rows another store read (PostgreSQL, src/store/pg). */
+/** Walks the chain over the rows a store read from one snapshot (src/store/audit.ts for SQLite, src/store/pg). */
 export function verifyRows(src: ChainSource, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
   return walk(src, keys, vaultId);
 }
-
-const ALL = 'SELECT * FROM audit ORDER BY seq';
 
 function walk(src: ChainSource, keys: ReadonlyArray<AuditKey>, vaultId: string): AuditVerification {
   // Each entry is MACed by the audit key of its epoch; rotate --master starts a new epoch, and

@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
-import { appendAudit, appendPending, chainStatus, retagHead, type AuditEntry, type AuditKey } from '../audit/log.js';
-import { queryAudit, type AuditFilter, type AuditRecord } from '../audit/query.js';
-import { verifyChain, type AuditVerification } from '../audit/verify.js';
+import type { AuditEntry, AuditKey } from '../audit/log.js';
+import type { AuditFilter, AuditRecord } from '../audit/query.js';
+import type { AuditVerification } from '../audit/verify.js';
+import { appendAudit, appendPending, chainStatus, queryAudit, retagHead, verifyChain } from './audit.js';
 import type { Actor } from '../audit/actor.js';
 import { createVaultFile, immediate, openVaultFile, type OpenOptions } from './db.js';
 import * as grants from './grants.js';

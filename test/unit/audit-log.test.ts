@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { execDetail } from '../../src/audit/detail.js';
-import { AFTER, LAST_ROW, LAST_SEALED, PENDING_COUNT } from '../../src/audit/log.js';
+import { AFTER, LAST_ROW, LAST_SEALED, PENDING_COUNT } from '../../src/store/audit.js';
 import { Vault } from '../../src/core/vault.js';
 import { tempDir } from '../helpers/cli.js';
 
