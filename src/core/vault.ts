@@ -8,17 +8,20 @@ import type { AuditEntry, AuditKey } from '../audit/log.js';
 import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
-import { encodeAad, open, seal, wipe } from '../crypto/aead.js';
+import { open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
-import { mac, macEqual } from '../crypto/mac.js';
+import { macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
-import { anchorDir as defaultAnchorDir, anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
+import { anchorDir as defaultAnchorDir } from '../store/anchor.js';
+import { RollbackAnchor, type AnchorView } from './rollback-anchor.js';
+import { upgradeRows } from './upgrade.js';
+import { openAnchorKey, openAuditKeys, openLegacyAuditKey, writeSealedKeys } from './sealed-keys.js';
 import { asStoreError } from '../store/db.js';
 import type { GrantRow } from '../store/grants.js';
 import type { SecretRow, VersionRow } from '../store/secrets.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
-import { forgetSecretMacKey, grantMac, grantMacOk, legacyValueAad, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
+import { forgetSecretMacKey, grantMac, grantMacOk, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
 export { FORMAT_VERSION };
@@ -131,8 +134,6 @@ const OUTCOME_OF: Partial<Record<VaultError['code'], AuditEntry['outcome']>> = {
 /** Operations that only read secrets: their audit entry is the only thing they write. */
 const READ_OPS: ReadonlySet<string> = new Set(['get', 'exec', 'env', 'export', 'inject']);
 
-const AUDIT_KEYS_AAD = 'vault/audit-keys/v1';
-const ANCHOR_KEY_AAD = 'vault/anchor-key/v1';
 
 /**
  * One vault file. Opening it needs no key: names, versions, slots and status are readable
@@ -155,7 +156,7 @@ export class Vault {
   private seenDataVersion = -1;
   private readonly now: () => number;
   private readonly actor: Actor;
-  private readonly anchors: string | null;
+  private readonly anchor: RollbackAnchor;
   private readonly acceptRestore: boolean;
   /** what an unlock with acceptRestore accepted: the anchor's state and the file's, or 'unverifiable' */
   accepted: { from: { state: number; audit: number } | 'unverifiable'; to: { state: number; audit: number } } | null = null;
@@ -170,7 +171,7 @@ export class Vault {
   ) {
     this.now = ctx.now ?? Date.now;
     this.actor = ctx.actor ?? currentActor();
-    this.anchors = ctx.anchorDir === undefined ? defaultAnchorDir(process.env) : ctx.anchorDir;
+    this.anchor = new RollbackAnchor(ctx.anchorDir === undefined ? defaultAnchorDir(process.env) : ctx.anchorDir, id, path);
     this.acceptRestore = ctx.acceptRestore === true;
   }
 
@@ -188,7 +189,8 @@ export class Vault {
     const vault = new Vault(store.location, store, id, FORMAT_VERSION, options);
     vault.dataKey = dataKey;
     vault.auditKeys = [{ fromSeq: 1, key: randomBytes(32) }];
-    vault.anchorKey = randomBytes(32);
+    const anchorKey = randomBytes(32);
+    vault.anchorKey = anchorKey;
     vault.usedSlot = row.id;
     vault.usedKek = kek;
     try {
@@ -196,7 +198,7 @@ export class Vault {
         store.setMeta('vault_id', id);
         store.setMeta('format_version', String(FORMAT_VERSION));
         store.setMeta('created_at', String(now));
-        vault.writeSealedKeys(dataKey);
+        writeSealedKeys(store, id, dataKey, vault.auditKeys, anchorKey);
         store.insertSlot(row);
         vault.changed = true;
         vault.record({ op: 'init', outcome: 'ok', detail: { kdf: spec.name } });
@@ -325,7 +327,7 @@ export class Vault {
     const { dataKey } = opened;
     try {
       if (this.format === 1) {
-        this.checkAnchorFormat();
+        this.anchor.checkFormat(this.format);
         this.upgrade(opened);
       } else {
         const keys = this.verifiedKeys(dataKey);
@@ -362,8 +364,8 @@ export class Vault {
    */
   private verifiedKeys(dataKey: Buffer): { auditKeys: AuditKey[]; anchorKey: Buffer } | null {
     return this.store.read(() => {
-      const auditKeys = this.openAuditKeys(dataKey);
-      const anchorKey = this.openAnchorKey(dataKey);
+      const auditKeys = openAuditKeys(this.store, this.id, dataKey);
+      const anchorKey = openAnchorKey(this.store, this.id, dataKey);
       if (!auditKeys || !anchorKey) {
         wipe(anchorKey, ...(auditKeys ?? []).map((k) => k.key));
         return null;
@@ -462,125 +464,27 @@ export class Vault {
     return this.store.dataVersion();
   }
 
-  // ---- sealed keys in meta ------------------------------------------------------------
+  // ---- the rollback anchor (src/core/rollback-anchor.ts) -------------------------------
 
-  private writeSealedKeys(dataKey: Buffer): void {
-    const list = Buffer.concat(
-      this.auditKeys.flatMap((k) => {
-        const from = Buffer.alloc(8);
-        from.writeBigUInt64BE(BigInt(k.fromSeq));
-        return [from, k.key];
-      }),
-    );
-    this.store.setMeta('audit_keys', sealText(dataKey, list, encodeAad(AUDIT_KEYS_AAD, [this.id])));
-    wipe(list);
-    this.store.setMeta('anchor_key', sealText(dataKey, this.anchorKey!, encodeAad(ANCHOR_KEY_AAD, [this.id])));
-  }
-
-  private openAuditKeys(dataKey: Buffer): AuditKey[] | null {
-    const text = this.store.getMeta('audit_keys');
-    const bytes = text === undefined ? null : openText(dataKey, text, encodeAad(AUDIT_KEYS_AAD, [this.id]));
-    if (!bytes || bytes.length === 0 || bytes.length % 40 !== 0) return null;
-    const keys: AuditKey[] = [];
-    for (let at = 0; at < bytes.length; at += 40) {
-      keys.push({ fromSeq: Number(bytes.readBigUInt64BE(at)), key: Buffer.from(bytes.subarray(at + 8, at + 40)) });
-    }
-    wipe(bytes);
-    return keys;
-  }
-
-  private openAnchorKey(dataKey: Buffer): Buffer | null {
-    const text = this.store.getMeta('anchor_key');
-    return text === undefined ? null : openText(dataKey, text, encodeAad(ANCHOR_KEY_AAD, [this.id]));
-  }
-
-  // ---- the rollback anchor ------------------------------------------------------------
-
-  private anchorFile(): string | null {
-    return this.anchors === null ? null : anchorPath(this.anchors, this.id, this.path);
-  }
-
-  private anchorMac(state: number, audit: number, format: number): string {
-    return mac(this.anchorKey!, 'vault/anchor/v1', [this.id, state, audit, format]).toString('hex');
-  }
-
-  private auditHeadSeq(): number {
-    return this.store.chainStatus().head?.seq ?? 0;
-  }
-
-  /** A legacy (format 1) file where this user has seen an upgraded one: a downgrade. */
-  private checkAnchorFormat(): void {
-    const file = this.anchorFile();
-    const a = file === null ? null : readAnchor(file);
-    if (a !== null && (a === 'malformed' || a.format > this.format)) {
-      throw integrity('the vault file is in the format of release 0.1, but this user has already used it upgraded: it was replaced by an older or forged copy');
-    }
-  }
-
-  /** Whether the anchor record is this vault's (its MAC verifies under the anchor key). */
-  private anchorAuthentic(a: AnchorRecord): boolean {
-    return macEqual(Buffer.from(a.mac, 'hex'), Buffer.from(this.anchorMac(a.state, a.audit, a.format), 'hex'));
+  private view(): AnchorView {
+    return { state: this.stateCounter, audit: this.store.chainStatus().head?.seq ?? 0, format: this.format };
   }
 
   /** After the state was verified: the file must not be older than what this user saw. */
   private checkAnchor(): void {
-    const file = this.anchorFile();
-    if (file === null) return;
-    const a = readAnchor(file);
-    let audit = this.auditHeadSeq();
-    if (a !== null) {
-      const rec = a !== 'malformed' && this.anchorAuthentic(a) ? a : null;
-      const authentic = rec !== null;
-      let older = rec !== null && (rec.state > this.stateCounter || rec.audit > audit);
-      if (rec !== null && older) {
-        // Another process may have committed (and moved the anchor) after this one read the
-        // state: read it again. Its anchor is written after its commit, so a fresh read sees
-        // at least what the anchor says, unless the file really is older.
-        this.verifyState(this.requireKey());
-        audit = this.auditHeadSeq();
-        older = rec.state > this.stateCounter || rec.audit > audit;
-      }
-      if (!authentic || older) {
-        if (!this.acceptRestore) {
-          const why = !authentic
-            ? `the rollback anchor ${file} does not verify under this vault's key: the vault file was replaced, or the anchor was edited`
-            : `the vault file was rolled back: it is at state ${this.stateCounter} (audit entry #${audit}), but this user last saw state ${rec!.state} (audit entry #${rec!.audit})`;
-          throw new VaultError('integrity', why, { hint: 'if you restored this file from a backup on purpose, accept it with: vault accept-restore' });
-        }
-        const from = rec !== null ? { state: rec.state, audit: rec.audit } : ('unverifiable' as const);
-        const to = { state: this.stateCounter, audit };
-        this.accepted = { from, to };
-        this.transact(() => this.record({ op: 'accept-restore', outcome: 'ok', detail: { from, to } }));
-        this.saveAnchor(true);
-        return;
-      }
-      if (rec !== null && rec.state === this.stateCounter && rec.audit === audit && rec.format === this.format) return;
-    }
-    this.saveAnchor();
-  }
-
-  /**
-   * Moves the anchor to this process's view. Never backwards (another process may have moved
-   * it further meanwhile), unless `force` (an accepted restore).
-   */
-  private saveAnchor(force = false): void {
-    const file = this.anchorFile();
-    if (file === null || !this.anchorKey) return;
-    const state = this.stateCounter;
-    const audit = this.auditHeadSeq();
-    try {
-      const a = force ? null : readAnchor(file);
-      if (a !== null && a !== 'malformed' && this.anchorAuthentic(a) && a.state >= state && a.audit >= audit && a.format >= this.format) return;
-      writeAnchor(file, { state, audit, format: this.format, mac: this.anchorMac(state, audit, this.format) });
-    } catch {
-      // Best effort: the change has committed; an unwritable state directory only weakens
-      // rollback detection on this machine (docs/security.md).
-    }
+    const accept = this.anchor.check(this.anchorKey!, this.view(), () => {
+      this.verifyState(this.requireKey());
+      return this.view();
+    }, this.acceptRestore);
+    if (accept === null) return;
+    this.accepted = accept;
+    this.transact(() => this.record({ op: 'accept-restore', outcome: 'ok', detail: { ...accept } }));
+    this.anchor.save(this.anchorKey!, this.view(), true);
   }
 
   private afterCommit(): void {
     this.seenDataVersion = this.dataVersion();
-    this.saveAnchor();
+    if (this.anchorKey) this.anchor.save(this.anchorKey, this.view());
   }
 
   // ---- upgrade from release 0.1 -------------------------------------------------------
@@ -594,40 +498,21 @@ export class Vault {
    */
   private upgrade(opened: OpenedSlot): void {
     const dataKey = opened.dataKey;
-    const legacyAudit = this.store.getMeta('audit_key');
-    const auditKey = legacyAudit === undefined ? null : openText(dataKey, legacyAudit, encodeAad('vault/audit-key/v1', [this.id, 1]));
+    const auditKey = openLegacyAuditKey(this.store, this.id, dataKey);
     if (!auditKey) throw integrity('the vault audit key failed its check');
     this.dataKey = dataKey;
     this.auditKeys = [{ fromSeq: 1, key: auditKey }];
     this.anchorKey = randomBytes(32);
-    let versions = 0;
-    const all = this.store.allSecrets();
     this.seenDataVersion = this.dataVersion();
     try {
       this.transact(() => {
-        for (const s of all) {
-          const uid = randomBytes(16);
-          for (const v of this.store.versionsOf(s.id)) {
-            const plain = open(dataKey, v.nonce, v.ciphertext, legacyValueAad(this.id, s, v.version));
-            if (!plain) throw tampered(s, v.version);
-            const sealed = seal(dataKey, plain, valueAad(this.id, uid, v));
-            wipe(plain);
-            this.store.setCiphertext(s.id, v.version, sealed.nonce, sealed.box);
-            versions++;
-          }
-          const row = { ...s, uid };
-          this.store.updateSecret({ ...row, mac: secretMac(this.id, dataKey, row) });
-        }
-        for (const row of this.store.allSlots()) {
-          const fresh = row.id === opened.row.id ? sealSlot(this.id, row, opened.kek, dataKey) : { ...row, key_mac: slotMac(this.id, dataKey, row) };
-          this.store.replaceSlot(fresh);
-        }
+        const { secrets, versions } = upgradeRows(this.store, this.id, opened);
         this.store.deleteMeta('audit_key');
-        this.writeSealedKeys(dataKey);
+        writeSealedKeys(this.store, this.id, dataKey, this.auditKeys, this.anchorKey!);
         this.store.setMeta('format_version', String(FORMAT_VERSION));
         this.format = FORMAT_VERSION;
         this.changed = true;
-        this.record({ op: 'upgrade', outcome: 'ok', detail: { from: 1, to: FORMAT_VERSION, secrets: all.length, versions } });
+        this.record({ op: 'upgrade', outcome: 'ok', detail: { from: 1, to: FORMAT_VERSION, secrets, versions } });
       });
     } catch (e) {
       this.format = 1;
@@ -698,11 +583,8 @@ export class Vault {
   rekey(newKey: Buffer): { nextAuditKey: AuditKey } {
     for (const s of this.store.allSecrets()) this.store.updateSecret({ ...s, mac: secretMac(this.id, newKey, s) });
     for (const g of this.store.allGrants()) this.store.updateGrant({ ...g, mac: grantMac(this.id, newKey, g) });
-    const next: AuditKey = { fromSeq: this.auditHeadSeq() + 1, key: randomBytes(32) };
-    const previous = this.auditKeys;
-    this.auditKeys = [...previous, next];
-    this.writeSealedKeys(newKey);
-    this.auditKeys = previous;
+    const next: AuditKey = { fromSeq: this.view().audit + 1, key: randomBytes(32) };
+    writeSealedKeys(this.store, this.id, newKey, [...this.auditKeys, next], this.anchorKey!);
     this.store.retagHead(next.key, this.id);
     this.changed = true;
     this.writeState(newKey);
@@ -717,8 +599,7 @@ export class Vault {
     }
     this.dataKey = newKey;
     this.auditKeys = [...this.auditKeys, nextAuditKey];
-    this.seenDataVersion = this.dataVersion();
-    this.saveAnchor();
+    this.afterCommit();
   }
 
   /**
@@ -731,7 +612,7 @@ export class Vault {
     if (!this.dataKey) return;
     const version = this.dataVersion();
     if (version === this.seenDataVersion) return;
-    const keys = this.openAuditKeys(this.dataKey);
+    const keys = openAuditKeys(this.store, this.id, this.dataKey);
     if (!keys) {
       throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', {
         hint: 'run the command again',
@@ -1248,16 +1129,6 @@ export interface VaultStatus {
 }
 
 export { Refusal };
-
-function sealText(key: Buffer, plain: Buffer, aad: Buffer): string {
-  const { nonce, box } = seal(key, plain, aad);
-  return Buffer.concat([nonce, box]).toString('base64');
-}
-
-function openText(key: Buffer, text: string, aad: Buffer): Buffer | null {
-  const bytes = Buffer.from(text, 'base64');
-  return open(key, bytes.subarray(0, 12), bytes.subarray(12), aad);
-}
 
 function slotInfo(row: SlotRow): SlotInfo {
   return {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
  * the newest state this user has seen (the state counter, the last sealed audit entry, the
  * format). A copy of an older vault file put back in place is consistent in itself; only
  * something outside it can tell that it is older. The record carries a MAC under a key kept
- * sealed in the vault (src/core/vault.ts checks it); this module only reads and writes it.
+ * sealed in the vault (src/core/rollback-anchor.ts checks it); this module only reads and writes it.
  *
  * Where: $XDG_STATE_HOME/vault/anchors/, else ~/.local/state/vault/anchors/ (0700, files 0600).
  * The name is the vault id and a hash of the vault file's real path, so two copies of one
