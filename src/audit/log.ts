@@ -29,6 +29,7 @@ export const AUDIT_OPS = [
   'key-update', 'upgrade', 'accept-restore',
   'mv',
   'grant-add', 'grant-rm', 'mcp',
+  'member-add', 'member-rm',
 ] as const;
 
 /** An audit key and the first seq it MACs: `rotate --master` starts a new one (docs/security.md). */
