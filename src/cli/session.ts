@@ -213,7 +213,7 @@ export class Session {
                 const { personalVaultPath, unlockWithIdentity } = await import('../unlock/identity.js');
                 return unlockWithIdentity(
                   v,
-                  { path: personalVaultPath(env), open: (path) => this.openVault({ path }), unlock: (personal) => this.unlock(personal, { identity: false }) },
+                  { path: personalVaultPath(env, v.path), open: (path) => this.openVault({ path }), unlock: (personal) => this.unlock(personal, { identity: false }) },
                   (member, firstOpen) => {
                     if (firstOpen) {
                       this.info(`opened ${v.path} as member ${member} for the first time; vault fingerprint: ${v.fingerprint()}`);

@@ -579,7 +579,20 @@ export class Vault {
         // Another process may have committed (and moved the anchor) after this one read the
         // state: read it again. Its anchor is written after its commit, so a fresh read sees
         // at least what the anchor says, unless the file really is older.
-        this.verifyState(this.requireKey());
+        // That process may have rotated the data key (rotate --master, member rm): the key this
+        // one holds then opens nothing newer, which is not tampering.
+        const key = this.requireKey();
+        const rotated = this.store.read(() => {
+          const keys = this.openAuditKeys(key);
+          if (!keys) return true;
+          wipe(...keys.map((k) => k.key));
+          this.verifyStateIn(key);
+          return false;
+        });
+        if (rotated) {
+          this.lockAgain();
+          throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', { hint: 'run the command again' });
+        }
         audit = this.auditHeadSeq();
         older = rec.state > this.stateCounter || rec.audit > audit;
       }

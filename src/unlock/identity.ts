@@ -15,11 +15,12 @@ import { isPostgresUrl } from '../store/store.js';
 
 /**
  * The personal vault that holds this user's identity: $VAULT_IDENTITY_VAULT; else VAULT_PATH
- * when it names a local file (the vault `vault identity` uses); else the default local path.
+ * when it names a local file other than the team vault (the vault `vault identity` uses);
+ * else the default local path.
  */
-export function personalVaultPath(env: NodeJS.ProcessEnv): string {
+export function personalVaultPath(env: NodeJS.ProcessEnv, team?: string): string {
   if (env.VAULT_IDENTITY_VAULT) return env.VAULT_IDENTITY_VAULT;
-  if (env.VAULT_PATH && !isPostgresUrl(env.VAULT_PATH)) return env.VAULT_PATH;
+  if (env.VAULT_PATH && !isPostgresUrl(env.VAULT_PATH) && (team === undefined || resolve(env.VAULT_PATH) !== resolve(team))) return env.VAULT_PATH;
   return defaultVaultPath({ ...env, VAULT_PATH: undefined });
 }
 

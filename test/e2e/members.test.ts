@@ -473,3 +473,35 @@ test('postgres: two member rm at once leave one consistent vault', async () => {
     t.v.cleanup();
   }
 });
+
+test('the personal vault: VAULT_IDENTITY_VAULT, else the default local vault; and the library API', async () => {
+  const t = await team('file');
+  try {
+    await ok(['put', 'TOKEN'], t.v.env, 'value\n');
+    await add(t, 'alice', alice);
+    // no VAULT_IDENTITY_VAULT: VAULT_PATH is the team vault itself, so the default path (XDG_DATA_HOME) holds the identity
+    let r = await run(['get', 'TOKEN'], { VAULT_PATH: t.v.path, XDG_DATA_HOME: alice.v.dir, VAULT_MASTER_KEY: alice.v.masterKey, XDG_STATE_HOME: alice.v.state });
+    assert.deepEqual([r.status, r.out], [0, 'value']);
+    // --vault names the team vault, VAULT_PATH the personal one
+    r = await run(['--vault', t.v.path, 'get', 'TOKEN'], { VAULT_PATH: alice.v.path, VAULT_MASTER_KEY: alice.v.masterKey, XDG_STATE_HOME: alice.v.state });
+    assert.deepEqual([r.status, r.out, r.stderr], [0, 'value', '']);
+    // no personal vault at all: nothing to try, the usual locked error (exit 4)
+    r = await run(['get', 'TOKEN'], { VAULT_PATH: t.v.path, XDG_DATA_HOME: join(alice.v.dir, 'none'), XDG_STATE_HOME: alice.v.state });
+    assert.deepEqual([r.status, r.out], [4, '']);
+    assert.match(r.stderr, /^vault: error: the vault is locked and no way to unlock it was given\n/);
+
+    const { openVault } = await import('../../src/index.js');
+    const handle = await openVault({ path: t.v.path, unlock: { identity: { vault: alice.v.path, unlock: { masterKey: alice.v.masterKey } } }, env: { XDG_STATE_HOME: alice.v.state } });
+    try {
+      assert.equal(handle.get('TOKEN'), 'value');
+    } finally {
+      handle.close();
+    }
+    await assert.rejects(
+      openVault({ path: t.v.path, unlock: { identity: { vault: bob.v.path, unlock: { masterKey: bob.v.masterKey } } }, env: { XDG_STATE_HOME: bob.v.state } }),
+      (e: Error & { code?: string }) => e.code === 'auth-failed' && e.message === `your identity (fingerprint ${bob.fingerprint}) is not a member of this vault`,
+    );
+  } finally {
+    t.v.cleanup();
+  }
+});
