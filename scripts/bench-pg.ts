@@ -10,8 +10,8 @@
  *  - `vault get` and `vault exec -- true`: interleaved spawn loops with `node -e ""`; medians
  *    and ratios to the file vault and to bare node;
  *  - `vault import` of 10,000 secrets and `vault list --json` at 10,000;
- *  - `vault rotate --master` at 10,000 secrets: the re-encryption `member rm` will do (member
- *    management is not built yet, see the README);
+ *  - `vault rotate --master` at 10,000 secrets: the re-encryption `member rm` does (which
+ *    scripts/bench-members.ts measures itself);
  *  - 8 processes at once, each opening the vault, putting and reading back (operations/s).
  */
 import { spawn, spawnSync } from 'node:child_process';

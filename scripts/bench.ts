@@ -29,7 +29,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const SLOW_ROUNDS = Math.max(3, Math.round(ROUNDS / 3));
 const BULK = 10_000;
 const DOTENVX_VERSION = '2.38.2';
-const TOPICS = ['session', 'project', 'mask', 'scan', 'mcp', 'pg'];
+const TOPICS = ['session', 'project', 'mask', 'scan', 'mcp', 'pg', 'members'];
 
 interface Case {
   key: string;

@@ -30,7 +30,12 @@ export type Unlock =
   /** the keychain slot, with its key read from the OS keychain here (service `vault`, account = vault id) */
   | { keychain: true }
   /** the session started by `vault unlock` for this vault (found through env's XDG_RUNTIME_DIR or TMPDIR) */
-  | { session: true };
+  | { session: true }
+  /**
+   * as a member of a team vault: the identity kept in the personal vault at `vault` (default
+   * $VAULT_IDENTITY_VAULT, else the local vault `vault identity` uses), opened with `unlock`
+   */
+  | { identity: { vault?: string; unlock: Unlock } };
 
 export interface OpenVaultOptions {
   /** the vault file; default $VAULT_PATH or the platform data directory */
@@ -84,42 +89,55 @@ export async function openVault(options: OpenVaultOptions): Promise<VaultHandle>
   // The same open and unlock as the CLI (src/core/open.ts): same checks, same answers.
   const vault = openLocked({ path, env, insecurePermissions: options.insecurePermissions === true });
   try {
-    const u = options.unlock;
-    if ('masterKey' in u) {
-      await unlock(vault, { masterKey: u.masterKey, masterKeyName: 'the master key' });
-    } else if ('passphrase' in u) {
-      // a copy: unlock zeroes what it is given, and the caller's buffer is the caller's
-      const bytes = Buffer.isBuffer(u.passphrase) ? Buffer.from(u.passphrase) : Buffer.from(u.passphrase, 'utf8');
-      await unlock(vault, { passphraseBytes: bytes });
-    } else if ('session' in u) {
-      await unlock(vault, {
-        session: async (v) => {
-          const { unlockFromSession } = await import('./agent/client.js');
-          const r = await unlockFromSession(v, env);
-          if (!r.ok) throw new VaultError('locked', r.note ?? 'no session is running for this vault', { hint: 'start one with vault unlock, or unlock with a passphrase or a master key' });
-          return true;
-        },
-      });
-    } else if ('keychain' in u) {
-      await unlock(vault, {
-        keychain: async (v) => {
-          const attempt = await unlockWithKeychain(v, systemKeychain(env));
-          if (!attempt.ok) {
-            throw new VaultError('locked', `cannot unlock with the OS keychain: ${keychainWarning(attempt.reason)}`, {
-              hint: 'unlock with a passphrase or a master key instead',
-            });
-          }
-          return true;
-        },
-      });
-    } else {
-      await vault.unlockWithKeychainKek(u.slotId, u.keychainKek);
-    }
+    await unlockBy(vault, options.unlock, env, options.insecurePermissions === true);
   } catch (e) {
     vault.close();
     throw e;
   }
   return new Handle(vault, ns);
+}
+
+/** Unlocks an open vault as `u` says (openVault's unlock option). */
+async function unlockBy(vault: Vault, u: Unlock, env: NodeJS.ProcessEnv, insecurePermissions: boolean): Promise<void> {
+  if ('masterKey' in u) {
+    await unlock(vault, { masterKey: u.masterKey, masterKeyName: 'the master key' });
+  } else if ('passphrase' in u) {
+    // a copy: unlock zeroes what it is given, and the caller's buffer is the caller's
+    const bytes = Buffer.isBuffer(u.passphrase) ? Buffer.from(u.passphrase) : Buffer.from(u.passphrase, 'utf8');
+    await unlock(vault, { passphraseBytes: bytes });
+  } else if ('session' in u) {
+    await unlock(vault, {
+      session: async (v) => {
+        const { unlockFromSession } = await import('./agent/client.js');
+        const r = await unlockFromSession(v, env);
+        if (!r.ok) throw new VaultError('locked', r.note ?? 'no session is running for this vault', { hint: 'start one with vault unlock, or unlock with a passphrase or a master key' });
+        return true;
+      },
+    });
+  } else if ('identity' in u) {
+    const { personalVaultPath, unlockWithIdentity } = await import('./unlock/identity.js');
+    const personalPath = u.identity.vault ?? personalVaultPath(env, vault.path);
+    const ok = await unlockWithIdentity(vault, {
+      path: personalPath,
+      open: (p) => openLocked({ path: p, env, insecurePermissions }),
+      unlock: (personal) => unlockBy(personal, u.identity.unlock, env, insecurePermissions),
+    });
+    if (!ok) throw new VaultError('locked', `no identity in ${personalPath}`, { hint: 'vault identity makes one; a member adds it with vault member add' });
+  } else if ('keychain' in u) {
+    await unlock(vault, {
+      keychain: async (v) => {
+        const attempt = await unlockWithKeychain(v, systemKeychain(env));
+        if (!attempt.ok) {
+          throw new VaultError('locked', `cannot unlock with the OS keychain: ${keychainWarning(attempt.reason)}`, {
+            hint: 'unlock with a passphrase or a master key instead',
+          });
+        }
+        return true;
+      },
+    });
+  } else {
+    await vault.unlockWithKeychainKek(u.slotId, u.keychainKek);
+  }
 }
 
 class Handle implements VaultHandle {

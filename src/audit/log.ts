@@ -28,6 +28,7 @@ export const AUDIT_OPS = [
   'key-update', 'upgrade', 'accept-restore',
   'mv',
   'grant-add', 'grant-rm', 'mcp',
+  'member-add', 'member-rm',
 ] as const;
 
 /** An audit key and the first seq it MACs: `rotate --master` starts a new one (docs/security.md). */
@@ -108,7 +109,7 @@ export function macEquals(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const FAILED_UNLOCK_DETAILS = new Set(['passphrase', 'master-key', 'keychain', 'session'].map((method) => JSON.stringify({ method })));
+const FAILED_UNLOCK_DETAILS = new Set(['passphrase', 'master-key', 'keychain', 'session', 'member'].map((method) => JSON.stringify({ method })));
 
 /**
  * A failed unlock is the only kind of entry that may be written without a MAC, and only in

@@ -37,6 +37,7 @@ const MODULES: ReadonlyArray<{ words: readonly string[]; load: () => Promise<Reg
   { words: ['scan'], load: async () => (await import('./commands/scan.js')).register },
   { words: ['audit'], load: async () => (await import('./commands/audit.js')).register },
   { words: ['accept-restore'], load: async () => (await import('./commands/accept-restore.js')).register },
+  { words: ['member'], load: async () => (await import('./commands/member.js')).register },
   { words: ['identity'], load: async () => (await import('./commands/identity.js')).register },
   { words: ['status'], load: async () => (await import('./commands/status.js')).register },
   { words: ['unlock'], load: async () => (await import('./commands/unlock.js')).register },

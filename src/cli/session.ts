@@ -164,7 +164,17 @@ export class Session {
    * three attempts in all (each one is audited as a failed unlock by the vault), then exit 5.
    * `vault unlock` itself passes session: false.
    */
-  async unlock(vault: Vault, options: { session?: boolean } = {}): Promise<UnlockMethod> {
+  async unlock(vault: Vault, options: { session?: boolean; identity?: boolean } = {}): Promise<UnlockMethod> {
+    const method = await this.unlockBy(vault, options);
+    // A vault with members: their keys, now verified, against this client's pins (warned once).
+    if (vault.hasSlot('member')) {
+      const { checkMemberPins } = await import('./member-pins.js');
+      checkMemberPins(this.env, vault, (m) => this.warn(m));
+    }
+    return method;
+  }
+
+  private async unlockBy(vault: Vault, options: { session?: boolean; identity?: boolean }): Promise<UnlockMethod> {
     const env = this.env;
     let prompted = false;
     const prompt = this.interactive
@@ -196,6 +206,23 @@ export class Session {
           if (!attempt.ok) this.keychainWarn(keychainWarning(attempt.reason), attempt.reason.kind === 'unavailable' ? v.id : undefined);
           return attempt.ok;
         },
+        identity:
+          options.identity !== false
+            ? async (v) => {
+                // Loaded only for a vault with member slots.
+                const { personalVaultPath, unlockWithIdentity } = await import('../unlock/identity.js');
+                return unlockWithIdentity(
+                  v,
+                  { path: personalVaultPath(env, v.path), open: (path) => this.openVault({ path }), unlock: (personal) => this.unlock(personal, { identity: false }) },
+                  (member, firstOpen) => {
+                    if (firstOpen) {
+                      this.info(`opened ${v.path} as member ${member} for the first time; vault fingerprint: ${v.fingerprint()}`);
+                      this.info('compare it with the one the member who added you was shown (vault member add prints it)');
+                    }
+                  },
+                );
+              }
+            : undefined,
         prompt,
         slow,
       });

@@ -59,6 +59,8 @@ export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow,
     ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
     // Only a set flag adds a field: rows written before migration 5 keep their MAC.
     ...(row.not_secret ? ['not-secret'] : []),
+    // Likewise rotation_due (migration 6): the server cannot clear the mark unnoticed.
+    ...(row.rotation_due ? ['rotation-due'] : []),
   ]);
 }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { Store } from '../store/store.js';
@@ -10,8 +10,9 @@ import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
-import { macEqual } from '../crypto/mac.js';
-import { buildSlot, FORMAT_VERSION, integrity, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
+import { mac, macEqual } from '../crypto/mac.js';
+import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
+import { slotPublicKey } from '../crypto/slotwrap.js';
 import { anchorDir as defaultAnchorDir } from '../store/anchor.js';
 import { RollbackAnchor, type AnchorView } from './rollback-anchor.js';
 import { upgradeRows } from './upgrade.js';
@@ -50,6 +51,8 @@ export interface SecretInfo {
   expired: boolean;
   /** marked not secret (put/import --not-secret): masking leaves its value alone */
   notSecret: boolean;
+  /** a removed member could read its value (member rm): store a new one */
+  rotationDue: boolean;
 }
 
 export interface VersionInfo {
@@ -268,16 +271,25 @@ export class Vault {
     return this.store.hasSlotKind(kind);
   }
 
-  /** Tries every passphrase slot. Wrong passphrase: auth-failed, with no hint of why. */
-  async unlockWithPassphrase(passphrase: Buffer): Promise<void> {
-    const opened = await this.unlockKind('passphrase', passphrase);
+  /**
+   * Tries every passphrase slot. Wrong passphrase: auth-failed, with no hint of why; with
+   * `quiet` (a team vault that may be opened by identity next): false, nothing recorded.
+   */
+  async unlockWithPassphrase(passphrase: Buffer): Promise<void>;
+  async unlockWithPassphrase(passphrase: Buffer, options: { quiet: true }): Promise<boolean>;
+  async unlockWithPassphrase(passphrase: Buffer, options: { quiet?: boolean } = {}): Promise<boolean | void> {
+    const opened = await this.unlockKind('passphrase', passphrase, options.quiet === true);
+    if (!opened) return false;
     const spec = parseKdf(opened.row.kdf, opened.row.kdf_params);
     if (isBelowDefaults(spec)) await this.upgradeKdf(opened.row, spec, passphrase);
+    return true;
   }
 
-  /** Tries every master-key slot with the KEK derived from the raw 32-byte key. */
-  async unlockWithMasterKey(rawKey: Buffer): Promise<void> {
-    await this.unlockKind('master-key', rawKey);
+  /** Tries every master-key slot with the KEK derived from the raw 32-byte key; `quiet` as unlockWithPassphrase. */
+  async unlockWithMasterKey(rawKey: Buffer): Promise<void>;
+  async unlockWithMasterKey(rawKey: Buffer, options: { quiet: true }): Promise<boolean>;
+  async unlockWithMasterKey(rawKey: Buffer, options: { quiet?: boolean } = {}): Promise<boolean | void> {
+    return (await this.unlockKind('master-key', rawKey, options.quiet === true)) !== null;
   }
 
   /** Unlocks with a keychain slot's KEK, as read from the OS keychain. */
@@ -306,10 +318,41 @@ export class Vault {
     }
   }
 
-  private async unlockKind(kind: SlotKind, secret: Buffer): Promise<OpenedSlot> {
+  /**
+   * Unlocks a team vault with a member's identity secret (src/core/identity.ts): the member
+   * slot whose public key is the identity's. Its pending link (not opened yet) or its sealed
+   * wrap gives the data key, checked as any slot's; a first open seals the slot. No member
+   * slot has this key: auth-failed with how to be added, recorded as a failed unlock.
+   */
+  async unlockWithIdentity(secret: Buffer): Promise<{ member: string; firstOpen: boolean }> {
+    if (secret.length !== 32) throw new VaultError('integrity', 'the identity secret is not a 32-byte key');
+    const pub = slotPublicKey(secret);
+    const row = this.store.slotsOfKind('member').find((r) => r.public_key !== null && r.public_key.equals(pub));
+    const opened = row ? await unlockSlots(this.id, [row], secret, false) : null;
+    if (!row || !opened) {
+      this.recordFailedUnlock('member');
+      throw notAMember(pub);
+    }
+    this.finishUnlock(opened);
+    return { member: row.label ?? '', firstOpen: isUnopenedMember(row) };
+  }
+
+  /**
+   * A short fingerprint of this vault that a key holder can read out to a new member: a MAC
+   * of the vault id under the anchor key, which rotate --master keeps. A vault forged under
+   * another key (a server that made a member's first open reach a data key of its own) has
+   * another. Five groups of four hex digits, as identity fingerprints.
+   */
+  fingerprint(): string {
+    this.requireKey();
+    return mac(this.anchorKey!, 'vault/vault-fingerprint/v1', [this.id]).toString('hex').slice(0, 20).match(/.{4}/g)!.join(' ');
+  }
+
+  private async unlockKind(kind: SlotKind, secret: Buffer, quiet = false): Promise<OpenedSlot | null> {
     const rows = this.store.slotsOfKind(kind);
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);
     const opened = await unlockSlots(this.id, rows, secret, true);
+    if (!opened && quiet) return null;
     if (!opened) {
       this.recordFailedUnlock(kind);
       throw authFailed();
@@ -473,7 +516,20 @@ export class Vault {
   /** After the state was verified: the file must not be older than what this user saw. */
   private checkAnchor(): void {
     const accept = this.anchor.check(this.anchorKey!, this.view(), () => {
-      this.verifyState(this.requireKey());
+      // The process that moved the anchor may have rotated the data key (rotate --master,
+      // member rm): the key this one holds then opens nothing newer, which is not tampering.
+      const key = this.requireKey();
+      const rotated = this.store.read(() => {
+        const keys = openAuditKeys(this.store, this.id, key);
+        if (!keys) return true;
+        wipe(...keys.map((k) => k.key));
+        this.verifyStateIn(key);
+        return false;
+      });
+      if (rotated) {
+        this.lockAgain();
+        throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', { hint: 'run the command again' });
+      }
       return this.view();
     }, this.acceptRestore);
     if (accept === null) return;
@@ -766,6 +822,7 @@ export class Vault {
         expiresAt: r.expires_at,
         expired: r.expires_at !== null && r.expires_at <= now,
         notSecret: r.not_secret === 1,
+        rotationDue: r.rotation_due === 1,
       }));
   }
 
@@ -1033,6 +1090,8 @@ export class Vault {
       removed_at: null,
       expires_at: v.expires_at,
       not_secret: options.notSecret === undefined ? (secret?.not_secret ?? 0) : options.notSecret ? 1 : 0,
+      // A new value clears "rotation due" (member rm); a rollback brings an old value back, so it keeps it.
+      rotation_due: v.origin.startsWith('rollback:') ? (secret?.rotation_due ?? 0) : 0,
     };
     const rowMac = secretMac(this.id, key, row);
     let id: number;
@@ -1102,6 +1161,7 @@ export class Vault {
       slots: this.slots(),
       secrets: c.secrets,
       removed: c.removed,
+      rotationDue: c.rotationDue,
       versions: c.versions,
       auditEntries: c.audit,
       auditHead: chain.head,
@@ -1121,6 +1181,8 @@ export interface VaultStatus {
   slots: SlotInfo[];
   secrets: number;
   removed: number;
+  /** current secrets a removed member could read (member rm), not rotated since */
+  rotationDue: number;
   versions: number;
   auditEntries: number;
   auditHead: { seq: number; mac: string } | null;
@@ -1152,6 +1214,14 @@ export function checkValueSize(value: Buffer): void {
   if (value.length > MAX_VALUE_BYTES) {
     throw new VaultError('usage', `value is ${value.length} bytes, more than the 1 MiB limit`);
   }
+}
+
+/** An identity with no member slot in this vault: how to be added. */
+export function notAMember(publicKey: Buffer): VaultError {
+  const hex = createHash('sha256').update('vault/identity-fingerprint/v1\0').update(publicKey).digest('hex').slice(0, 20);
+  return new VaultError('auth-failed', `your identity (fingerprint ${hex.match(/.{4}/g)!.join(' ')}) is not a member of this vault`, {
+    hint: 'ask a member to run: vault member add NAME <your key> (vault identity prints your key)',
+  });
 }
 
 /** The one answer to a wrong passphrase or key, whatever part was wrong (SPEC §3). */

@@ -20,6 +20,7 @@ const KDFS_OF_KIND: Record<SlotKind, readonly string[]> = {
   passphrase: ['scrypt', 'pbkdf2-sha256'],
   'master-key': ['hkdf-sha256'],
   keychain: ['none'],
+  member: ['none'],
 };
 
 /** More slots than this is not a vault a person made; refused before any work (exit 7). */
@@ -170,11 +171,22 @@ export function openSlot(vaultId: string, row: SlotRow, kek: Buffer, legacyAllow
     return { row, dataKey: key, kek, stale: true };
   }
   if (row.wrap_format !== FORMAT_VERSION) throw integrity(`key slot ${row.id} has an unknown wrap format`);
-  key = openWithKek(kek, row.nonce, row.wrapped_key, sealAad(vaultId, row));
-  if (!key) throw integrity(`key slot ${row.id} failed its integrity check: it holds a key that was not sealed by its owner`);
   const pending = row.pending ?? Buffer.alloc(0);
   if (pending.length % LINK_BYTES !== 0) throw integrity(`key slot ${row.id} has malformed pending keys`);
-  for (let i = 0, at = 0; at < pending.length; i++, at += LINK_BYTES) {
+  let first = 0;
+  if (isUnopenedMember(row)) {
+    // A member slot not opened yet (member add): no sealed wrap, its first link holds the data
+    // key of the day it was added, MACed under that key itself. Only a key holder can make
+    // that MAC; the caller then checks the key against the vault's own keys and every slot MAC.
+    if (pending.length === 0) throw integrity(`key slot ${row.id} holds no key`);
+    key = openLink(vaultId, row, kek, pending, 0, null);
+    if (!key) throw integrity(`key slot ${row.id} failed its integrity check: its key was not given by a key holder`);
+    first = 1;
+  } else {
+    key = openWithKek(kek, row.nonce, row.wrapped_key, sealAad(vaultId, row));
+    if (!key) throw integrity(`key slot ${row.id} failed its integrity check: it holds a key that was not sealed by its owner`);
+  }
+  for (let i = first, at = first * LINK_BYTES; at < pending.length; i++, at += LINK_BYTES) {
     const eph = pending.subarray(at, at + 32);
     const nonce = pending.subarray(at + 32, at + 44);
     const box = pending.subarray(at + 44, at + 92);
@@ -188,6 +200,48 @@ export function openSlot(vaultId: string, row: SlotRow, kek: Buffer, legacyAllow
     key = next;
   }
   return { row, dataKey: key, kek, stale: pending.length > 0 };
+}
+
+/** A member slot that has never been opened: member add left it no sealed wrap, only a link. */
+export function isUnopenedMember(row: SlotRow): boolean {
+  return row.kind === 'member' && row.wrapped_key.length === 0;
+}
+
+/**
+ * Link `index` of `pending` opened with the slot's KEK; its MAC checked under `macKey`, or,
+ * when null (a member's first link), under the key it holds. Null when anything fails.
+ */
+function openLink(vaultId: string, row: SlotRow, kek: Buffer, pending: Buffer, index: number, macKey: Buffer | null): Buffer | null {
+  const at = index * LINK_BYTES;
+  const eph = pending.subarray(at, at + 32);
+  const nonce = pending.subarray(at + 32, at + 44);
+  const box = pending.subarray(at + 44, at + 92);
+  const tag = pending.subarray(at + 92, at + LINK_BYTES);
+  const next = unwrapWithKek(kek, row.public_key!, { ephemeralKey: eph, nonce, box }, linkAad(vaultId, row, index, eph));
+  if (!next) return null;
+  const linkKey = subkey(macKey ?? next, 'vault/pending-link/v1');
+  const ok = macEqual(tag, mac(linkKey, 'vault/pending-link/v1', [vaultId, row.id, index, eph, nonce, box]));
+  wipe(linkKey);
+  if (!ok) {
+    wipe(next);
+    return null;
+  }
+  return next;
+}
+
+/**
+ * A new member slot (member add): KDF none (the member's identity secret is its KEK), the
+ * member's public key, no sealed wrap, and one link that wraps `dataKey` to that public key,
+ * MACed under `dataKey`; the slot MAC under `dataKey` is the vouching record. The member's
+ * first open follows the link and seals the slot (finishUnlock's re-seal of a stale slot).
+ */
+export function buildMemberSlot(vaultId: string, name: string, publicKey: Buffer, dataKey: Buffer, createdAt: number): SlotRow {
+  const row: SlotRow = {
+    id: randomBytes(4).toString('hex'), kind: 'member', label: name, kdf: 'none', kdf_params: canonicalParams({ name: 'none', params: {} }),
+    salt: randomBytes(SALT_BYTES), nonce: Buffer.alloc(0), wrapped_key: Buffer.alloc(0), created_at: createdAt, last_used_at: null,
+    public_key: publicKey, ephemeral_key: null, key_mac: null, wrap_format: FORMAT_VERSION, pending: null,
+  };
+  return appendLink(vaultId, row, dataKey, dataKey);
 }
 
 /**

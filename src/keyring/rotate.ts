@@ -16,6 +16,17 @@ export interface MasterRotation {
   checkpointed: boolean;
 }
 
+export interface RotationOptions {
+  /**
+   * Runs inside the rotation's transaction after every slot MAC verified under the old key and
+   * before anything is re-encrypted (member rm: delete the member's slot, mark rotation due,
+   * write its audit entry). The slots are read again after it: a slot it deleted gets no link.
+   */
+  before?: () => void;
+  /** more detail for the rotate-master audit entry (member rm names the member) */
+  detail?: Record<string, unknown>;
+}
+
 /** Called while re-encrypting, synchronously (the transaction holds the event loop). */
 export type RotationProgress = (done: number, total: number) => void;
 
@@ -35,7 +46,7 @@ export type RotationProgress = (done: number, total: number) => void;
  * Afterwards secure_delete has zeroed replaced cells, and a TRUNCATE checkpoint empties the
  * WAL, so no old ciphertext or old wrap stays in the vault's files.
  */
-export function rotateMasterKey(vault: Vault, progress?: RotationProgress): MasterRotation {
+export function rotateMasterKey(vault: Vault, progress?: RotationProgress, options: RotationOptions = {}): MasterRotation {
   const oldKey = vault.requireKey();
   const newKey = randomBytes(32);
   const store = vault.store;
@@ -44,13 +55,17 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
   let result: Omit<MasterRotation, 'checkpointed'>;
   try {
     result = vault.transact(() => {
-      const rows = vault.slotRows();
+      let rows = vault.slotRows();
       for (const row of rows) {
         if (!slotMacOk(vault.id, oldKey, row)) {
           throw new VaultError('integrity', `key slot ${row.id} failed its integrity check; nothing was rotated`, {
             hint: 'the vault file may have been tampered with; restore it from a backup',
           });
         }
+      }
+      if (options.before) {
+        options.before();
+        rows = vault.slotRows();
       }
       const keys = store.allVersionKeys();
       const owners = new Map(store.allSecrets().map((s) => [s.id, s]));
@@ -86,7 +101,7 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
         vault.replaceSlotRow(fresh);
       }
       // The rekey entry: the last one MACed by the old audit key.
-      vault.record({ op: 'rotate-master', outcome: 'ok', detail: { versions: keys.length, slots: rows.length, pending } });
+      vault.record({ op: 'rotate-master', outcome: 'ok', detail: { versions: keys.length, slots: rows.length, pending, ...options.detail } });
       next = vault.rekey(newKey).nextAuditKey;
       return { versions: keys.length, slots: rows.length, pending };
     });
@@ -96,7 +111,7 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress): Mast
     // The transaction rolled back; the failure still belongs in the audit log.
     if (e instanceof VaultError && e.code === 'integrity') {
       try {
-        vault.transact(() => vault.record({ op: 'rotate-master', outcome: 'failed', detail: { reason: e.message } }));
+        vault.transact(() => vault.record({ op: 'rotate-master', outcome: 'failed', detail: { reason: e.message, ...options.detail } }));
       } catch {
         // the original error is the one to report
       }

@@ -64,6 +64,11 @@ export function readAnchor(path: string): AnchorRecord | 'malformed' | null {
  * detection on this machine but must not fail a command that has already committed.
  */
 export function writeAnchor(path: string, record: AnchorRecord): void {
+  writePrivateJson(path, record);
+}
+
+/** A JSON file written atomically, 0600 in a 0700 directory (anchors, member pins). */
+export function writePrivateJson(path: string, record: unknown): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {

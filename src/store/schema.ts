@@ -128,6 +128,39 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) STRICT;
     `);
   },
+  // 6: team-vault members (issue 11, docs/security.md "Members"). A member is a key slot of
+  // kind `member` (its label the member's name, its public key the member's identity): the
+  // kind CHECK of migration 1 is widened by rebuilding the table (SQLite cannot alter a CHECK).
+  // A member's name and key are unique among members. `rotation_due` marks a secret whose
+  // value a removed member could read (member rm); it joins the secret row MAC when set.
+  (db) => {
+    db.exec(`
+      CREATE TABLE slots_new (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('passphrase', 'keychain', 'master-key', 'member')),
+        label         TEXT,
+        kdf           TEXT NOT NULL,
+        kdf_params    TEXT NOT NULL,
+        salt          BLOB NOT NULL,
+        nonce         BLOB NOT NULL,
+        wrapped_key   BLOB NOT NULL,
+        created_at    INTEGER NOT NULL,
+        last_used_at  INTEGER,
+        public_key    BLOB,
+        ephemeral_key BLOB,
+        key_mac       BLOB,
+        wrap_format   INTEGER NOT NULL DEFAULT 1,
+        pending       BLOB
+      ) STRICT;
+      INSERT INTO slots_new (id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending)
+        SELECT id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending FROM slots;
+      DROP TABLE slots;
+      ALTER TABLE slots_new RENAME TO slots;
+      CREATE UNIQUE INDEX slots_member_name ON slots (label) WHERE kind = 'member';
+      CREATE UNIQUE INDEX slots_member_key ON slots (public_key) WHERE kind = 'member';
+      ALTER TABLE secrets ADD COLUMN rotation_due INTEGER NOT NULL DEFAULT 0;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -19,6 +19,8 @@ export interface SecretRow {
   expires_at: number | null;
   /** 1: a value masking leaves alone (PORT, NODE_ENV); migration 5, covered by the MAC */
   not_secret: number;
+  /** 1: a removed member could read its value (member rm); cleared by a new value; migration 6, in the MAC when set */
+  rotation_due: number;
   mac: Buffer | null;
 }
 
@@ -33,7 +35,7 @@ export interface VersionRow {
   created_at: number;
 }
 
-const SECRET = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
+const SECRET = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, rotation_due, mac';
 
 export function findSecret(db: Database, ns: string, name: string): SecretRow | undefined {
   return stmt(db, `SELECT ${SECRET} FROM secrets WHERE ns = ? AND name = ?`).get(ns, name) as SecretRow | undefined;
@@ -64,7 +66,7 @@ export function currentWithVersions(db: Database, ns: string): Array<{ secret: S
   const rows = stmt(
     db,
     `SELECT s.id, s.ns, s.name, s.uid, s.current_version, s.highest_version, s.description, s.created_at, s.updated_at, s.removed_at, s.expires_at, s.mac,
-       v.version, v.nonce, v.ciphertext, v.size, v.expires_at, v.origin, v.created_at, s.not_secret
+       v.version, v.nonce, v.ciphertext, v.size, v.expires_at, v.origin, v.created_at, s.not_secret, s.rotation_due
      FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
      WHERE s.removed_at IS NULL AND s.ns = ? ORDER BY s.name`,
   )
@@ -75,7 +77,7 @@ export function currentWithVersions(db: Database, ns: string): Array<{ secret: S
       id: r[0] as number, ns: r[1] as string, name: r[2] as string, uid: r[3] as Buffer | null, current_version: r[4] as number,
       highest_version: r[5] as number, description: r[6] as string | null, created_at: r[7] as number, updated_at: r[8] as number,
       removed_at: r[9] as number | null, expires_at: r[10] as number | null, mac: r[11] as Buffer | null,
-      not_secret: r[19] as number,
+      not_secret: r[19] as number, rotation_due: r[20] as number,
     };
     const row: VersionRow | undefined = r[12] === null ? undefined : {
       secret_id: secret.id, version: r[12] as number, nonce: r[13] as Buffer, ciphertext: r[14] as Buffer, size: r[15] as number,
@@ -99,8 +101,8 @@ export function secretsOfNamespace(db: Database, ns: string): Map<string, Secret
 export function insertSecret(db: Database, row: Omit<SecretRow, 'id'>): number {
   const info = stmt(
     db,
-    `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
-     VALUES (@ns, @name, @uid, @current_version, @highest_version, @description, @created_at, @updated_at, @removed_at, @expires_at, @not_secret, @mac)`,
+    `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, rotation_due, mac)
+     VALUES (@ns, @name, @uid, @current_version, @highest_version, @description, @created_at, @updated_at, @removed_at, @expires_at, @not_secret, @rotation_due, @mac)`,
   ).run(row);
   return Number(info.lastInsertRowid);
 }
@@ -109,7 +111,8 @@ export function updateSecret(db: Database, row: SecretRow): void {
   stmt(
     db,
     `UPDATE secrets SET ns = @ns, name = @name, uid = @uid, current_version = @current_version, highest_version = @highest_version,
-       description = @description, created_at = @created_at, updated_at = @updated_at, removed_at = @removed_at, expires_at = @expires_at, not_secret = @not_secret, mac = @mac
+       description = @description, created_at = @created_at, updated_at = @updated_at, removed_at = @removed_at, expires_at = @expires_at, not_secret = @not_secret,
+       rotation_due = @rotation_due, mac = @mac
      WHERE id = @id`,
   ).run(row);
 }
@@ -147,12 +150,18 @@ export function setCiphertext(db: Database, secretId: number, version: number, n
   stmt(db, 'UPDATE versions SET nonce = ?, ciphertext = ? WHERE secret_id = ? AND version = ?').run(nonce, ciphertext, secretId, version);
 }
 
-export function counts(db: Database): { secrets: number; removed: number; versions: number; audit: number } {
+/** member rm: every secret that has a value (not a purged tombstone) marked rotation due; the caller re-MACs them. */
+export function markRotationDue(db: Database): number {
+  return stmt(db, 'UPDATE secrets SET rotation_due = 1 WHERE rotation_due = 0 AND EXISTS (SELECT 1 FROM versions WHERE secret_id = secrets.id)').run().changes;
+}
+
+export function counts(db: Database): { secrets: number; removed: number; versions: number; audit: number; rotationDue: number } {
   const one = (sql: string): number => (stmt(db, sql).get() as { n: number }).n;
   return {
     secrets: one('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NULL'),
     removed: one('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NOT NULL'),
     versions: one('SELECT COUNT(*) AS n FROM versions'),
     audit: one('SELECT COUNT(*) AS n FROM audit'),
+    rotationDue: one('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NULL AND rotation_due <> 0'),
   };
 }

@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { stmt } from './statements.js';
 
-export type SlotKind = 'passphrase' | 'keychain' | 'master-key';
+/** `member`: a team member's identity (issue 11): label = the member's name, public_key = their identity's key, KDF none */
+export type SlotKind = 'passphrase' | 'keychain' | 'master-key' | 'member';
 
 /** A key slot as stored (migrations 1, 3 and 4). */
 export interface SlotRow {

@@ -155,7 +155,10 @@ export class SqliteStore implements Store {
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
     secrets.setCiphertext(this.db, secretId, version, nonce, ciphertext);
   }
-  counts(): { secrets: number; removed: number; versions: number; audit: number } {
+  markRotationDue(): number {
+    return secrets.markRotationDue(this.db);
+  }
+  counts(): { secrets: number; removed: number; versions: number; audit: number; rotationDue: number } {
     return secrets.counts(this.db);
   }
 

@@ -84,7 +84,10 @@ export interface Store {
   deleteVersions(secretId: number): number;
   allVersionKeys(): Array<{ secret_id: number; version: number }>;
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void;
-  counts(): { secrets: number; removed: number; versions: number; audit: number };
+  /** member rm: every secret with a stored value gets rotation_due = 1 (their MACs are the caller's to redo); how many changed */
+  markRotationDue(): number;
+  /** rotationDue: current secrets marked rotation due */
+  counts(): { secrets: number; removed: number; versions: number; audit: number; rotationDue: number };
 
   // ---- agent grants (src/core/grants.ts) --------------------------------------------------
   findGrant(name: string): GrantRow | undefined;

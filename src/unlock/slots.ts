@@ -66,7 +66,7 @@ export async function addMasterKey(vault: Vault, label: string): Promise<{ slot:
 
 /** A slot that unlocks the vault anywhere: the keychain slot only works on this login. */
 function portable(kind: SlotKind): boolean {
-  return kind === 'passphrase' || kind === 'master-key';
+  return kind === 'passphrase' || kind === 'master-key' || kind === 'member';
 }
 
 /**
@@ -82,6 +82,9 @@ export function removeSlot(vault: Vault, id: string): SlotInfo {
     if (!target) throw new VaultError('not-found', `no key slot ${id}`, { hint: 'vault key list shows the slot ids' });
     entry.detail = { slot: id, kind: target.kind };
     if (target.kind === 'keychain') throw new VaultError('usage', `key slot ${id} is the keychain slot`, { hint: 'remove it with vault keychain disable' });
+    if (target.kind === 'member') {
+      throw new VaultError('usage', `key slot ${id} is the member ${target.label ?? ''}`, { hint: `remove it with vault member rm ${target.label ?? 'NAME'} (which also rotates the data key)` });
+    }
     if (!all.some((r) => r.id !== id && portable(r.kind))) {
       throw new VaultError('usage', `refusing to remove key slot ${id}: it is the last passphrase or master-key slot, and without it the vault could never be unlocked again`, {
         hint: 'add another way in first: vault key add --label L, or vault passwd if no passphrase is set',

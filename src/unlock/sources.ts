@@ -26,13 +26,19 @@ export interface UnlockSources {
   session?: ((vault: Vault) => Promise<boolean>) | undefined;
   /** tries the keychain slot; resolves false when the keychain cannot be used (already reported) */
   keychain?: ((vault: Vault) => Promise<boolean>) | undefined;
+  /**
+   * A team vault with member slots: opens it with this user's identity from their personal
+   * vault (src/unlock/identity.ts). Resolves false when there is no identity to try (no
+   * personal vault, no identity in it); throws auth-failed when the identity is not a member.
+   */
+  identity?: ((vault: Vault) => Promise<boolean>) | undefined;
   /** asks for the passphrase on a terminal; undefined when no prompt is allowed */
   prompt?: (() => Promise<Buffer>) | undefined;
   /** called around slow key derivation, e.g. to draw a spinner */
   slow?: (<T>(label: string, work: () => Promise<T>) => Promise<T>) | undefined;
 }
 
-export type UnlockMethod = 'master-key' | 'passphrase' | 'session' | 'keychain' | 'prompt';
+export type UnlockMethod = 'master-key' | 'passphrase' | 'session' | 'keychain' | 'identity' | 'prompt';
 
 export const LOCKED_HINT =
   'set VAULT_PASSPHRASE(_FILE) or VAULT_MASTER_KEY(_FILE), enable the OS keychain with vault keychain enable, or run in a terminal to be asked';
@@ -60,6 +66,15 @@ export function passphraseFromEnv(passphrase: string | undefined, file: string |
 
 export async function unlockVault(vault: Vault, sources: UnlockSources): Promise<UnlockMethod> {
   const slow = sources.slow ?? ((_label, work) => work());
+  // A team vault with members: VAULT_PASSPHRASE or a master key may be the member's own, for
+  // their personal vault. Tried on the team vault's slots first, a miss then goes on to the
+  // identity (not recorded as a failed unlock unless the identity does not open it either).
+  const members = sources.identity !== undefined && vault.hasSlot('member');
+  const viaIdentity = async (kind: 'master-key' | 'passphrase'): Promise<UnlockMethod> => {
+    if (await sources.identity!(vault)) return 'identity';
+    vault.recordFailedUnlock(kind);
+    throw authFailed();
+  };
   if (sources.masterKey !== undefined || sources.masterKeyFile !== undefined) {
     const raw =
       sources.masterKey !== undefined
@@ -67,9 +82,14 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
         : parseMasterKey(readSecretFile(sources.masterKeyFile!, 'VAULT_MASTER_KEY_FILE').toString('utf8'), 'VAULT_MASTER_KEY_FILE');
     try {
       if (!vault.hasSlot('master-key')) {
+        if (members) return await viaIdentity('master-key');
         // Every master-key slot revoked: still a failed unlock, and recorded as one.
         vault.recordFailedUnlock('master-key');
         throw authFailed();
+      }
+      if (members) {
+        if (await vault.unlockWithMasterKey(raw, { quiet: true })) return 'master-key';
+        return await viaIdentity('master-key');
       }
       await vault.unlockWithMasterKey(raw);
     } finally {
@@ -80,6 +100,11 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
   const passphrase = sources.passphraseBytes ?? passphraseFromEnv(sources.passphrase, sources.passphraseFile);
   if (passphrase !== undefined) {
     try {
+      if (members) {
+        const opened = vault.hasSlot('passphrase') && (await slow('unlocking', () => vault.unlockWithPassphrase(passphrase, { quiet: true })));
+        if (opened) return 'passphrase';
+        return await viaIdentity('passphrase');
+      }
       await slow('unlocking', () => vault.unlockWithPassphrase(passphrase));
     } finally {
       passphrase.fill(0);
@@ -88,6 +113,14 @@ export async function unlockVault(vault: Vault, sources: UnlockSources): Promise
   }
   if (sources.session && (await sources.session(vault))) return 'session';
   if (sources.keychain && vault.hasSlot('keychain') && (await sources.keychain(vault))) return 'keychain';
+  if (members) {
+    try {
+      if (await sources.identity!(vault)) return 'identity';
+    } catch (e) {
+      // Not a member (or the personal vault would not open): the prompt, for a team passphrase, is still there.
+      if (!(sources.prompt && e instanceof VaultError && e.code === 'auth-failed')) throw e;
+    }
+  }
   if (sources.prompt) {
     const typed = await sources.prompt();
     try {

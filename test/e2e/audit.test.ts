@@ -164,7 +164,7 @@ test('audit refuses bad filters with exit 2', async () => {
   const v = await passphraseVault();
   try {
     const cases: Array<[string[], string]> = [
-      [['--op', 'read'], 'vault: error: unknown operation "read" for --op\nvault: hint: one or more of: init, get, put, rotate, rotate-master, rm, rollback, exec, env, export, inject, import, scan, key-add, key-rm, keychain-enable, keychain-disable, passwd, unlock, kdf-upgrade, key-update, upgrade, accept-restore, mv, grant-add, grant-rm, mcp\n'],
+      [['--op', 'read'], 'vault: error: unknown operation "read" for --op\nvault: hint: one or more of: init, get, put, rotate, rotate-master, rm, rollback, exec, env, export, inject, import, scan, key-add, key-rm, keychain-enable, keychain-disable, passwd, unlock, kdf-upgrade, key-update, upgrade, accept-restore, mv, grant-add, grant-rm, mcp, member-add, member-rm\n'],
       [['--since', 'yesterday'], 'vault: error: invalid --since "yesterday"\nvault: hint: use a duration such as 24h or 7d, or an ISO 8601 date such as 2027-01-31 or 2027-01-31T12:00:00Z\n'],
       [['--since', '0d'], 'vault: error: invalid duration "0d"\nvault: hint: use a number and a unit: 45s, 90m, 12h, 30d or 2w\n'],
       [['--limit', '0'], 'vault: error: invalid --limit "0"\nvault: hint: use a whole number of entries, 1 or more\n'],

@@ -13,7 +13,8 @@ export function register(program: Command, io: IO): void {
       const s = new Session(io, cmd);
       // The identity lives in the personal vault: the file --vault/VAULT_PATH names, or, when
       // that is a team vault on a server, the local vault at the default path.
-      const personal = isPostgresUrl(s.vaultPath) ? defaultVaultPath({ ...s.env, VAULT_PATH: undefined }) : s.vaultPath;
+      // VAULT_IDENTITY_VAULT, when set, names it (as when a team vault is opened by identity).
+      const personal = s.env.VAULT_IDENTITY_VAULT || (isPostgresUrl(s.vaultPath) ? defaultVaultPath({ ...s.env, VAULT_PATH: undefined }) : s.vaultPath);
       const id = await s.withVault(true, (vault) => ensureIdentity(vault), { path: personal });
       if (s.json) {
         s.outJson({ publicKey: id.publicKey, fingerprint: id.fingerprint, created: id.created, vault: personal });

@@ -60,7 +60,7 @@ export function register(program: Command, io: IO): void {
         const all = vault.slots();
         const target = all.find((sl) => sl.id === id);
         // What removeSlot refuses anyway (no such slot, the keychain slot, the last way in) is not asked about first.
-        const refused = !target || target.kind === 'keychain' || !all.some((sl) => sl.id !== id && sl.kind !== 'keychain');
+        const refused = !target || target.kind === 'keychain' || target.kind === 'member' || !all.some((sl) => sl.id !== id && sl.kind !== 'keychain');
         if (target && !refused && !flags.yes) {
           const what = `${target.kind} slot ${printable(target.id)}${target.label ? ` (${jsonText(target.label)})` : ''}`;
           if (!s.interactive) {

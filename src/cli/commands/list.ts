@@ -29,6 +29,7 @@ export function register(program: Command, io: IO): void {
             expires: isoTime(i.expiresAt),
             expired: i.expired,
             notSecret: i.notSecret,
+            ...(i.rotationDue ? { rotationDue: true } : {}),
           })),
         );
       } else if (io.stdout.isTTY === true) {
@@ -36,14 +37,21 @@ export function register(program: Command, io: IO): void {
           s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);
           return;
         }
+        // The ROTATE column only when a member was removed since some value was stored (member rm).
+        const due = list.some((i) => i.rotationDue);
         await printTable(
           s,
-          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'MASKED', 'DESCRIPTION'],
-          list.map((i) => [i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.notSecret ? 'no' : 'yes', i.description ?? '']),
-          { wrap: [6] },
+          ['NAME', 'NAMESPACE', 'VERSION', 'UPDATED', 'EXPIRES', 'MASKED', ...(due ? ['ROTATE'] : []), 'DESCRIPTION'],
+          list.map((i) => [
+            i.name, i.ns, String(i.version), dateOnly(i.updatedAt), i.expired ? 'expired' : dateOnly(i.expiresAt), i.notSecret ? 'no' : 'yes',
+            ...(due ? [i.rotationDue ? 'due' : ''] : []), i.description ?? '',
+          ]),
+          { wrap: [due ? 7 : 6] },
         );
       } else {
         s.out(list.map((i) => printable(flags.allNs ? `${i.ns}/${i.name}` : i.name) + '\n').join(''));
+        const due = list.filter((i) => i.rotationDue).length;
+        if (due > 0) s.info(`${due} of these ${due === 1 ? 'is' : 'are'} rotation due (a member was removed): vault list --json marks ${due === 1 ? 'it' : 'them'}, vault rotate NAME clears it`);
       }
     });
 }

@@ -11,7 +11,13 @@ export function register(program: Command, io: IO): void {
     .description('path, key slots, KDF, counts and audit head; works while locked')
     .action(async (_flags: unknown, cmd: Command) => {
       const s = new Session(io, cmd);
-      const st = await s.withVault(false, (vault) => vault.status());
+      const { st, members } = await s.withVault(false, async (vault) => {
+        const st = vault.status();
+        // Members (team vaults) are listed from their slots, as vault member list does.
+        const members = st.slots.some((sl) => sl.kind === 'member') ? (await import('../../core/members.js')).listMembers(vault) : [];
+        return { st, members };
+      });
+      const team = members.length > 0 || st.rotationDue > 0;
       // Keychain availability is asked only of a vault that has a keychain slot (the probe
       // loads a native module and may wait on D-Bus).
       const keychain = st.slots.some((sl) => sl.kind === 'keychain') ? await s.keychain().probe() : undefined;
@@ -28,6 +34,7 @@ export function register(program: Command, io: IO): void {
           secrets: st.secrets,
           removed: st.removed,
           versions: st.versions,
+          ...(team ? { rotationDue: st.rotationDue, members: members.map((m) => ({ name: m.name, fingerprint: m.fingerprint, state: m.state })) } : {}),
           audit: { entries: st.auditEntries, head: st.auditHead, pending: st.auditPending },
           ...(keychain ? { keychain: { available: keychain.available, reason: keychain.available ? null : keychain.reason } } : {}),
           session: session.json,
@@ -39,11 +46,12 @@ export function register(program: Command, io: IO): void {
         ...(st.store === 'postgres' ? ['store:     postgres'] : []),
         `vault id:  ${st.vaultId}`,
         `format:    ${st.formatVersion} (schema ${st.schemaVersion})`,
-        `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed)`,
+        `secrets:   ${st.secrets} (${st.versions} versions, ${st.removed} removed${st.rotationDue > 0 ? `, ${st.rotationDue} rotation due` : ''})`,
         `audit:     ${st.auditEntries} entries${st.auditHead ? `, head #${st.auditHead.seq} ${st.auditHead.mac}` : ''}${st.auditPending > 0 ? `, ${st.auditPending} failed unlock${st.auditPending === 1 ? '' : 's'} not sealed yet` : ''}`,
         `session:   ${session.text}`,
         `slots:`,
         ...st.slots.map((sl) => `  ${sl.id}  ${sl.kind.padEnd(10)} ${sl.kdf}${sl.kdfParams ? ` ${sl.kdfParams}` : ''}${sl.label ? `  "${sl.label}"` : ''}`),
+        ...(members.length > 0 ? ['members:', ...members.map((m) => `  ${m.name}  ${m.fingerprint}  ${m.state}`)] : []),
         ...(keychain ? [`keychain:  ${keychain.available ? 'available' : `unavailable: ${keychain.reason}`}`] : []),
       ];
       // Each line shows stored text (labels, KDF parameters, ids): control characters escaped.

@@ -103,6 +103,13 @@ export const PG_MIGRATIONS: readonly string[] = [
     mac          BYTEA NOT NULL
   );
   `,
+  // 3: as SQLite schema 6: member slots (kind `member`, unique names and keys among members)
+  // and the rotation_due flag of a secret a removed member could read (in the row MAC when set).
+  `
+  CREATE UNIQUE INDEX slots_member_name ON slots (label) WHERE kind = 'member';
+  CREATE UNIQUE INDEX slots_member_key ON slots (public_key) WHERE kind = 'member';
+  ALTER TABLE secrets ADD COLUMN rotation_due INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

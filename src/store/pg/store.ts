@@ -41,7 +41,7 @@ export function parsePgLocation(url: string): PgLocation {
 }
 
 const SLOT_COLUMNS = 'id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending';
-const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
+const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, rotation_due, mac';
 const GRANT_COLUMNS = 'id, name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac';
 const VERSION_COLUMNS = 'secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at';
 const AUDIT_COLUMNS = 'seq, at, op, ns, name, version, outcome, actor_user, actor_pid, actor_parent, detail, mac';
@@ -383,7 +383,7 @@ export class PgStore implements Store {
     return rows.map((r) => {
       const secret = {
         id: r.id, ns: r.ns, name: r.name, uid: r.uid, current_version: r.current_version, highest_version: r.highest_version, description: r.description,
-        created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, mac: r.mac,
+        created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, rotation_due: r.rotation_due, mac: r.mac,
       } as unknown as SecretRow;
       const row = r.v_version === null ? undefined : ({
         secret_id: secret.id, version: r.v_version, nonce: r.v_nonce, ciphertext: r.v_ciphertext, size: r.v_size,
@@ -401,17 +401,17 @@ export class PgStore implements Store {
   }
   insertSecret(r: Omit<SecretRow, 'id'>): number {
     const [row] = this.q(
-      `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-      [r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
+      `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, rotation_due, mac)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+      [r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.rotation_due ?? 0, r.mac],
     );
     return Number(row!.id);
   }
   updateSecret(r: SecretRow): void {
     this.exec(
       `UPDATE secrets SET ns = $2, name = $3, uid = $4, current_version = $5, highest_version = $6, description = $7, created_at = $8,
-         updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, mac = $13 WHERE id = $1`,
-      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
+         updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, rotation_due = $14, mac = $13 WHERE id = $1`,
+      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac, r.rotation_due ?? 0],
     );
   }
   findVersion(secretId: number, version: number): VersionRow | undefined {
@@ -435,10 +435,15 @@ export class PgStore implements Store {
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
     this.exec('UPDATE versions SET nonce = $3, ciphertext = $4 WHERE secret_id = $1 AND version = $2', [secretId, version, nonce, ciphertext]);
   }
-  counts(): { secrets: number; removed: number; versions: number; audit: number } {
+  markRotationDue(): number {
+    return Number(
+      this.q('WITH u AS (UPDATE secrets SET rotation_due = 1 WHERE rotation_due = 0 AND EXISTS (SELECT 1 FROM versions WHERE secret_id = secrets.id) RETURNING 1) SELECT COUNT(*) AS n FROM u')[0]!.n,
+    );
+  }
+  counts(): { secrets: number; removed: number; versions: number; audit: number; rotationDue: number } {
     const [r] = this.q(`SELECT (SELECT COUNT(*) FROM secrets WHERE removed_at IS NULL) AS secrets, (SELECT COUNT(*) FROM secrets WHERE removed_at IS NOT NULL) AS removed,
-      (SELECT COUNT(*) FROM versions) AS versions, (SELECT COUNT(*) FROM audit) AS audit`);
-    return { secrets: Number(r!.secrets), removed: Number(r!.removed), versions: Number(r!.versions), audit: Number(r!.audit) };
+      (SELECT COUNT(*) FROM versions) AS versions, (SELECT COUNT(*) FROM audit) AS audit, (SELECT COUNT(*) FROM secrets WHERE removed_at IS NULL AND rotation_due <> 0) AS due`);
+    return { secrets: Number(r!.secrets), removed: Number(r!.removed), versions: Number(r!.versions), audit: Number(r!.audit), rotationDue: Number(r!.due) };
   }
 
   // ---- agent grants -----------------------------------------------------------------------
