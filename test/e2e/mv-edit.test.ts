@@ -178,7 +178,9 @@ test('vault edit: an editor that fails saves nothing and leaves no file; EDITOR 
 test('vault edit: SIGTERM to vault while the editor runs ends the editor, saves nothing and removes the file', async () => {
   await withVault({ A: 'steady' }, async (v) => {
     const started = join(v.dir, 'started');
-    const ed = editor(v, `printf changed > "$last"; touch '${started}'; exec sleep 30`);
+    // The editor sleeps 5 s: long enough to be running when SIGTERM arrives right after it
+    // starts. (`close` waits for stderr to close, which the sleep also holds.)
+    const ed = editor(v, `printf changed > "$last"; touch '${started}'; exec sleep 5`);
     const child = spawn(process.execPath, ['--inspect-port=[ff02::1]:9229', '--', BIN, 'edit', 'A'], { env: { ...baseEnv(v.dir), ...ed.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
