@@ -3,8 +3,13 @@ import { copyFileSync, chmodSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
+import { freshVault, passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
 import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite.js';
+
+// Tests of what a passphrase unlock records (failed unlocks, the init entry, the exact
+// sequence of a log) use passphraseVault, which pays the default KDF on every command; the
+// others use freshVault, unlocked with a master key (no KDF wait; its log starts with the
+// key-add entry of the fixture, which their expectations, computed from the rows, include).
 
 // ---- the documented output formats, rebuilt independently from the raw rows ----------------
 
@@ -113,7 +118,7 @@ test('init, put, get, rm record time, operation, secret, version, outcome and ac
 });
 
 test('reading the log needs no key: audit works with no way to unlock, and writes nothing', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'TOKEN', 'abc');
     const before = dump(v.path);
@@ -127,7 +132,7 @@ test('reading the log needs no key: audit works with no way to unlock, and write
 });
 
 test('audit filters by --name, --ns, --op, --since and --limit, oldest first', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'A', 'a-value');
     await put(v.env, 'B', 'b-value', '--ns', 'ci');
@@ -161,7 +166,7 @@ test('audit filters by --name, --ns, --op, --since and --limit, oldest first', a
 });
 
 test('audit refuses bad filters with exit 2', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     const cases: Array<[string[], string]> = [
       [['--op', 'read'], 'vault: error: unknown operation "read" for --op\nvault: hint: one or more of: init, get, put, rotate, rotate-master, rm, rollback, exec, env, export, inject, import, scan, key-add, key-rm, keychain-enable, keychain-disable, passwd, unlock, kdf-upgrade, key-update, upgrade, accept-restore, mv, grant-add, grant-rm, mcp\n'],
@@ -237,7 +242,7 @@ test('no value ever appears in any column of the audit table, in audit output or
 const BLOCK_AUDIT = `CREATE TRIGGER block_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit insert blocked by test'); END;`;
 
 test('when the audit entry cannot be written, get prints nothing and exits 1, and put and rm change nothing', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'API_KEY', 'the-value');
     sqlite(v.path, BLOCK_AUDIT);
@@ -533,7 +538,7 @@ test('a failed verify with --json names the entry and kind in the error object',
 });
 
 test('audit verify needs the key: with no way to unlock it exits 4', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     const r = await runVault(['audit', 'verify'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.status, 4);
