@@ -3,8 +3,13 @@ import { copyFileSync, chmodSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
+import { freshVault, passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
 import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite.js';
+
+// Tests of what a passphrase unlock records (failed unlocks, the init entry, the exact
+// sequence of a log) use passphraseVault, which pays the default KDF on every command; the
+// others use freshVault, unlocked with a master key (no KDF wait; its log starts with init
+// and the key-add entry of the fixture, which their expectations include).
 
 // ---- the documented output formats, rebuilt independently from the raw rows ----------------
 
@@ -113,7 +118,7 @@ test('init, put, get, rm record time, operation, secret, version, outcome and ac
 });
 
 test('reading the log needs no key: audit works with no way to unlock, and writes nothing', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'TOKEN', 'abc');
     const before = dump(v.path);
@@ -127,7 +132,7 @@ test('reading the log needs no key: audit works with no way to unlock, and write
 });
 
 test('audit filters by --name, --ns, --op, --since and --limit, oldest first', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'A', 'a-value');
     await put(v.env, 'B', 'b-value', '--ns', 'ci');
@@ -161,7 +166,7 @@ test('audit filters by --name, --ns, --op, --since and --limit, oldest first', a
 });
 
 test('audit refuses bad filters with exit 2', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     const cases: Array<[string[], string]> = [
       [['--op', 'read'], 'vault: error: unknown operation "read" for --op\nvault: hint: one or more of: init, get, put, rotate, rotate-master, rm, rollback, exec, env, export, inject, import, scan, key-add, key-rm, keychain-enable, keychain-disable, passwd, unlock, kdf-upgrade, key-update, upgrade, accept-restore, mv, grant-add, grant-rm, mcp, member-add, member-rm\n'],
@@ -237,7 +242,7 @@ test('no value ever appears in any column of the audit table, in audit output or
 const BLOCK_AUDIT = `CREATE TRIGGER block_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit insert blocked by test'); END;`;
 
 test('when the audit entry cannot be written, get prints nothing and exits 1, and put and rm change nothing', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     await put(v.env, 'API_KEY', 'the-value');
     sqlite(v.path, BLOCK_AUDIT);
@@ -396,101 +401,104 @@ test('a wrong or revoked master key is a failed unlock too; if the entry cannot 
 
 // ---- tampering with an outside tool ----------------------------------------------------------
 
-/** A vault with six sealed entries: 1 init, 2 put A, 3-5 get A, 6 put B. */
-async function sixEntries(): Promise<Awaited<ReturnType<typeof passphraseVault>>> {
-  const v = await passphraseVault();
+/**
+ * A vault with seven sealed entries: 1 init, 2 key-add (the master key of freshVault, which
+ * unlocks every command here without a KDF), 3 put A, 4-6 get A, 7 put B.
+ */
+async function sevenEntries(): Promise<Awaited<ReturnType<typeof freshVault>>> {
+  const v = await freshVault();
   await put(v.env, 'A', 'a-value');
   for (let k = 0; k < 3; k++) await get(v.env, 'A');
   await put(v.env, 'B', 'b-value');
-  assert.deepEqual(auditRows(v.path).map((r) => `${r.seq}:${r.op}`), ['1:init', '2:put', '3:get', '4:get', '5:get', '6:put']);
+  assert.deepEqual(auditRows(v.path).map((r) => `${r.seq}:${r.op}`), ['1:init', '2:key-add', '3:put', '4:get', '5:get', '6:get', '7:put']);
   return v;
 }
 
 const COLUMNS = 'at, op, ns, name, version, outcome, actor_user, actor_pid, actor_parent, detail';
 
 const TAMPER: Array<{ what: string; sql: string; seq: number; kind: string; reason: string }> = [
-  { what: 'edit an entry in place', sql: "UPDATE audit SET name = 'B' WHERE seq = 3", seq: 3, kind: 'edited', reason: 'its content no longer matches its mac' },
-  { what: 'edit the time of the last entry', sql: 'UPDATE audit SET at = at - 3600000 WHERE seq = 6', seq: 6, kind: 'edited', reason: 'its content no longer matches its mac' },
-  { what: 'replace a mac', sql: 'UPDATE audit SET mac = randomblob(32) WHERE seq = 4', seq: 4, kind: 'edited', reason: 'its mac does not match its content or its place in the chain' },
-  { what: 'delete an entry', sql: 'DELETE FROM audit WHERE seq = 3', seq: 3, kind: 'missing', reason: 'entry #3 was deleted' },
+  { what: 'edit an entry in place', sql: "UPDATE audit SET name = 'B' WHERE seq = 4", seq: 4, kind: 'edited', reason: 'its content no longer matches its mac' },
+  { what: 'edit the time of the last entry', sql: 'UPDATE audit SET at = at - 3600000 WHERE seq = 7', seq: 7, kind: 'edited', reason: 'its content no longer matches its mac' },
+  { what: 'replace a mac', sql: 'UPDATE audit SET mac = randomblob(32) WHERE seq = 5', seq: 5, kind: 'edited', reason: 'its mac does not match its content or its place in the chain' },
+  { what: 'delete an entry', sql: 'DELETE FROM audit WHERE seq = 4', seq: 4, kind: 'missing', reason: 'entry #4 was deleted' },
   {
     what: 'delete an entry and renumber the rest',
-    sql: 'DELETE FROM audit WHERE seq = 3; UPDATE audit SET seq = -seq WHERE seq > 3; UPDATE audit SET seq = -seq - 1 WHERE seq < 0;',
-    seq: 3,
+    sql: 'DELETE FROM audit WHERE seq = 4; UPDATE audit SET seq = -seq WHERE seq > 4; UPDATE audit SET seq = -seq - 1 WHERE seq < 0;',
+    seq: 4,
     kind: 'missing',
-    reason: 'entry #3 was deleted and the later entries renumbered',
+    reason: 'entry #4 was deleted and the later entries renumbered',
   },
-  { what: 'delete the last entries', sql: 'DELETE FROM audit WHERE seq >= 5', seq: 5, kind: 'missing', reason: 'entries #5 to #6 were deleted from the end of the log' },
+  { what: 'delete the last entries', sql: 'DELETE FROM audit WHERE seq >= 6', seq: 6, kind: 'missing', reason: 'entries #6 to #7 were deleted from the end of the log' },
   {
     what: 'insert an entry and renumber the rest',
-    sql: `UPDATE audit SET seq = -seq WHERE seq >= 3; UPDATE audit SET seq = -seq + 1 WHERE seq < 0;
-          INSERT INTO audit SELECT 3, ${COLUMNS}, randomblob(32) FROM audit WHERE seq = 2;`,
-    seq: 3,
+    sql: `UPDATE audit SET seq = -seq WHERE seq >= 4; UPDATE audit SET seq = -seq + 1 WHERE seq < 0;
+          INSERT INTO audit SELECT 4, ${COLUMNS}, randomblob(32) FROM audit WHERE seq = 3;`,
+    seq: 4,
     kind: 'inserted',
-    reason: 'it is not part of the chain, which continues from #2 to the entry stored as #4',
+    reason: 'it is not part of the chain, which continues from #3 to the entry stored as #5',
   },
   {
     what: 'append a forged entry',
-    sql: `INSERT INTO audit SELECT 7, ${COLUMNS}, mac FROM audit WHERE seq = 4`,
-    seq: 7,
+    sql: `INSERT INTO audit SELECT 8, ${COLUMNS}, mac FROM audit WHERE seq = 5`,
+    seq: 8,
     kind: 'inserted',
-    reason: 'it comes after #6, the last entry the chain head record vouches for',
+    reason: 'it comes after #7, the last entry the chain head record vouches for',
   },
   {
     what: 'append an entry without a mac that is not a failed unlock',
-    sql: `INSERT INTO audit SELECT 7, ${COLUMNS}, NULL FROM audit WHERE seq = 4`,
-    seq: 7,
+    sql: `INSERT INTO audit SELECT 8, ${COLUMNS}, NULL FROM audit WHERE seq = 5`,
+    seq: 8,
     kind: 'inserted',
     reason: 'it has no mac and is not a failed unlock, the only entry written without one',
   },
   {
     what: 'swap two entries',
-    sql: 'UPDATE audit SET seq = -1 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = -1;',
-    seq: 3,
+    sql: 'UPDATE audit SET seq = -1 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = -1;',
+    seq: 4,
     kind: 'reordered',
-    reason: 'it was written as #5, after the entry now stored as #4',
+    reason: 'it was written as #6, after the entry now stored as #5',
   },
   {
     what: 'swap the contents of two neighbours, keeping their seqs',
-    sql: `CREATE TEMP TABLE t AS SELECT * FROM audit WHERE seq IN (4, 5);
-          UPDATE audit SET (${COLUMNS}, mac) = (SELECT ${COLUMNS}, mac FROM t WHERE t.seq = 9 - audit.seq) WHERE seq IN (4, 5);`,
-    seq: 4,
+    sql: `CREATE TEMP TABLE t AS SELECT * FROM audit WHERE seq IN (5, 6);
+          UPDATE audit SET (${COLUMNS}, mac) = (SELECT ${COLUMNS}, mac FROM t WHERE t.seq = 11 - audit.seq) WHERE seq IN (5, 6);`,
+    seq: 5,
     kind: 'reordered',
-    reason: 'it was written as #5, after the entry now stored as #5',
+    reason: 'it was written as #6, after the entry now stored as #6',
   },
   {
     what: 'remove the mac of an entry',
-    sql: 'UPDATE audit SET mac = NULL WHERE seq = 2',
-    seq: 2,
+    sql: 'UPDATE audit SET mac = NULL WHERE seq = 3',
+    seq: 3,
     kind: 'edited',
     reason: 'its mac was removed',
   },
   {
     what: 'delete the chain head record',
     sql: "DELETE FROM meta WHERE key = 'audit_head'",
-    seq: 7,
+    seq: 8,
     kind: 'missing',
-    reason: 'the chain head record is missing, so entries after #6 may have been deleted',
+    reason: 'the chain head record is missing, so entries after #7 may have been deleted',
   },
 ];
 
 test('audit verify passes on an untouched log, and its --json', async () => {
-  const v = await sixEntries();
+  const v = await sevenEntries();
   try {
     const r = await runVault(['audit', 'verify', '--json'], { env: v.env });
     assert.equal(r.status, 0);
-    assert.equal(r.stderr, 'audit log verified: 6 entries\n');
-    const head = auditRows(v.path)[5]!.mac!.slice(0, 16);
-    assert.equal(r.out, `{"ok":true,"entries":6,"pending":0,"head":{"seq":6,"mac":"${head}"}}\n`);
+    assert.equal(r.stderr, 'audit log verified: 7 entries\n');
+    const head = auditRows(v.path)[6]!.mac!.slice(0, 16);
+    assert.equal(r.out, `{"ok":true,"entries":7,"pending":0,"head":{"seq":7,"mac":"${head}"}}\n`);
     const status = await runVault(['status', '--json'], { env: { VAULT_PATH: v.path } });
-    assert.deepEqual((JSON.parse(status.out) as { audit: unknown }).audit, { entries: 6, head: { seq: 6, mac: head }, pending: 0 });
+    assert.deepEqual((JSON.parse(status.out) as { audit: unknown }).audit, { entries: 7, head: { seq: 7, mac: head }, pending: 0 });
   } finally {
     v.cleanup();
   }
 });
 
 test('audit verify fails with 7 naming the entry and the kind, for each way of tampering', async () => {
-  const base = await sixEntries();
+  const base = await sevenEntries();
   try {
     for (const [k, c] of TAMPER.entries()) {
       const path = join(base.dir, `tampered-${k}.db`);
@@ -509,7 +517,7 @@ test('audit verify fails with 7 naming the entry and the kind, for each way of t
 });
 
 test('a failed verify with --json names the entry and kind in the error object', async () => {
-  const v = await sixEntries();
+  const v = await sevenEntries();
   try {
     sqlite(v.path, "UPDATE audit SET outcome = 'denied' WHERE seq = 4");
     const r = await runVault(['audit', 'verify', '--json'], { env: v.env });
@@ -533,7 +541,7 @@ test('a failed verify with --json names the entry and kind in the error object',
 });
 
 test('audit verify needs the key: with no way to unlock it exits 4', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     const r = await runVault(['audit', 'verify'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.status, 4);

@@ -32,7 +32,7 @@ function bashComplete(script: string, words: string[], setup: { env: Record<stri
 test('the bash completion script completes commands, flags, choices, secret names, files and exec commands', async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
+    await seed(v, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
     const setup = install(v);
     const script = join(v.dir, 'vault.bash');
     const r = await runInProcess(['completion', 'bash']);
@@ -71,7 +71,7 @@ test('the zsh completion script offers the same candidates (compadd observed thr
   if (spawnSync('sh', ['-c', 'command -v zsh']).status !== 0) return t.skip('zsh is not installed');
   const v = await freshVault();
   try {
-    await seed(v.path, { API_KEY: 'k', DB: 'd' });
+    await seed(v, { API_KEY: 'k', DB: 'd' });
     const setup = install(v);
     const script = join(v.dir, '_vault');
     writeFileSync(script, (await runInProcess(['completion', 'zsh'])).stdout);
@@ -107,7 +107,7 @@ test('the fish completion script completes commands, secret names, files and exe
   }
   const v = await freshVault();
   try {
-    await seed(v.path, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
+    await seed(v, { API_KEY: 'k', API_URL: 'u', DB: 'd', 'prod/X': 'x' });
     const setup = install(v);
     const script = join(v.dir, 'vault.fish');
     const r = await runInProcess(['completion', 'fish']);
@@ -133,7 +133,7 @@ test('the fish completion script completes commands, secret names, files and exe
 test('vault __complete reads names without unlocking and prints nothing on stderr', async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { B: 'b', A: 'a' });
+    await seed(v, { B: 'b', A: 'a' });
     // No passphrase at all: listing names must not need one.
     const env = { VAULT_PATH: v.path };
     const r = await runInProcess(['__complete', '--', 'get', ''], { env });

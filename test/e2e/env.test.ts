@@ -4,9 +4,8 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { test } from 'node:test';
 import dotenv from 'dotenv';
-import { Vault } from '../../src/core/vault.js';
-import { freshVault, PASSPHRASE, runInProcess } from '../helpers/cli.js';
-import { seed } from '../helpers/seed.js';
+import { freshVault, runInProcess } from '../helpers/cli.js';
+import { openVault, seed } from '../helpers/seed.js';
 import { auditLog, rowsSnapshot as snapshot } from '../helpers/sqlite.js';
 
 type Fixture = Awaited<ReturnType<typeof freshVault>>;
@@ -14,7 +13,7 @@ type Fixture = Awaited<ReturnType<typeof freshVault>>;
 async function withVault(secrets: Record<string, string | Buffer>, fn: (v: Fixture) => Promise<void>): Promise<void> {
   const v = await freshVault();
   try {
-    if (Object.keys(secrets).length > 0) await seed(v.path, secrets);
+    if (Object.keys(secrets).length > 0) await seed(v, secrets);
     await fn(v);
   } finally {
     v.cleanup();
@@ -27,11 +26,10 @@ function file(v: Fixture, name: string, body: string | Buffer): string {
   return path;
 }
 
-/** Every value of `ns`, read through the library with one unlock. */
-async function valuesOf(path: string, ns: string): Promise<Record<string, string>> {
-  const vault = Vault.open(path);
+/** Every value of `ns`, read through the library with one unlock (the master key: no KDF). */
+async function valuesOf(v: Fixture, ns: string): Promise<Record<string, string>> {
+  const vault = await openVault(v);
   try {
-    await vault.unlockWithPassphrase(Buffer.from(PASSPHRASE));
     const out: Record<string, string> = {};
     for (const { name } of vault.list({ ns })) out[name] = vault.get({ ns, name }).value.toString('utf8');
     return out;
@@ -176,12 +174,12 @@ test('import parses exactly as dotenv.parse does (differential, on a corpus of t
         // As put: no empty values; the whole file is refused, naming them (README, "vault import").
         assert.equal(r.status, 2, `${ns}: ${r.stderr}`);
         assert.equal(r.stderr.split('\n')[0], `vault: error: empty ${empty.length === 1 ? 'value' : 'values'} for ${empty.join(', ')}; nothing was imported`);
-        assert.deepEqual(await valuesOf(v.path, ns), {});
+        assert.deepEqual(await valuesOf(v, ns), {});
         continue;
       }
       assert.equal(r.status, 0, `${ns}: ${r.stderr}`);
       assert.equal(r.stderr, '');
-      assert.deepEqual(await valuesOf(v.path, ns), { ...dotenv.parse(text) }, `corpus file ${i}: ${JSON.stringify(text)}`);
+      assert.deepEqual(await valuesOf(v, ns), { ...dotenv.parse(text) }, `corpus file ${i}: ${JSON.stringify(text)}`);
     }
   });
 });
@@ -196,7 +194,7 @@ test('import: messages, warnings for skipped lines, --json, stdin, one audit ent
     const json = await runInProcess(['--json', 'import', '-', '--overwrite'], { env: v.env, input: 'B=3\nC=4\n' });
     assert.equal(json.status, 0, json.stderr);
     assert.equal(json.out, '{"ns":"default","imported":2,"created":["C"],"updated":["B"]}\n');
-    assert.deepEqual(await valuesOf(v.path, 'default'), { A: '1', B: '3', C: '4' });
+    assert.deepEqual(await valuesOf(v, 'default'), { A: '1', B: '3', C: '4' });
     assert.deepEqual(
       auditLog(v.path).filter((e) => e.op === 'import').map((e) => e.detail),
       [
@@ -220,7 +218,7 @@ test('import of existing names without --overwrite is refused with 8, listing th
     assert.equal(snapshot(v.path), before);
     const ok = await runInProcess(['import', path, '--overwrite'], { env: v.env });
     assert.equal(ok.status, 0, ok.stderr);
-    assert.deepEqual(await valuesOf(v.path, 'default'), { A: 'new', B: 'new', C: 'new' });
+    assert.deepEqual(await valuesOf(v, 'default'), { A: 'new', B: 'new', C: 'new' });
   });
 });
 
@@ -240,7 +238,7 @@ test('import refuses invalid names and values over 1 MiB with 2, writing nothing
 
 test('inject replaces references (spaces optional) and keeps every other byte', async () => {
   await withVault({ USER_NAME: 'admin', PASS: `p@ss'"$`, 'prod/DB': 'db-v1' }, async (v) => {
-    await seed(v.path, { 'prod/DB': 'db-v2' });
+    await seed(v, { 'prod/DB': 'db-v2' });
     const template = Buffer.concat([
       Buffer.from('user={{ vault://USER_NAME }}\npass={{vault://default/PASS}}\ndb={{  vault://prod/DB@1\t}} latest={{ vault://prod/DB }}\n'),
       Buffer.from([0xff, 0xfe]),

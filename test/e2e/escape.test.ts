@@ -25,7 +25,7 @@ function clean(out: string, what: string): void {
 
 async function evilVault(): Promise<Awaited<ReturnType<typeof freshVault>> & { slot: string }> {
   const v = await freshVault();
-  await seed(v.path, { A: 'a1', B: 'b1' });
+  await seed(v, { A: 'a1', B: 'b1' });
   exec(v.path, 'UPDATE secrets SET name = ?, description = ? WHERE name = ?', [EVIL, EVIL, 'B']);
   exec(v.path, 'UPDATE secrets SET description = ? WHERE name = ?', [EVIL, 'A']);
   exec(v.path, 'UPDATE versions SET origin = ? WHERE secret_id = (SELECT id FROM secrets WHERE name = ?)', [EVIL, 'A']);

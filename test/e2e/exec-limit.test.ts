@@ -26,7 +26,7 @@ test('exec refuses an environment over ARG_MAX before decrypting, exit 2, and th
     const count = Math.ceil(argMax() / 120_000) + 1;
     const secrets: Record<string, string> = {};
     for (let i = 0; i < count; i++) secrets[`BIG_${i}`] = String(i % 10).repeat(120_000);
-    await seed(v.path, secrets);
+    await seed(v, secrets);
     const marker = join(v.dir, 'ran');
     const r = await runVault(['exec', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { env: v.env });
     assert.equal(r.status, 2);
@@ -51,7 +51,7 @@ test('exec refuses an environment over ARG_MAX before decrypting, exit 2, and th
 test('exec refuses one value over the per-variable limit (MAX_ARG_STRLEN), naming it, exit 2, denied', { skip: !linux }, async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { SMALL: 'fine', HUGE: 'h'.repeat(200_000) });
+    await seed(v, { SMALL: 'fine', HUGE: 'h'.repeat(200_000) });
     const marker = join(v.dir, 'ran');
     const r = await runVault(['exec', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { env: v.env });
     assert.equal(r.status, 2);

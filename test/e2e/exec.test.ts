@@ -37,7 +37,7 @@ function shown(r: RunResult): { argv: string[]; env: Record<string, string> } {
 async function withVault(secrets: Record<string, string | Buffer>, fn: (v: Fixture) => Promise<void>): Promise<void> {
   const v = await freshVault();
   try {
-    await seed(v.path, secrets);
+    await seed(v, secrets);
     await fn(v);
   } finally {
     v.cleanup();
@@ -224,7 +224,7 @@ test('a secret wins over an inherited variable, with a warning unless --quiet', 
 
 test('an expired secret stops exec with 9 unless --allow-expired', async () => {
   await withVault({ PLAIN: 'p1', OLD: 'o1' }, async (v) => {
-    await expire(v.path, 'default', 'OLD');
+    await expire(v, 'default', 'OLD');
     const show = script(v, 'show.cjs', SHOW);
     const r = await runVault(['exec', '--', process.execPath, show], { env: v.env });
     assert.equal(r.status, 9);
@@ -265,7 +265,7 @@ test('the audit entry names the command basename, its argument count and the inj
 
 test('--env-file: plain values and vault:// references, file values win over the namespace, later files win', async () => {
   await withVault({ PLAIN: 'p1', DB: 'ns-db', 'prod/DB': 'prod-db-v1', 'prod/TOKEN': 'tok' }, async (v) => {
-    await seed(v.path, { 'prod/DB': 'prod-db-v2' });
+    await seed(v, { 'prod/DB': 'prod-db-v2' });
     const show = script(v, 'show.cjs', SHOW);
     const one = script(v, 'one.env', '# comment\nexport MODE=development\nDB=vault://prod/DB@1\nTOKEN="vault://prod/TOKEN"\nLOCAL=vault://PLAIN\n');
     const two = script(v, 'two.env', 'MODE=production\nLATEST=vault://prod/DB\n');

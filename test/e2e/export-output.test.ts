@@ -18,7 +18,7 @@ function mode(path: string): number {
 test('export -o FILE writes the export to a new 0600 file whatever the umask, and prints nothing on stdout', async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { A: 'x y', B: "it's" });
+    await seed(v, { A: 'x y', B: "it's" });
     const expected = (await runVault(['export'], { env: v.env })).stdout;
     assert.ok(expected.toString().startsWith("A='x y'\n"), expected.toString());
     const file = join(v.dir, 'out.env');
@@ -56,7 +56,7 @@ test('export -o FILE writes the export to a new 0600 file whatever the umask, an
 test('export -o replaces an existing file as inject -o does: atomically, with mode 0600; an unwritable target is exit 1', async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { A: 'x y' });
+    await seed(v, { A: 'x y' });
     const file = join(v.dir, 'existing.env');
     writeFileSync(file, 'old content\n', { mode: 0o644 });
     const r = await runUmask000(['export', '--format', 'shell', '-o', file], v.env, v.dir);

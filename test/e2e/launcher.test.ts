@@ -158,7 +158,7 @@ test('SIGUSR1 from the first instant of a run on never opens an inspector', { sk
 test('inside exec, SIGUSR1 still reaches the child (several times) and no inspector opens', { skip: !linux }, async () => {
   const v = await freshVault();
   try {
-    await seed(v.path, { PLAIN: 'p1' });
+    await seed(v, { PLAIN: 'p1' });
     const counter = join(v.dir, 'count.cjs');
     writeFileSync(
       counter,
@@ -197,7 +197,7 @@ test('inside exec, SIGUSR1 still reaches the child (several times) and no inspec
 /** A vault with TOKEN and a master key; the key as printed by `vault key add`. */
 async function withMasterKey(): Promise<Awaited<ReturnType<typeof freshVault>> & { key: string }> {
   const v = await freshVault();
-  await seed(v.path, { TOKEN: 's3cret-token' });
+  await seed(v, { TOKEN: 's3cret-token' });
   const add = await runVault(['key', 'add', '--label', 'ci'], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = add.out.trim();

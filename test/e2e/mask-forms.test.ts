@@ -9,7 +9,7 @@ test('exec --mask: the value and its base64, base64url, hex and URL-encoded form
   const value = 'Pa55 w0rd/with+sym=bols&more?';
   const v = await freshVault();
   try {
-    await seed(v.path, { DB_PASS: value, OTHER: 'another-secret-value' });
+    await seed(v, { DB_PASS: value, OTHER: 'another-secret-value' });
     const writer = join(v.dir, 'writer.cjs');
     writeFileSync(
       writer,

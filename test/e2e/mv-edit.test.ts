@@ -13,7 +13,7 @@ type Fixture = Awaited<ReturnType<typeof freshVault>>;
 async function withVault(secrets: Record<string, string>, fn: (v: Fixture) => Promise<void>): Promise<void> {
   const v = await freshVault();
   try {
-    if (Object.keys(secrets).length > 0) await seed(v.path, secrets);
+    if (Object.keys(secrets).length > 0) await seed(v, secrets);
     await fn(v);
   } finally {
     v.cleanup();
@@ -24,7 +24,7 @@ async function withVault(secrets: Record<string, string>, fn: (v: Fixture) => Pr
 
 test('vault mv renames a secret; its versions and history go with it, audited, and the old name is gone', async () => {
   await withVault({ A: 'value-1' }, async (v) => {
-    await seed(v.path, { A: 'value-2' });
+    await seed(v, { A: 'value-2' });
     let r = await runInProcess(['__complete', '--', 'mv', ''], { env: v.env });
     assert.equal(r.out, 'values\nA\n', 'completion offers the names for OLD');
     r = await runInProcess(['mv', 'A', 'B'], { env: v.env });

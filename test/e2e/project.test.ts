@@ -20,7 +20,7 @@ const PROJECT = {
 async function withProject(project: unknown, secrets: Record<string, string>, fn: (v: Fixture, repo: string, sub: string) => Promise<void>): Promise<void> {
   const v = await freshVault();
   try {
-    if (Object.keys(secrets).length > 0) await seed(v.path, secrets);
+    if (Object.keys(secrets).length > 0) await seed(v, secrets);
     const repo = join(v.dir, 'repo');
     const sub = join(repo, 'src', 'deep');
     mkdirSync(join(repo, '.git'), { recursive: true });
@@ -56,7 +56,7 @@ test('vault check lists the missing secrets of the project file found above the 
     });
     assert.ok(!r.out.includes('sk_test_value_1') && !r.stderr.includes('sk_test_value_1'));
 
-    await seed(v.path, { 'myapp/DATABASE_URL': 'postgres://u:p@h/db', 'myapp/SENTRY_DSN': 'https://sentry' });
+    await seed(v, { 'myapp/DATABASE_URL': 'postgres://u:p@h/db', 'myapp/SENTRY_DSN': 'https://sentry' });
     r = await runVault(['check', '--quiet'], { env: v.env, cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
@@ -69,7 +69,7 @@ test('vault check lists the missing secrets of the project file found above the 
     assert.equal(r.stderr, `3 missing of 3 secrets of ${file} in namespace staging; store one with: vault put staging/DATABASE_URL\n`);
 
     // an expired required secret: exit 9
-    await expire(v.path, 'myapp', 'STRIPE_KEY');
+    await expire(v, 'myapp', 'STRIPE_KEY');
     r = await runVault(['check', '--quiet'], { env: v.env, cwd: sub });
     assert.equal(r.status, 9);
     assert.equal(r.out, 'STRIPE_KEY\texpired required\n');

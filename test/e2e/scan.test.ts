@@ -15,7 +15,7 @@ const GH = 'ghp_R4nd0mT0k3nV4lu3';
 async function withVault(secrets: Record<string, string | Buffer>, fn: (v: Fixture) => Promise<void>): Promise<void> {
   const v = await freshVault();
   try {
-    await seed(v.path, secrets);
+    await seed(v, secrets);
     await fn(v);
   } finally {
     v.cleanup();
