@@ -193,7 +193,7 @@ test('audit refuses bad filters with exit 2', async () => {
 // ---- no value, ever --------------------------------------------------------------------------
 
 test('no value ever appears in any column of the audit table, in audit output or in audit --json', async () => {
-  const v = await passphraseVault();
+  const v = await freshVault();
   try {
     const values = ['Sentinel-Value-7f1c93ab', 'Second-Sentinel-55e0d2', 'ci-Sentinel-0a9b8c7d'];
     await put(v.env, 'API_KEY', values[0]!);
@@ -202,7 +202,7 @@ test('no value ever appears in any column of the audit table, in audit output or
     assert.deepEqual((await get(v.env, 'API_KEY')).stdout, Buffer.from(values[1]!));
     ok(await runVault(['get', 'API_KEY', '--json'], { env: v.env }), 'get --json');
     ok(await runVault(['get', 'API_KEY', '--version', '1'], { env: v.env }), 'get --version 1');
-    const wrong = await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: values[2]! } });
+    const wrong = await runVault(['get', 'API_KEY'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: values[2]! } });
     assert.equal(wrong.status, 5);
     await get(v.env, 'ci/OTHER');
     ok(await runVault(['rm', 'ci/OTHER', '--purge', '--yes'], { env: v.env }), 'rm --purge');
@@ -211,7 +211,7 @@ test('no value ever appears in any column of the audit table, in audit output or
     const columns = sqliteJson<{ name: string }>(v.path, 'PRAGMA table_info(audit)').map((c) => c.name);
     assert.deepEqual(columns, ['seq', 'at', 'op', 'ns', 'name', 'version', 'outcome', 'actor_user', 'actor_pid', 'actor_parent', 'detail', 'mac']);
     const raw = sqliteJson<Record<string, string>>(v.path, `SELECT ${columns.map((c) => `hex(${c}) AS ${c}`).join(', ')} FROM audit`);
-    assert.equal(raw.length, 10);
+    assert.equal(raw.length, 11); // with the fixture's init and key-add
     const needles = values.flatMap((value) => {
       const b = Buffer.from(value);
       return [b, Buffer.from(b.toString('hex')), Buffer.from(b.toString('base64').replace(/=+$/, '')), Buffer.from(value.toLowerCase())];
@@ -226,7 +226,7 @@ test('no value ever appears in any column of the audit table, in audit output or
     for (const args of [['audit'], ['audit', '--json']]) {
       const r = await runVault(args, { env: { VAULT_PATH: v.path } });
       ok(r, args.join(' '));
-      assert.equal(r.out.split('\n').length, 11);
+      assert.equal(r.out.split('\n').length, 12);
       for (const value of values) {
         assert.equal(r.out.includes(value), false, `${args.join(' ')} printed a value`);
         assert.equal(r.out.includes(Buffer.from(value).toString('base64').replace(/=+$/, '')), false);

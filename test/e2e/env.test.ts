@@ -64,12 +64,22 @@ test('env --format shell survives eval in bash, sh and zsh for every byte but NU
     const out = file(v, 'env.sh', r.stdout);
     const available = shells();
     assert.ok(available.includes('bash') && available.includes('sh'));
+    const names = Object.keys(SHELL_VALUES);
     for (const sh of available) {
-      for (const [name, value] of Object.entries(SHELL_VALUES)) {
-        const res = spawnSync(sh, ['-c', `eval "$(cat "$1")"; printf %s "$${name}"`, 'sh', out], { env: { PATH: process.env.PATH } });
-        assert.equal(res.status, 0, `${sh}: ${res.stderr.toString()}`);
-        assert.deepEqual(res.stdout, value, `${sh} ${name}`);
+      // One shell per kind: eval once, then print each variable followed by a NUL (which no
+      // value holds), so each value is compared on its own, byte for byte.
+      const script = 'f=$1; shift; eval "$(cat "$f")"; for n in "$@"; do eval "printf %s \\"\\$$n\\""; printf \'\\0\'; done';
+      const res = spawnSync(sh, ['-c', script, 'sh', out, ...names], { env: { PATH: process.env.PATH } });
+      assert.equal(res.status, 0, `${sh}: ${res.stderr.toString()}`);
+      const printed: Buffer[] = [];
+      for (let at = 0; at < res.stdout.length; ) {
+        const nul = res.stdout.indexOf(0, at);
+        assert.notEqual(nul, -1, `${sh}: output ends without a NUL`);
+        printed.push(res.stdout.subarray(at, nul));
+        at = nul + 1;
       }
+      assert.equal(printed.length, names.length, sh);
+      for (const [i, name] of names.entries()) assert.deepEqual(printed[i], SHELL_VALUES[name], `${sh} ${name}`);
     }
   });
 });

@@ -46,7 +46,9 @@ function copy(name = 'v'): { root: string; dir: string; path: string; env: Recor
   const path = join(dir, 'vault.db');
   copyFileSync(base.path, path);
   chmodSync(path, 0o600);
-  return { root: t.dir, dir, path, env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } };
+  // the master key: no KDF per command (a passphrase unlock of the copy's cheap slot would
+  // first re-wrap it at the default cost, then pay that cost at every later unlock)
+  return { root: t.dir, dir, path, env: { VAULT_PATH: path, VAULT_MASTER_KEY: base.masterKey } };
 }
 
 /** The gid of this user's private group, if it has one (root:x:0: and no other user in group 0, in CI). */
