@@ -374,7 +374,13 @@ export class Vault {
         this.upgrade(opened);
       } else {
         const keys = this.verifiedKeys(dataKey);
-        if (!keys) throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
+        if (!keys) {
+          // The slot was read before another process's rotate --master (or member rm) committed
+          // and the vault's keys after: not tampering, a race. The slot as it is now tells.
+          const now = this.store.slotById(opened.row.id);
+          if (now && (!now.wrapped_key.equals(opened.row.wrapped_key) || !bufferEq(now.pending, opened.row.pending))) throw rotatedMeanwhile();
+          throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
+        }
         this.dataKey = dataKey;
         this.auditKeys = keys.auditKeys;
         this.anchorKey = keys.anchorKey;
@@ -528,7 +534,7 @@ export class Vault {
       });
       if (rotated) {
         this.lockAgain();
-        throw new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', { hint: 'run the command again' });
+        throw rotatedMeanwhile();
       }
       return this.view();
     }, this.acceptRestore);
@@ -1214,6 +1220,15 @@ export function checkValueSize(value: Buffer): void {
   if (value.length > MAX_VALUE_BYTES) {
     throw new VaultError('usage', `value is ${value.length} bytes, more than the 1 MiB limit`);
   }
+}
+
+/** Another process rotated the data key while this one was unlocking (exit 1, not tampering). */
+function rotatedMeanwhile(): VaultError {
+  return new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', { hint: 'run the command again' });
+}
+
+function bufferEq(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
 }
 
 /** An identity with no member slot in this vault: how to be added. */

@@ -27,6 +27,9 @@ export interface RotationOptions {
   detail?: Record<string, unknown>;
 }
 
+/** Versions re-encrypted per read. */
+const PAGE = 1000;
+
 /** Called while re-encrypting, synchronously (the transaction holds the event loop). */
 export type RotationProgress = (done: number, total: number) => void;
 
@@ -67,27 +70,30 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress, optio
         options.before();
         rows = vault.slotRows();
       }
-      const keys = store.allVersionKeys();
+      const total = store.counts().versions;
       const owners = new Map(store.allSecrets().map((s) => [s.id, s]));
       let done = 0;
-      for (const k of keys) {
-        const owner = owners.get(k.secret_id)!;
-        const row = store.findVersion(k.secret_id, k.version)!;
-        const aad = owner.uid ? valueAad(vault.id, owner.uid, row) : null;
-        const plain = aad ? open(oldKey, row.nonce, row.ciphertext, aad) : null;
-        if (!plain) {
-          throw new VaultError('integrity', `secret ${formatRef(owner)} version ${k.version} failed its integrity check; nothing was rotated`, {
-            hint: 'the vault file may have been tampered with; restore it from a backup',
-          });
+      // Page by page (one query per page, not per version: a round trip each on PostgreSQL),
+      // so a large vault's ciphertexts are never all in memory at once.
+      for (let page = store.versionPage(null, PAGE), last = page.at(-1); page.length > 0; page = last ? store.versionPage(last, PAGE) : [], last = page.at(-1)) {
+        for (const row of page) {
+          const owner = owners.get(row.secret_id)!;
+          const aad = owner?.uid ? valueAad(vault.id, owner.uid, row) : null;
+          const plain = aad ? open(oldKey, row.nonce, row.ciphertext, aad) : null;
+          if (!plain) {
+            throw new VaultError('integrity', `secret ${owner ? formatRef(owner) : `#${row.secret_id}`} version ${row.version} failed its integrity check; nothing was rotated`, {
+              hint: 'the vault file may have been tampered with; restore it from a backup',
+            });
+          }
+          try {
+            const { nonce, box } = seal(newKey, plain, aad!);
+            store.setCiphertext(row.secret_id, row.version, nonce, box);
+          } finally {
+            wipe(plain);
+          }
+          done++;
+          progress?.(done, total);
         }
-        try {
-          const { nonce, box } = seal(newKey, plain, aad!);
-          store.setCiphertext(k.secret_id, k.version, nonce, box);
-        } finally {
-          wipe(plain);
-        }
-        done++;
-        progress?.(done, keys.length);
       }
       let pending = 0;
       for (const row of rows) {
@@ -101,9 +107,9 @@ export function rotateMasterKey(vault: Vault, progress?: RotationProgress, optio
         vault.replaceSlotRow(fresh);
       }
       // The rekey entry: the last one MACed by the old audit key.
-      vault.record({ op: 'rotate-master', outcome: 'ok', detail: { versions: keys.length, slots: rows.length, pending, ...options.detail } });
+      vault.record({ op: 'rotate-master', outcome: 'ok', detail: { versions: done, slots: rows.length, pending, ...options.detail } });
       next = vault.rekey(newKey).nextAuditKey;
-      return { versions: keys.length, slots: rows.length, pending };
+      return { versions: done, slots: rows.length, pending };
     });
   } catch (e) {
     forgetSecretMacKey(newKey);

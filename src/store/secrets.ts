@@ -146,6 +146,10 @@ export function allVersionKeys(db: Database): Array<{ secret_id: number; version
   return stmt(db, 'SELECT secret_id, version FROM versions ORDER BY secret_id, version').all() as Array<{ secret_id: number; version: number }>;
 }
 
+export function versionPage(db: Database, after: { secret_id: number; version: number } | null, limit: number): VersionRow[] {
+  return stmt(db, 'SELECT * FROM versions WHERE (secret_id, version) > (?, ?) ORDER BY secret_id, version LIMIT ?').all(after?.secret_id ?? -1, after?.version ?? -1, limit) as VersionRow[];
+}
+
 export function setCiphertext(db: Database, secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
   stmt(db, 'UPDATE versions SET nonce = ?, ciphertext = ? WHERE secret_id = ? AND version = ?').run(nonce, ciphertext, secretId, version);
 }

@@ -152,6 +152,9 @@ export class SqliteStore implements Store {
   allVersionKeys(): Array<{ secret_id: number; version: number }> {
     return secrets.allVersionKeys(this.db);
   }
+  versionPage(after: { secret_id: number; version: number } | null, limit: number): VersionRow[] {
+    return secrets.versionPage(this.db, after, limit);
+  }
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
     secrets.setCiphertext(this.db, secretId, version, nonce, ciphertext);
   }

@@ -83,6 +83,8 @@ export interface Store {
   insertVersion(row: VersionRow): void;
   deleteVersions(secretId: number): number;
   allVersionKeys(): Array<{ secret_id: number; version: number }>;
+  /** up to `limit` version rows after (secret_id, version) `after` (from the start when null), in that order: rotation reads them page by page */
+  versionPage(after: { secret_id: number; version: number } | null, limit: number): VersionRow[];
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void;
   /** member rm: every secret with a stored value gets rotation_due = 1 (their MACs are the caller's to redo); how many changed */
   markRotationDue(): number;

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { runInProcess, runVault, type RunResult } from '../helpers/cli.js';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { inCI } from '../../src/cli/io.js';
+import { Terminal } from '../helpers/tty.js';
+import { BIN, runInProcess, runVault, type RunResult } from '../helpers/cli.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
 import { sqlite } from '../helpers/sqlite.js';
 import { cheapVault, openWithKey } from '../helpers/vaults.js';
@@ -504,4 +506,33 @@ test('the personal vault: VAULT_IDENTITY_VAULT, else the default local vault; an
   } finally {
     t.v.cleanup();
   }
+});
+
+test('member rm asks on a terminal: "n" is exit 0 and "nothing removed", "y" removes', { timeout: 120_000 }, async (t: TestContext) => {
+  if (!Terminal.hasTmux()) {
+    if (inCI(process.env)) assert.fail('CI is set, so this cannot be skipped: the terminal tests need tmux');
+    t.skip('the terminal tests need tmux');
+    return;
+  }
+  const tm = await team('file');
+  t.after(() => tm.v.cleanup());
+  await add(tm, 'alice', alice);
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tm.v.dir, LANG: 'C.UTF-8', TERM: 'xterm-256color', ...tm.v.env };
+  const start = (): Terminal => {
+    const term = Terminal.start([process.execPath, BIN, 'member', 'rm', 'alice'], env, tm.v.dir);
+    t.after(() => term.close());
+    return term;
+  };
+  const no = start();
+  await no.waitFor(/Remove member alice and rotate the data key\? \(y\/N\)/);
+  no.type('n');
+  assert.equal(await no.exitStatus(), 0, no.screen());
+  assert.match(no.screen(), /nothing removed$/);
+  assert.match((await run(['member', 'list'], tm.v.env)).out, /^alice\t/);
+  const yes = start();
+  await yes.waitFor(/\(y\/N\)/);
+  yes.type('y');
+  assert.equal(await yes.exitStatus(), 0, yes.screen());
+  assert.match(yes.screen(), /rotation due/);
+  assert.equal((await run(['member', 'list'], tm.v.env)).out, '');
 });

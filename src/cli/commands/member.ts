@@ -87,7 +87,7 @@ export function register(program: Command, io: IO): void {
           if (!s.interactive) {
             throw new VaultError('usage', `refusing to remove member ${name} without confirmation`, { hint: 'pass --yes when not in a terminal' });
           }
-          const ok = await promptConfirm(io, `Remove member ${name}? The vault gets a new data key and every secret is marked rotation due.`);
+          const ok = await promptConfirm(io, `Remove member ${name} and rotate the data key?`);
           if (!ok) {
             if (s.json) s.outJson({ name, removed: false });
             else s.info('nothing removed');

@@ -429,6 +429,11 @@ export class PgStore implements Store {
   deleteVersions(secretId: number): number {
     return Number(this.q('WITH d AS (DELETE FROM versions WHERE secret_id = $1 RETURNING 1) SELECT COUNT(*) AS n FROM d', [secretId])[0]!.n);
   }
+  versionPage(after: { secret_id: number; version: number } | null, limit: number): VersionRow[] {
+    return this.q(`SELECT ${VERSION_COLUMNS} FROM versions WHERE (secret_id, version) > ($1, $2) ORDER BY secret_id, version LIMIT $3`, [
+      after?.secret_id ?? -1, after?.version ?? -1, limit,
+    ]) as unknown as VersionRow[];
+  }
   allVersionKeys(): Array<{ secret_id: number; version: number }> {
     return this.q('SELECT secret_id, version FROM versions ORDER BY secret_id, version') as unknown as Array<{ secret_id: number; version: number }>;
   }
