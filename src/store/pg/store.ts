@@ -9,36 +9,10 @@ import type { SlotKind, SlotRow } from '../slots.js';
 import type { Store } from '../store.js';
 import { PgError, SyncPg } from './bridge.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './schema.js';
+import { parsePgLocation, type PgLocation } from './location.js';
 import type { Statement } from './worker.js';
 
-/** What a `postgres://` vault location says: the connection, the vault's name and schema. */
-export interface PgLocation {
-  /** the connection string handed to `pg` (the `vault` parameter removed) */
-  connection: string;
-  /** the vault's name (`?vault=NAME`, default `default`) */
-  name: string;
-  /** its schema: `vault_<name>` */
-  schema: string;
-  /** the location without a password: messages, status and the rollback anchor use it */
-  display: string;
-}
-
-const NAME = /^[a-z0-9_]{1,48}$/;
-
-/** Parses `postgres://[user[:password]@]host[:port]/db[?vault=NAME&…]`; usage error when the name is bad. */
-export function parsePgLocation(url: string): PgLocation {
-  let name = 'default';
-  const connection = url.replace(/([?&])vault=([^&]*)(&?)/, (_m, pre: string, value: string, post: string) => {
-    name = decodeURIComponent(value);
-    return post ? pre : '';
-  }).replace(/[?&]$/, '');
-  if (!NAME.test(name)) {
-    throw new VaultError('usage', `the vault name ${JSON.stringify(name)} in the URL is not valid`, { hint: 'a vault name is 1 to 48 of a-z, 0-9 and _ (?vault=team)' });
-  }
-  const noPassword = connection.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1@').replace(/([?&])password=[^&]*/gi, '$1password=***');
-  const display = `${noPassword}${noPassword.includes('?') ? '&' : '?'}vault=${name}`;
-  return { connection, name, schema: `vault_${name}`, display };
-}
+export { parsePgLocation, type PgLocation } from './location.js';
 
 const SLOT_COLUMNS = 'id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, last_used_at, public_key, ephemeral_key, key_mac, wrap_format, pending';
 const SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
