@@ -304,7 +304,7 @@ export class Vault {
     }
   }
 
-  private async unlockKind(kind: SlotKind, secret: Buffer): Promise<OpenedSlot> {
+  private async unlockKind(kind: SlotKind, secret: Buffer, again = true): Promise<OpenedSlot> {
     const rows = this.store.slotsOfKind(kind);
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);
     const opened = await unlockSlots(this.id, rows, secret, true);
@@ -312,8 +312,22 @@ export class Vault {
       this.recordFailedUnlock(kind);
       throw authFailed();
     }
-    this.finishUnlock(opened);
+    try {
+      this.finishUnlock(opened);
+    } catch (e) {
+      // Another process rotated the data key between the read of the slots and the check of
+      // the key they gave (its commit landed in between): unlock again, once, from the new
+      // rows, with every check again.
+      if (again && e instanceof VaultError && e.code === 'integrity' && this.slotChanged(opened.row)) return this.unlockKind(kind, secret, false);
+      throw e;
+    }
     return opened;
+  }
+
+  private slotChanged(row: SlotRow): boolean {
+    const now = this.store.slotById(row.id);
+    const same = (a: Buffer | null, b: Buffer | null): boolean => (a === null || b === null ? a === b : a.equals(b));
+    return now === undefined || !same(now.wrapped_key, row.wrapped_key) || !same(now.nonce, row.nonce) || !same(now.pending, row.pending);
   }
 
   /**

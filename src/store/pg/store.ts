@@ -21,6 +21,40 @@ const VERSION_COLUMNS = 'secret_id, version, nonce, ciphertext, size, expires_at
 const AUDIT_COLUMNS = 'seq, at, op, ns, name, version, outcome, actor_user, actor_pid, actor_parent, detail, mac';
 
 /**
+ * Rows written in bulk (import, rotate --master, member rm): consecutive statements of one
+ * kind are queued as one RowBatch and sent as ONE statement over arrays (unnest), not one
+ * statement per row. `single` is the one-row form; `many` takes one array per column.
+ */
+const ROW_BATCHES = {
+  insertSecret: {
+    single: `INSERT INTO secrets (id, ${SECRET_COLUMNS.slice('id, '.length)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    many: `INSERT INTO secrets (id, ${SECRET_COLUMNS.slice('id, '.length)})
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::int[], $13::bytea[])`,
+  },
+  insertVersion: {
+    single: `INSERT INTO versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    many: `INSERT INTO versions (${VERSION_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bytea[], $4::bytea[], $5::int[], $6::bigint[], $7::text[], $8::bigint[])`,
+  },
+  setCiphertext: {
+    single: 'UPDATE versions SET nonce = $3, ciphertext = $4 WHERE secret_id = $1 AND version = $2',
+    many: `UPDATE versions v SET nonce = u.nonce, ciphertext = u.ct FROM unnest($1::bigint[], $2::int[], $3::bytea[], $4::bytea[]) AS u(sid, ver, nonce, ct)
+      WHERE v.secret_id = u.sid AND v.version = u.ver`,
+  },
+} as const;
+type BatchKind = keyof typeof ROW_BATCHES;
+
+/** At most this many rows in one batched statement. */
+const BATCH_ROWS = 2000;
+
+interface RowBatch {
+  batch: BatchKind;
+  rows: unknown[][];
+  /** each row's key: a row whose key is in the batch already starts a new one (an UPDATE … FROM applies one source row per target) */
+  keys: Set<string>;
+}
+type Queued = Statement | RowBatch;
+
+/**
  * A vault in PostgreSQL (docs/security.md: the server is the "file writer" of the threat
  * model; every row it returns is checked by the core, as a file's are). One connection, owned
  * by a worker thread (bridge.ts). Every write transaction first takes a transaction-level
@@ -38,11 +72,31 @@ export class PgStore implements Store {
   private savepoints = 0;
   /** how many times the queue was sent (a savepoint knows whether its statements left) */
   private flushes = 0;
-  private queued: Statement[] = [];
+  private queued: Queued[] = [];
+  /** secret ids taken from the table's identity sequence for rows not inserted yet (insertSecret needs no round trip) */
+  private ids: number[] = [];
+  private idsTaken = 0;
+  /**
+   * allVersionKeys() inside a transaction (rotate --master walks every version in key order):
+   * the keys, and a window of the rows that follow the last one asked for, read in one query
+   * per window instead of one per findVersion.
+   */
+  private versionKeys: { list: Array<{ secret_id: number; version: number }>; at: Map<string, number> } | null = null;
+  private versionRows = new Map<string, VersionRow>();
   private version = -1;
   private open = true;
   /** a store made by create(): the first write checks that no vault was made meanwhile */
   private creating = false;
+  /**
+   * The meta table as read at the start of the current transaction (or, between transactions,
+   * as the last one or the open left it, until the next statement), kept current with this
+   * connection's own setMeta and deleteMeta: getMeta answers from it instead of a round trip
+   * each. Inside a transaction it is exact: a read transaction is one snapshot, and every
+   * writer of meta holds the vault's lock, as a write transaction here does. null: unknown (a
+   * savepoint was rolled back, a transaction failed, a newer read was made), getMeta asks the
+   * server.
+   */
+  private meta: Map<string, string> | null = null;
 
   private constructor(readonly where: PgLocation) {
     this.location = where.display;
@@ -64,6 +118,7 @@ export class PgStore implements Store {
   static open(url: string): PgStore {
     const store = new PgStore(parsePgLocation(url));
     try {
+      if (store.openCurrent()) return store;
       const [exists] = store.q(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`"${store.where.schema}".schema_migrations`]);
       if (!exists?.ok) throw store.missing();
       store.migrate();
@@ -98,6 +153,31 @@ export class PgStore implements Store {
       store.close();
       throw e;
     }
+  }
+
+  /**
+   * The usual open in one round trip: the schema as search path, its version and the meta
+   * table. True when the vault is there at this binary's schema version; anything else (no
+   * schema, no tables, another version, no vault id) is left to the full path in open().
+   */
+  private openCurrent(): boolean {
+    let version: Array<Record<string, unknown>>;
+    let meta: Array<Record<string, unknown>>;
+    try {
+      [, version, meta] = this.pg.run([
+        { sql: `SET search_path TO "${this.where.schema}"` },
+        { sql: 'SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations' },
+        { sql: 'SELECT key, value FROM meta' },
+      ]) as [unknown, Array<Record<string, unknown>>, Array<Record<string, unknown>>];
+    } catch (e) {
+      if (e instanceof PgError) return false;
+      throw e;
+    }
+    if (Number(version[0]?.v) !== PG_SCHEMA_VERSION) return false;
+    const m = metaMap(meta);
+    if (!m.has('vault_id')) return false;
+    this.meta = m;
+    return true;
   }
 
   private missing(): VaultError {
@@ -178,21 +258,73 @@ export class PgStore implements Store {
 
   /** One statement whose rows are needed now; sends the queued ones first. */
   private q(sql: string, params?: unknown[]): Array<Record<string, unknown>> {
-    const batch = [...this.queued, { sql, params }];
-    this.queued = [];
+    // Between transactions the meta cache is what the last transaction (or the open) saw: it
+    // answers only until this connection reads anything newer, so reads never go back in time.
+    if (this.depth === 0) this.meta = null;
+    const batch = [...this.takeQueued(), { sql, params }];
     this.flushes++;
     const out = this.run(batch);
     return out[out.length - 1]!;
   }
 
-  /** A statement whose result is not needed: queued inside a transaction, else run now. */
+  /** A statement whose result is not needed: queued inside a transaction, else run now (with what is queued). */
   private exec(sql: string, params?: unknown[]): void {
     if (this.depth > 0) this.queued.push({ sql, params });
-    else this.run([{ sql, params }]);
+    else this.q(sql, params);
+  }
+
+  /** Statements that open a transaction, after what is queued (a read transaction's COMMIT). */
+  private begin(statements: Statement[]): Array<Record<string, unknown>>[] {
+    const before = this.takeQueued();
+    this.flushes++;
+    this.forgetTransaction();
+    return this.run([...before, ...statements]).slice(before.length);
+  }
+
+  /** The queued statements, row batches as statements, and the queue emptied. */
+  private takeQueued(): Statement[] {
+    const out = this.queued.map((x): Statement => {
+      if (!('batch' in x)) return x;
+      const { single, many } = ROW_BATCHES[x.batch];
+      if (x.rows.length === 1) return { sql: single, params: x.rows[0] };
+      return { sql: many, params: x.rows[0]!.map((_v, c) => x.rows.map((r) => r[c])) };
+    });
+    this.queued = [];
+    return out;
+  }
+
+  /** A row for a batch: joins the last queued batch of its kind, or starts one (outside a transaction: run now). */
+  private queueRow(kind: BatchKind, key: string, row: unknown[]): void {
+    if (this.depth === 0) {
+      this.q(ROW_BATCHES[kind].single, row);
+      return;
+    }
+    // A new secret may join a batch of secrets queued before the versions batch behind it
+    // (import alternates secret, version, secret, …): moving the insert of a secret earlier is
+    // always safe, nothing queued can refer to a secret not inserted yet.
+    let at = this.queued.length - 1;
+    while (kind === 'insertSecret' && at > 0 && isBatch(this.queued[at], 'insertVersion')) at--;
+    const last = this.queued[at];
+    if (last && 'batch' in last && last.batch === kind && last.rows.length < BATCH_ROWS && !last.keys.has(key)) {
+      last.rows.push(row);
+      last.keys.add(key);
+    } else {
+      this.queued.push({ batch: kind, rows: [row], keys: new Set([key]) });
+    }
+  }
+
+  /** What this store remembers of one transaction's rows, forgotten when the next starts. */
+  private forgetTransaction(): void {
+    this.ids = [];
+    this.idsTaken = 0;
+    this.versionKeys = null;
+    this.versionRows.clear();
   }
 
   private rollbackQuietly(): void {
     this.queued = [];
+    this.meta = null;
+    this.forgetTransaction();
     try {
       this.pg.run([{ sql: 'ROLLBACK' }]);
     } catch {
@@ -204,8 +336,9 @@ export class PgStore implements Store {
 
   write<T>(fn: () => T): T {
     if (this.depth > 0) return this.savepoint(fn);
-    const [, , ver] = this.run([{ sql: 'BEGIN' }, this.lockStatement(), { sql: 'SELECT n FROM changes' }]);
+    const [, , ver, meta] = this.begin([{ sql: 'BEGIN' }, this.lockStatement(), { sql: 'SELECT n FROM changes' }, { sql: 'SELECT key, value FROM meta' }]);
     this.version = Number(ver![0]!.n);
+    this.meta = metaMap(meta!);
     this.depth = 1;
     try {
       if (this.creating) {
@@ -213,8 +346,7 @@ export class PgStore implements Store {
         this.creating = false;
       }
       const out = fn();
-      const batch = [...this.queued, { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: 'COMMIT' }];
-      this.queued = [];
+      const batch = [...this.takeQueued(), { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: 'COMMIT' }];
       const res = this.run(batch);
       this.version = Number(res[res.length - 2]![0]!.n);
       return out;
@@ -223,24 +355,28 @@ export class PgStore implements Store {
       throw e;
     } finally {
       this.depth = 0;
+      this.forgetTransaction();
     }
   }
 
   read<T>(fn: () => T): T {
     if (this.depth > 0) return this.savepoint(fn);
-    const [, ver] = this.run([{ sql: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' }, { sql: 'SELECT n FROM changes' }]);
+    const [, ver, meta] = this.begin([{ sql: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' }, { sql: 'SELECT n FROM changes' }, { sql: 'SELECT key, value FROM meta' }]);
     this.version = Number(ver![0]!.n);
+    this.meta = metaMap(meta!);
     this.depth = 1;
     try {
       const out = fn();
-      this.run([...this.queued, { sql: 'COMMIT' }]);
-      this.queued = [];
+      // A read-only transaction's COMMIT has nothing to report: it goes out with the next
+      // statements (or the server ends the transaction when the connection closes).
+      this.queued.push({ sql: 'COMMIT' });
       return out;
     } catch (e) {
       this.rollbackQuietly();
       throw e;
     } finally {
       this.depth = 0;
+      this.forgetTransaction();
     }
   }
 
@@ -256,6 +392,10 @@ export class PgStore implements Store {
       this.exec(`RELEASE SAVEPOINT ${name}`);
       return out;
     } catch (e) {
+      // Writes since the savepoint are undone: read meta and versions from the server again.
+      this.meta = null;
+      this.versionKeys = null;
+      this.versionRows.clear();
       if (this.flushes === flushes) {
         // Nothing since the savepoint reached the server: drop it all, unsent.
         this.queued.length = mark;
@@ -292,13 +432,16 @@ export class PgStore implements Store {
   // ---- meta -------------------------------------------------------------------------------
 
   getMeta(key: string): string | undefined {
+    if (this.meta) return this.meta.get(key);
     return this.q('SELECT value FROM meta WHERE key = $1', [key])[0]?.value as string | undefined;
   }
   setMeta(key: string, value: string): void {
     this.exec('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+    this.meta?.set(key, value);
   }
   deleteMeta(key: string): void {
     this.exec('DELETE FROM meta WHERE key = $1', [key]);
+    this.meta?.delete(key);
   }
 
   // ---- key slots --------------------------------------------------------------------------
@@ -374,6 +517,17 @@ export class PgStore implements Store {
     return new Map(rows.map((r) => [r.name, r]));
   }
   insertSecret(r: Omit<SecretRow, 'id'>): number {
+    if (this.depth > 0) {
+      // The id from the identity sequence, taken ahead in growing blocks (1, 4, 16, … per
+      // transaction): an import inserts its rows in batches, not one round trip each.
+      if (this.ids.length === 0) {
+        const n = Math.min(4 ** this.idsTaken++, 4096);
+        this.ids = this.q(`SELECT nextval(pg_get_serial_sequence('secrets', 'id')) AS id FROM generate_series(1, $1::int)`, [n]).map((x) => Number(x.id)).reverse();
+      }
+      const id = this.ids.pop()!;
+      this.queueRow('insertSecret', String(id), [id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac]);
+      return id;
+    }
     const [row] = this.q(
       `INSERT INTO secrets (ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
@@ -389,6 +543,22 @@ export class PgStore implements Store {
     );
   }
   findVersion(secretId: number, version: number): VersionRow | undefined {
+    const key = `${secretId}:${version}`;
+    const cached = this.versionRows.get(key);
+    if (cached) return cached;
+    const i = this.versionKeys?.at.get(key);
+    if (i !== undefined) {
+      // The next window of rows in key order, this one first.
+      const list = this.versionKeys!.list;
+      const last = list[Math.min(i + 999, list.length - 1)]!;
+      const rows = this.q(
+        `SELECT ${VERSION_COLUMNS} FROM versions WHERE (secret_id, version) >= ($1, $2) AND (secret_id, version) <= ($3, $4) ORDER BY secret_id, version`,
+        [secretId, version, last.secret_id, last.version],
+      ) as unknown as VersionRow[];
+      this.versionRows.clear();
+      for (const r of rows) this.versionRows.set(`${r.secret_id}:${r.version}`, r);
+      return this.versionRows.get(key);
+    }
     return this.q(`SELECT ${VERSION_COLUMNS} FROM versions WHERE secret_id = $1 AND version = $2`, [secretId, version])[0] as unknown as VersionRow | undefined;
   }
   versionsOf(secretId: number): VersionRow[] {
@@ -398,16 +568,24 @@ export class PgStore implements Store {
     return Number(this.q('SELECT COUNT(*) AS n FROM versions WHERE secret_id = $1', [secretId])[0]!.n);
   }
   insertVersion(v: VersionRow): void {
-    this.exec(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [v.secret_id, v.version, v.nonce, v.ciphertext, v.size, v.expires_at, v.origin, v.created_at]);
+    this.versionRows.delete(`${v.secret_id}:${v.version}`);
+    this.queueRow('insertVersion', `${v.secret_id}:${v.version}`, [v.secret_id, v.version, v.nonce, v.ciphertext, v.size, v.expires_at, v.origin, v.created_at]);
   }
   deleteVersions(secretId: number): number {
+    this.versionKeys = null;
+    this.versionRows.clear();
     return Number(this.q('WITH d AS (DELETE FROM versions WHERE secret_id = $1 RETURNING 1) SELECT COUNT(*) AS n FROM d', [secretId])[0]!.n);
   }
   allVersionKeys(): Array<{ secret_id: number; version: number }> {
-    return this.q('SELECT secret_id, version FROM versions ORDER BY secret_id, version') as unknown as Array<{ secret_id: number; version: number }>;
+    const list = this.q('SELECT secret_id, version FROM versions ORDER BY secret_id, version') as unknown as Array<{ secret_id: number; version: number }>;
+    if (this.depth > 0) this.versionKeys = { list, at: new Map(list.map((k, i) => [`${k.secret_id}:${k.version}`, i])) };
+    return list;
   }
   setCiphertext(secretId: number, version: number, nonce: Buffer, ciphertext: Buffer): void {
-    this.exec('UPDATE versions SET nonce = $3, ciphertext = $4 WHERE secret_id = $1 AND version = $2', [secretId, version, nonce, ciphertext]);
+    const key = `${secretId}:${version}`;
+    const cached = this.versionRows.get(key);
+    if (cached) this.versionRows.set(key, { ...cached, nonce, ciphertext });
+    this.queueRow('setCiphertext', key, [secretId, version, nonce, ciphertext]);
   }
   counts(): { secrets: number; removed: number; versions: number; audit: number } {
     const [r] = this.q(`SELECT (SELECT COUNT(*) FROM secrets WHERE removed_at IS NULL) AS secrets, (SELECT COUNT(*) FROM secrets WHERE removed_at IS NOT NULL) AS removed,
@@ -547,6 +725,14 @@ export class PgStore implements Store {
       );
     });
   }
+}
+
+function isBatch(q: Queued | undefined, kind: BatchKind): boolean {
+  return q !== undefined && 'batch' in q && q.batch === kind;
+}
+
+function metaMap(rows: Array<Record<string, unknown>>): Map<string, string> {
+  return new Map(rows.map((r) => [r.key as string, r.value as string]));
 }
 
 function slotParams(s: SlotRow): unknown[] {
