@@ -43,6 +43,12 @@ const ROW_BATCHES = {
 } as const;
 type BatchKind = keyof typeof ROW_BATCHES;
 
+const CHAIN_SQL = `SELECT (SELECT seq FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS seq,
+  (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS mac, (SELECT COUNT(*) FROM audit WHERE mac IS NULL) AS pending`;
+const SLOTS_SQL = `SELECT ${SLOT_COLUMNS} FROM slots ORDER BY created_at, id`;
+const AUDIT_TOP_SQL = 'SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1';
+type ChainStatus = { head: { seq: number; mac: string } | null; pending: number };
+
 /** At most this many rows in one batched statement. */
 const BATCH_ROWS = 2000;
 
@@ -83,6 +89,19 @@ export class PgStore implements Store {
    */
   private versionKeys: { list: Array<{ secret_id: number; version: number }>; at: Map<string, number> } | null = null;
   private versionRows = new Map<string, VersionRow>();
+  /**
+   * The key slots (a handful of rows) as read with the open or the current transaction's
+   * BEGIN; null after a slot is written or a savepoint rolled back. Between transactions they
+   * answer until the next transaction: the unlock reads them there, and checks every slot
+   * again inside its read transaction (the state record covers them).
+   */
+  private slots: SlotRow[] | null = null;
+  /** grant MACs read with secretMacs() (the state digest wants both), for the grantMacs() call that follows */
+  private grantMacList: Array<{ id: number; mac: Buffer | null }> | null = null;
+  /** the last audit row (seq, mac) as read with a write transaction's BEGIN and kept by this connection's appends; undefined: unknown */
+  private auditTop: { seq: number | null; mac: Buffer | null } | undefined;
+  /** the chain status as the last transaction left it, answered between transactions until the next statement (as meta) */
+  private idleChain: ChainStatus | null = null;
   private version = -1;
   private open = true;
   /** a store made by create(): the first write checks that no vault was made meanwhile */
@@ -163,12 +182,14 @@ export class PgStore implements Store {
   private openCurrent(): boolean {
     let version: Array<Record<string, unknown>>;
     let meta: Array<Record<string, unknown>>;
+    let slots: Array<Record<string, unknown>>;
     try {
-      [, version, meta] = this.pg.run([
+      [, version, meta, slots] = this.pg.run([
         { sql: `SET search_path TO "${this.where.schema}"` },
         { sql: 'SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations' },
         { sql: 'SELECT key, value FROM meta' },
-      ]) as [unknown, Array<Record<string, unknown>>, Array<Record<string, unknown>>];
+        { sql: SLOTS_SQL },
+      ]) as [unknown, Array<Record<string, unknown>>, Array<Record<string, unknown>>, Array<Record<string, unknown>>];
     } catch (e) {
       if (e instanceof PgError) return false;
       throw e;
@@ -177,6 +198,7 @@ export class PgStore implements Store {
     const m = metaMap(meta);
     if (!m.has('vault_id')) return false;
     this.meta = m;
+    this.slots = slots as unknown as SlotRow[];
     return true;
   }
 
@@ -260,7 +282,10 @@ export class PgStore implements Store {
   private q(sql: string, params?: unknown[]): Array<Record<string, unknown>> {
     // Between transactions the meta cache is what the last transaction (or the open) saw: it
     // answers only until this connection reads anything newer, so reads never go back in time.
-    if (this.depth === 0) this.meta = null;
+    if (this.depth === 0) {
+      this.meta = null;
+      this.idleChain = null;
+    }
     const batch = [...this.takeQueued(), { sql, params }];
     this.flushes++;
     const out = this.run(batch);
@@ -278,6 +303,8 @@ export class PgStore implements Store {
     const before = this.takeQueued();
     this.flushes++;
     this.forgetTransaction();
+    this.idleChain = null;
+    this.slots = null;
     return this.run([...before, ...statements]).slice(before.length);
   }
 
@@ -319,6 +346,8 @@ export class PgStore implements Store {
     this.idsTaken = 0;
     this.versionKeys = null;
     this.versionRows.clear();
+    this.grantMacList = null;
+    this.auditTop = undefined;
   }
 
   private rollbackQuietly(): void {
@@ -336,9 +365,18 @@ export class PgStore implements Store {
 
   write<T>(fn: () => T): T {
     if (this.depth > 0) return this.savepoint(fn);
-    const [, , ver, meta] = this.begin([{ sql: 'BEGIN' }, this.lockStatement(), { sql: 'SELECT n FROM changes' }, { sql: 'SELECT key, value FROM meta' }]);
+    const [, , ver, meta, slots, top] = this.begin([
+      { sql: 'BEGIN' },
+      this.lockStatement(),
+      { sql: 'SELECT n FROM changes' },
+      { sql: 'SELECT key, value FROM meta' },
+      { sql: SLOTS_SQL },
+      { sql: AUDIT_TOP_SQL },
+    ]);
     this.version = Number(ver![0]!.n);
     this.meta = metaMap(meta!);
+    this.slots = slots as unknown as SlotRow[];
+    this.auditTop = top![0] ? { seq: Number(top![0].seq), mac: (top![0].mac as Buffer | null) ?? null } : { seq: null, mac: null };
     this.depth = 1;
     try {
       if (this.creating) {
@@ -346,9 +384,10 @@ export class PgStore implements Store {
         this.creating = false;
       }
       const out = fn();
-      const batch = [...this.takeQueued(), { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: 'COMMIT' }];
+      const batch = [...this.takeQueued(), { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: CHAIN_SQL }, { sql: 'COMMIT' }];
       const res = this.run(batch);
-      this.version = Number(res[res.length - 2]![0]!.n);
+      this.version = Number(res[res.length - 3]![0]!.n);
+      this.idleChain = chainOf(res[res.length - 2]!);
       return out;
     } catch (e) {
       this.rollbackQuietly();
@@ -361,12 +400,21 @@ export class PgStore implements Store {
 
   read<T>(fn: () => T): T {
     if (this.depth > 0) return this.savepoint(fn);
-    const [, ver, meta] = this.begin([{ sql: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' }, { sql: 'SELECT n FROM changes' }, { sql: 'SELECT key, value FROM meta' }]);
+    const [, ver, meta, slots, chain] = this.begin([
+      { sql: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+      { sql: 'SELECT n FROM changes' },
+      { sql: 'SELECT key, value FROM meta' },
+      { sql: SLOTS_SQL },
+      { sql: CHAIN_SQL },
+    ]);
     this.version = Number(ver![0]!.n);
     this.meta = metaMap(meta!);
+    this.slots = slots as unknown as SlotRow[];
     this.depth = 1;
     try {
       const out = fn();
+      // The snapshot's chain status: what this read saw, for chainStatus() after it.
+      this.idleChain = chainOf(chain!);
       // A read-only transaction's COMMIT has nothing to report: it goes out with the next
       // statements (or the server ends the transaction when the connection closes).
       this.queued.push({ sql: 'COMMIT' });
@@ -396,6 +444,9 @@ export class PgStore implements Store {
       this.meta = null;
       this.versionKeys = null;
       this.versionRows.clear();
+      this.slots = null;
+      this.grantMacList = null;
+      this.auditTop = undefined;
       if (this.flushes === flushes) {
         // Nothing since the savepoint reached the server: drop it all, unsent.
         this.queued.length = mark;
@@ -447,21 +498,30 @@ export class PgStore implements Store {
   // ---- key slots --------------------------------------------------------------------------
 
   allSlots(): SlotRow[] {
-    return this.q(`SELECT ${SLOT_COLUMNS} FROM slots ORDER BY created_at, id`) as unknown as SlotRow[];
+    if (this.slots) return this.slots.map((r) => ({ ...r }));
+    return this.q(SLOTS_SQL) as unknown as SlotRow[];
   }
   slotsOfKind(kind: SlotKind): SlotRow[] {
+    if (this.slots) return this.slots.filter((r) => r.kind === kind).map((r) => ({ ...r }));
     return this.q(`SELECT ${SLOT_COLUMNS} FROM slots WHERE kind = $1 ORDER BY created_at, id`, [kind]) as unknown as SlotRow[];
   }
   slotById(id: string): SlotRow | undefined {
+    if (this.slots) {
+      const row = this.slots.find((r) => r.id === id);
+      return row && { ...row };
+    }
     return this.q(`SELECT ${SLOT_COLUMNS} FROM slots WHERE id = $1`, [id])[0] as unknown as SlotRow | undefined;
   }
   hasSlotKind(kind: SlotKind): boolean {
+    if (this.slots) return this.slots.some((r) => r.kind === kind);
     return this.q('SELECT 1 FROM slots WHERE kind = $1 LIMIT 1', [kind]).length > 0;
   }
   insertSlot(s: SlotRow): void {
+    this.slots = null;
     this.exec(`INSERT INTO slots (${SLOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, slotParams(s));
   }
   replaceSlot(s: SlotRow): void {
+    this.slots = null;
     this.exec(
       `UPDATE slots SET kind = $2, label = $3, kdf = $4, kdf_params = $5, salt = $6, nonce = $7, wrapped_key = $8, created_at = $9,
          public_key = $10, ephemeral_key = $11, key_mac = $12, wrap_format = $13, pending = $14 WHERE id = $1`,
@@ -469,22 +529,43 @@ export class PgStore implements Store {
     );
   }
   deleteSlot(id: string): void {
+    this.slots = null;
     this.exec('DELETE FROM slots WHERE id = $1', [id]);
   }
   touchSlot(id: string, at: number): void {
+    this.slots = null;
     this.exec('UPDATE slots SET last_used_at = $2 WHERE id = $1', [id, at]);
   }
 
   // ---- secrets and versions ---------------------------------------------------------------
 
   findSecret(ns: string, name: string): SecretRow | undefined {
+    if (this.depth > 0) {
+      // Inside a transaction the current version comes along (get reads it next).
+      const [r] = this.q(
+        `SELECT ${SECRET_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')},
+           v.version AS v_version, v.nonce AS v_nonce, v.ciphertext AS v_ciphertext, v.size AS v_size, v.expires_at AS v_expires_at, v.origin AS v_origin, v.created_at AS v_created_at
+         FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.ns = $1 AND s.name = $2`,
+        [ns, name],
+      );
+      if (!r) return undefined;
+      const { secret, row } = splitJoined(r);
+      if (row) this.versionRows.set(`${row.secret_id}:${row.version}`, row);
+      return secret;
+    }
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1 AND name = $2`, [ns, name])[0] as unknown as SecretRow | undefined;
   }
   allSecrets(): SecretRow[] {
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets ORDER BY id`) as unknown as SecretRow[];
   }
   secretMacs(): Array<{ id: number; mac: Buffer | null }> {
-    return this.q('SELECT id, mac FROM secrets ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
+    if (this.depth === 0) return this.q('SELECT id, mac FROM secrets ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
+    // The state digest wants the grants' MACs next: both in one round trip.
+    const batch = [...this.takeQueued(), { sql: 'SELECT id, mac FROM secrets ORDER BY id' }, { sql: 'SELECT id, mac FROM grants ORDER BY id' }];
+    this.flushes++;
+    const res = this.run(batch);
+    this.grantMacList = res[res.length - 1] as unknown as Array<{ id: number; mac: Buffer | null }>;
+    return res[res.length - 2] as unknown as Array<{ id: number; mac: Buffer | null }>;
   }
   currentSecrets(ns: string | null): SecretRow[] {
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE removed_at IS NULL AND ($1::text IS NULL OR ns = $1) ORDER BY ns COLLATE "C", name COLLATE "C"`, [ns]) as unknown as SecretRow[];
@@ -497,17 +578,7 @@ export class PgStore implements Store {
        WHERE s.removed_at IS NULL AND s.ns = $1 ORDER BY s.name COLLATE "C"`,
       [ns],
     );
-    return rows.map((r) => {
-      const secret = {
-        id: r.id, ns: r.ns, name: r.name, uid: r.uid, current_version: r.current_version, highest_version: r.highest_version, description: r.description,
-        created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, mac: r.mac,
-      } as unknown as SecretRow;
-      const row = r.v_version === null ? undefined : ({
-        secret_id: secret.id, version: r.v_version, nonce: r.v_nonce, ciphertext: r.v_ciphertext, size: r.v_size,
-        expires_at: r.v_expires_at, origin: r.v_origin, created_at: r.v_created_at,
-      } as unknown as VersionRow);
-      return { secret, row };
-    });
+    return rows.map(splitJoined);
   }
   currentNames(ns: string): string[] {
     return this.q('SELECT name FROM secrets WHERE removed_at IS NULL AND ns = $1 ORDER BY name COLLATE "C"', [ns]).map((r) => r.name as string);
@@ -602,9 +673,11 @@ export class PgStore implements Store {
     return this.q(`SELECT ${GRANT_COLUMNS} FROM grants ORDER BY name COLLATE "C"`) as unknown as GrantRow[];
   }
   grantMacs(): Array<{ id: number; mac: Buffer | null }> {
+    if (this.grantMacList) return this.grantMacList.map((r) => ({ ...r }));
     return this.q('SELECT id, mac FROM grants ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
   }
   insertGrant(g: Omit<GrantRow, 'id'>): number {
+    this.grantMacList = null;
     const [row] = this.q(
       `INSERT INTO grants (name, uid, secrets, ns, prefix, hosts, commands, expires_at, max_uses, rate, reveal, created_at, uses, last_used_at, recent, mac)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
@@ -613,6 +686,7 @@ export class PgStore implements Store {
     return Number(row!.id);
   }
   updateGrant(g: GrantRow): void {
+    this.grantMacList = null;
     this.exec(
       `UPDATE grants SET name = $2, uid = $3, secrets = $4, ns = $5, prefix = $6, hosts = $7, commands = $8, expires_at = $9, max_uses = $10,
          rate = $11, reveal = $12, created_at = $13, uses = $14, last_used_at = $15, recent = $16, mac = $17 WHERE id = $1`,
@@ -620,13 +694,19 @@ export class PgStore implements Store {
     );
   }
   deleteGrant(id: number): void {
+    this.grantMacList = null;
     this.exec('DELETE FROM grants WHERE id = $1', [id]);
   }
 
   // ---- the audit chain: src/audit/log.ts's rules, in PostgreSQL ----------------------------
 
   appendAudit(key: Buffer, vaultId: string, entry: AuditEntry, actor: Actor, now: number): { seq: number } {
-    const [top] = this.q(`SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT mac FROM audit ORDER BY seq DESC LIMIT 1) AS last_mac,
+    // The last row as the transaction's BEGIN read it (under the vault's lock) and this
+    // connection's appends kept it; head and next from the meta cache.
+    const known = this.auditTop !== undefined && this.meta ? this.auditTop : undefined;
+    const [top] = known
+      ? [{ last_seq: known.seq, last_mac: known.mac, head: this.meta!.get(HEAD_META) ?? null, next: this.meta!.get(NEXT_SEQ_META) ?? null }]
+      : this.q(`SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT mac FROM audit ORDER BY seq DESC LIMIT 1) AS last_mac,
       (SELECT value FROM meta WHERE key = $1) AS head, (SELECT value FROM meta WHERE key = $2) AS next`, [HEAD_META, NEXT_SEQ_META]);
     const lastSeq = top!.last_seq === null ? null : Number(top!.last_seq);
     let prev = (top!.last_mac as Buffer | null) ?? GENESIS_MAC;
@@ -640,6 +720,7 @@ export class PgStore implements Store {
         floor = row.at;
         const mac = entryMac(key, vaultId, row, prev);
         this.exec('UPDATE audit SET mac = $1 WHERE seq = $2', [mac, row.seq]);
+        this.auditTop = undefined;
         prev = mac;
       }
     }
@@ -655,6 +736,7 @@ export class PgStore implements Store {
   }
 
   private insertAudit(r: AuditRow): void {
+    this.auditTop = this.auditTop === undefined ? undefined : { seq: r.seq, mac: r.mac };
     this.exec(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
       r.seq, r.at, r.op, r.ns, r.name, r.version, r.outcome, r.actor_user, r.actor_pid, r.actor_parent, r.detail, r.mac,
     ]);
@@ -670,11 +752,9 @@ export class PgStore implements Store {
     });
   }
 
-  chainStatus(): { head: { seq: number; mac: string } | null; pending: number } {
-    const [r] = this.q(`SELECT (SELECT seq FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS seq,
-      (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1) AS mac, (SELECT COUNT(*) FROM audit WHERE mac IS NULL) AS pending`);
-    const head = r!.seq === null ? null : { seq: Number(r!.seq), mac: (r!.mac as Buffer).toString('hex').slice(0, 16) };
-    return { head, pending: Number(r!.pending) };
+  chainStatus(): ChainStatus {
+    if (this.depth === 0 && this.idleChain) return { ...this.idleChain };
+    return chainOf(this.q(CHAIN_SQL));
   }
 
   retagHead(key: Buffer, vaultId: string): void {
@@ -725,6 +805,25 @@ export class PgStore implements Store {
       );
     });
   }
+}
+
+function chainOf(rows: Array<Record<string, unknown>>): ChainStatus {
+  const r = rows[0]!;
+  const head = r.seq === null ? null : { seq: Number(r.seq), mac: (r.mac as Buffer).toString('hex').slice(0, 16) };
+  return { head, pending: Number(r.pending) };
+}
+
+/** A secrets row joined with its current version (columns v_*). */
+function splitJoined(r: Record<string, unknown>): { secret: SecretRow; row: VersionRow | undefined } {
+  const secret = {
+    id: r.id, ns: r.ns, name: r.name, uid: r.uid, current_version: r.current_version, highest_version: r.highest_version, description: r.description,
+    created_at: r.created_at, updated_at: r.updated_at, removed_at: r.removed_at, expires_at: r.expires_at, not_secret: r.not_secret, mac: r.mac,
+  } as unknown as SecretRow;
+  const row = r.v_version === null || r.v_version === undefined ? undefined : ({
+    secret_id: secret.id, version: r.v_version, nonce: r.v_nonce, ciphertext: r.v_ciphertext, size: r.v_size,
+    expires_at: r.v_expires_at, origin: r.v_origin, created_at: r.v_created_at,
+  } as unknown as VersionRow);
+  return { secret, row };
 }
 
 function isBatch(q: Queued | undefined, kind: BatchKind): boolean {
