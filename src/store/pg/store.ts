@@ -25,15 +25,27 @@ const AUDIT_COLUMNS = 'seq, at, op, ns, name, version, outcome, actor_user, acto
  * kind are queued as one RowBatch and sent as ONE statement over arrays (unnest), not one
  * statement per row. `single` is the one-row form; `many` takes one array per column.
  */
+/** The columns insertSecret writes, in the order of its parameters (a column added later takes its default, or joins here). */
+const INSERTED_SECRET_COLUMNS = 'id, ns, name, uid, current_version, highest_version, description, created_at, updated_at, removed_at, expires_at, not_secret, mac';
+
 const ROW_BATCHES = {
   insertSecret: {
-    single: `INSERT INTO secrets (id, ${SECRET_COLUMNS.slice('id, '.length)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    many: `INSERT INTO secrets (id, ${SECRET_COLUMNS.slice('id, '.length)})
+    single: `INSERT INTO secrets (${INSERTED_SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    many: `INSERT INTO secrets (${INSERTED_SECRET_COLUMNS})
       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::int[], $13::bytea[])`,
   },
   insertVersion: {
     single: `INSERT INTO versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
     many: `INSERT INTO versions (${VERSION_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bytea[], $4::bytea[], $5::int[], $6::bigint[], $7::text[], $8::bigint[])`,
+  },
+  updateSecret: {
+    single: `UPDATE secrets SET ns = $2, name = $3, uid = $4, current_version = $5, highest_version = $6, description = $7, created_at = $8,
+      updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, mac = $13 WHERE id = $1`,
+    many: `UPDATE secrets s SET ns = u.ns, name = u.name, uid = u.uid, current_version = u.cv, highest_version = u.hv, description = u.d, created_at = u.ca,
+      updated_at = u.ua, removed_at = u.ra, expires_at = u.ea, not_secret = u.nsf, mac = u.mac
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::int[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::int[], $13::bytea[])
+        AS u(id, ns, name, uid, cv, hv, d, ca, ua, ra, ea, nsf, mac)
+      WHERE s.id = u.id`,
   },
   setCiphertext: {
     single: 'UPDATE versions SET nonce = $3, ciphertext = $4 WHERE secret_id = $1 AND version = $2',
@@ -96,6 +108,13 @@ export class PgStore implements Store {
    * again inside its read transaction (the state record covers them).
    */
   private slots: SlotRow[] | null = null;
+  /**
+   * The (ns, name) of the secrets this transaction read or inserted, by id: an updateSecret that
+   * keeps a row's name can join a batch (one UPDATE over arrays); one that renames runs alone, in
+   * order, since one statement renaming several rows could trip the (ns, name) uniqueness check
+   * midway where the same updates one by one would not.
+   */
+  private names = new Map<number, string>();
   /** grant MACs read with secretMacs() (the state digest wants both), for the grantMacs() call that follows */
   private grantMacList: Array<{ id: number; mac: Buffer | null }> | null = null;
   /** the last audit row (seq, mac) as read with a write transaction's BEGIN and kept by this connection's appends; undefined: unknown */
@@ -348,6 +367,7 @@ export class PgStore implements Store {
     this.versionRows.clear();
     this.grantMacList = null;
     this.auditTop = undefined;
+    this.names.clear();
   }
 
   private rollbackQuietly(): void {
@@ -447,6 +467,7 @@ export class PgStore implements Store {
       this.slots = null;
       this.grantMacList = null;
       this.auditTop = undefined;
+      this.names.clear();
       if (this.flushes === flushes) {
         // Nothing since the savepoint reached the server: drop it all, unsent.
         this.queued.length = mark;
@@ -551,12 +572,13 @@ export class PgStore implements Store {
       if (!r) return undefined;
       const { secret, row } = splitJoined(r);
       if (row) this.versionRows.set(`${row.secret_id}:${row.version}`, row);
+      this.known([secret]);
       return secret;
     }
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1 AND name = $2`, [ns, name])[0] as unknown as SecretRow | undefined;
   }
   allSecrets(): SecretRow[] {
-    return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets ORDER BY id`) as unknown as SecretRow[];
+    return this.known(this.q(`SELECT ${SECRET_COLUMNS} FROM secrets ORDER BY id`) as unknown as SecretRow[]);
   }
   secretMacs(): Array<{ id: number; mac: Buffer | null }> {
     if (this.depth === 0) return this.q('SELECT id, mac FROM secrets ORDER BY id') as unknown as Array<{ id: number; mac: Buffer | null }>;
@@ -584,7 +606,7 @@ export class PgStore implements Store {
     return this.q('SELECT name FROM secrets WHERE removed_at IS NULL AND ns = $1 ORDER BY name COLLATE "C"', [ns]).map((r) => r.name as string);
   }
   secretsOfNamespace(ns: string): Map<string, SecretRow> {
-    const rows = this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1`, [ns]) as unknown as SecretRow[];
+    const rows = this.known(this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE ns = $1`, [ns]) as unknown as SecretRow[]);
     return new Map(rows.map((r) => [r.name, r]));
   }
   insertSecret(r: Omit<SecretRow, 'id'>): number {
@@ -596,6 +618,7 @@ export class PgStore implements Store {
         this.ids = this.q(`SELECT nextval(pg_get_serial_sequence('secrets', 'id')) AS id FROM generate_series(1, $1::int)`, [n]).map((x) => Number(x.id)).reverse();
       }
       const id = this.ids.pop()!;
+      this.names.set(id, `${r.ns}\0${r.name}`);
       this.queueRow('insertSecret', String(id), [id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac]);
       return id;
     }
@@ -607,11 +630,21 @@ export class PgStore implements Store {
     return Number(row!.id);
   }
   updateSecret(r: SecretRow): void {
-    this.exec(
-      `UPDATE secrets SET ns = $2, name = $3, uid = $4, current_version = $5, highest_version = $6, description = $7, created_at = $8,
-         updated_at = $9, removed_at = $10, expires_at = $11, not_secret = $12, mac = $13 WHERE id = $1`,
-      [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac],
-    );
+    const params = [r.id, r.ns, r.name, r.uid, r.current_version, r.highest_version, r.description, r.created_at, r.updated_at, r.removed_at, r.expires_at, r.not_secret, r.mac];
+    const id = Number(r.id);
+    const name = `${r.ns}\0${r.name}`;
+    if (this.depth > 0 && this.names.get(id) === name) {
+      this.queueRow('updateSecret', String(id), params);
+    } else {
+      this.exec(ROW_BATCHES.updateSecret.single, params);
+      if (this.depth > 0) this.names.set(id, name);
+    }
+  }
+
+  /** Notes the names of rows read inside a transaction (see `names`). */
+  private known(rows: SecretRow[]): SecretRow[] {
+    if (this.depth > 0) for (const r of rows) this.names.set(Number(r.id), `${r.ns}\0${r.name}`);
+    return rows;
   }
   findVersion(secretId: number, version: number): VersionRow | undefined {
     const key = `${secretId}:${version}`;

@@ -1,5 +1,5 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { SECRET_VARIABLES } from '../../cli/environ.js';
+import { SECRET_VARIABLES } from '../../unlock/variables.js';
 import type { Request } from './worker.js';
 
 /**
