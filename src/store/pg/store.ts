@@ -404,10 +404,11 @@ export class PgStore implements Store {
         this.creating = false;
       }
       const out = fn();
-      const batch = [...this.takeQueued(), { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: CHAIN_SQL }, { sql: 'COMMIT' }];
+      // The chain status goes out after the COMMIT (outside the lock, as a read just after it).
+      const batch = [...this.takeQueued(), { sql: 'UPDATE changes SET n = n + 1 RETURNING n' }, { sql: 'COMMIT' }, { sql: CHAIN_SQL }];
       const res = this.run(batch);
       this.version = Number(res[res.length - 3]![0]!.n);
-      this.idleChain = chainOf(res[res.length - 2]!);
+      this.idleChain = chainOf(res[res.length - 1]!);
       return out;
     } catch (e) {
       this.rollbackQuietly();
