@@ -10,6 +10,12 @@
 'use strict';
 process.on('SIGUSR1', () => {});
 
+// A PostgreSQL vault: its worker thread starts connecting now, on the other core, while this
+// one loads the CLI bundle (src/store/pg/early.ts). The vault is the last --vault before `--`,
+// else VAULT_PATH, as the CLI reads them; a file vault loads nothing more here.
+const location = vaultLocation(process.argv.slice(2)) ?? process.env.VAULT_PATH;
+if (location !== undefined && /^postgres(ql)?:\/\//i.test(location)) require('../dist/cli/pg-early.cjs').start(location);
+
 const { run, processIO, takeSecretVariables } = require('../dist/cli/main.cjs');
 
 // The master key and passphrases leave process.env (and the kernel's copy of the environment,
@@ -29,3 +35,14 @@ run(process.argv.slice(2), { ...processIO(), env: { ...process.env, ...secrets }
   // the native module and would otherwise keep the process alive until the keychain answers.
   process.stdout.write('', () => process.exit(status));
 });
+
+function vaultLocation(argv) {
+  let found;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a === '--vault') found = argv[++i];
+    else if (a.startsWith('--vault=')) found = a.slice('--vault='.length);
+  }
+  return found;
+}

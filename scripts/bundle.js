@@ -61,3 +61,49 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
+
+/**
+ * pg/lib/stream.js asks at load time whether it runs in a Cloudflare Worker, and its fallback
+ * test constructs a `Response`, which makes Node load and evaluate its whole fetch
+ * implementation (undici): 60-110 ms of the worker's start on this machine. In the worker
+ * bundle it is the Node.js half of that file only.
+ */
+const nodeOnlyPgStream = {
+  name: 'node-only-pg-stream',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, () => ({
+      contents: "module.exports = { getStream: () => new (require('net').Socket)(), getSecureStream: (options) => require('tls').connect(options) };\n",
+      loader: 'js',
+    }));
+  },
+};
+
+// A PostgreSQL vault's worker thread (src/store/pg/worker.ts) is its own small, minified
+// bundle with `pg` inside: the thread loads one file, not the CLI bundle nor the ~30 files of
+// pg and its dependencies from node_modules. pg-native and pg-cloudflare are optional
+// back-ends `pg` only requires when asked for. pg-early.cjs is what bin/vault.js requires
+// for a `postgres://` vault: it starts that worker before the CLI bundle loads.
+await build({
+  entryPoints: ['dist/src/store/pg/worker.js'],
+  outfile: 'dist/cli/pg-worker.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  external: ['pg-native'],
+  plugins: [nodeOnlyPgStream],
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: ['dist/src/store/pg/early.js'],
+  outfile: 'dist/cli/pg-early.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  define: { 'import.meta.url': '__vaultBundleUrl' },
+  banner: { js: "'use strict';\nconst __vaultBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { SECRET_VARIABLES } from '../unlock/variables.js';
 
 /**
  * The launcher's first job with the environment: take the variables that hold a secret able
@@ -13,8 +14,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
  * so they are overwritten in place through /proc/self/mem.
  */
 
-/** Variables whose value unlocks a vault or becomes its passphrase (the _FILE forms hold paths, not secrets). */
-export const SECRET_VARIABLES: ReadonlyArray<string> = ['VAULT_MASTER_KEY', 'VAULT_PASSPHRASE', 'VAULT_NEW_PASSPHRASE'];
+export { SECRET_VARIABLES };
 
 /**
  * Removes `names` from `env` (process.env: unsetenv) and returns their values, so the caller

@@ -348,7 +348,7 @@ export class Vault {
     return mac(this.anchorKey!, 'vault/vault-fingerprint/v1', [this.id]).toString('hex').slice(0, 20).match(/.{4}/g)!.join(' ');
   }
 
-  private async unlockKind(kind: SlotKind, secret: Buffer, quiet = false): Promise<OpenedSlot | null> {
+  private async unlockKind(kind: SlotKind, secret: Buffer, quiet = false, again = true): Promise<OpenedSlot | null> {
     const rows = this.store.slotsOfKind(kind);
     if (rows.length === 0) throw new VaultError('not-found', `the vault has no ${kind} slot`);
     const opened = await unlockSlots(this.id, rows, secret, true);
@@ -357,8 +357,24 @@ export class Vault {
       this.recordFailedUnlock(kind);
       throw authFailed();
     }
-    this.finishUnlock(opened);
+    try {
+      this.finishUnlock(opened);
+    } catch (e) {
+      // Another process rotated the data key between the read of the slots and the check of
+      // the key they gave (its commit landed in between): unlock again, once, from the new
+      // rows, with every check again.
+      if (again && e instanceof VaultError && (e.code === 'integrity' || e.message === ROTATED_MEANWHILE) && this.slotChanged(opened.row)) {
+        return this.unlockKind(kind, secret, quiet, false);
+      }
+      throw e;
+    }
     return opened;
+  }
+
+  private slotChanged(row: SlotRow): boolean {
+    const now = this.store.slotById(row.id);
+    const same = (a: Buffer | null, b: Buffer | null): boolean => (a === null || b === null ? a === b : a.equals(b));
+    return now === undefined || !same(now.wrapped_key, row.wrapped_key) || !same(now.nonce, row.nonce) || !same(now.pending, row.pending);
   }
 
   /**
@@ -377,8 +393,7 @@ export class Vault {
         if (!keys) {
           // The slot was read before another process's rotate --master (or member rm) committed
           // and the vault's keys after: not tampering, a race. The slot as it is now tells.
-          const now = this.store.slotById(opened.row.id);
-          if (now && (!now.wrapped_key.equals(opened.row.wrapped_key) || !bufferEq(now.pending, opened.row.pending))) throw rotatedMeanwhile();
+          if (this.slotChanged(opened.row)) throw rotatedMeanwhile();
           throw integrity('the data key this slot holds is not the vault\'s: the vault\'s own keys do not open under it');
         }
         this.dataKey = dataKey;
@@ -1223,12 +1238,10 @@ export function checkValueSize(value: Buffer): void {
 }
 
 /** Another process rotated the data key while this one was unlocking (exit 1, not tampering). */
-function rotatedMeanwhile(): VaultError {
-  return new VaultError('error', 'the vault key was rotated by another process after this one unlocked; nothing was done', { hint: 'run the command again' });
-}
+const ROTATED_MEANWHILE = 'the vault key was rotated by another process after this one unlocked; nothing was done';
 
-function bufferEq(a: Buffer | null, b: Buffer | null): boolean {
-  return a === null || b === null ? a === b : a.equals(b);
+function rotatedMeanwhile(): VaultError {
+  return new VaultError('error', ROTATED_MEANWHILE, { hint: 'run the command again' });
 }
 
 /** An identity with no member slot in this vault: how to be added. */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { ROOT, runCommand, runInProcess, runVault } from '../helpers/cli.js';
+import { BIN, ROOT, runCommand, runInProcess, runVault } from '../helpers/cli.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
 import { cheapVault } from '../helpers/vaults.js';
 import { parseMasterKey } from '../../src/unlock/masterkey.js';
@@ -238,6 +238,96 @@ test('two rotate --master at once leave one consistent vault', async () => {
     assert.equal(await ok(v, ['get', 'A']), 'alpha');
     await ok(v, ['audit', 'verify']);
   } finally {
+    v.cleanup();
+  }
+});
+
+/**
+ * Runs the launcher with test/fixtures/trace-workers.cjs: what it returns, and the worker
+ * threads the main thread started (file, and whether before the CLI bundle loaded) and which
+ * of vault's bundles it loaded.
+ */
+async function traced(v: V, args: string[], env: Record<string, string | undefined>): Promise<{ status: number | null; out: string; stderr: string; workers: string[]; loaded: string[] }> {
+  const trace = join(v.dir, `workers-${randomBytes(4).toString('hex')}.txt`);
+  const r = await runCommand(process.execPath, ['--require', join(ROOT, 'test', 'fixtures', 'trace-workers.cjs'), BIN, ...args], { env: { ...env, TRACE_WORKERS_FILE: trace } });
+  const lines = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+  return {
+    status: r.status,
+    out: r.out,
+    stderr: r.stderr,
+    workers: lines.filter((l) => l.startsWith('worker ')).map((l) => l.slice('worker '.length).replace(`${ROOT}/`, '')),
+    loaded: lines.filter((l) => l.startsWith('loaded ')).map((l) => l.slice('loaded '.length).replace(`${ROOT}/`, '')),
+  };
+}
+
+test('early connection: a URL in --vault X, --vault=X or VAULT_PATH starts the one worker before the CLI bundle loads, and the store uses it', async () => {
+  const v = await pgVault();
+  try {
+    await ok(v, ['put', 'EARLY'], 'early-value\n');
+    const EARLY = ['dist/cli/pg-early.cjs', 'dist/cli/main.cjs'];
+    const cases: Array<[string, string[], Record<string, string | undefined>]> = [
+      ['VAULT_PATH', ['get', 'EARLY'], v.env],
+      ['--vault X', ['--vault', v.path, 'get', 'EARLY'], { ...v.env, VAULT_PATH: undefined }],
+      ['--vault=X after the command', ['get', 'EARLY', `--vault=${v.path}`], { ...v.env, VAULT_PATH: join(v.dir, 'not-this.db') }],
+      ['the last --vault wins', ['get', '--vault', join(v.dir, 'not-this.db'), 'EARLY', '--vault', v.path], { ...v.env, VAULT_PATH: undefined }],
+    ];
+    for (const [what, args, env] of cases) {
+      const r = await traced(v, args, env);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, 'early-value', ''], what);
+      assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs before'], what);
+      assert.deepEqual(r.loaded, EARLY, what);
+    }
+    // `--` ends vault's options: a --vault after it is the command's, not the vault.
+    const r = await traced(v, ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.EARLY)', '--', '--vault', join(v.dir, 'x.db')], v.env);
+    assert.deepEqual([r.status, r.out, r.stderr], [0, 'early-value', ''], r.stderr);
+    assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs before']);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('early connection: an unreachable server gives the message and exit 1 a connection made by the store gives', async () => {
+  const v = await pgVault();
+  try {
+    for (const url of [`postgres://vault@localhost/vault?host=${encodeURIComponent(join(v.dir, 'no-server'))}&vault=gone`, 'postgres://vault@127.0.0.1:1/vault?vault=gone']) {
+      const display = url;
+      const expected = `vault: error: cannot reach the vault server at ${display}: connect ${url.includes('127.0.0.1') ? 'ECONNREFUSED 127.0.0.1:1' : `ENOENT ${join(v.dir, 'no-server')}/.s.PGSQL.5432`}\n` +
+        'vault: hint: check that the server is running and reachable; nothing was changed by this command unless it said so\n';
+      const early = await traced(v, ['get', 'X'], { ...v.env, VAULT_PATH: url });
+      assert.deepEqual([early.status, early.out, early.stderr], [1, '', expected], url);
+      assert.deepEqual(early.workers, ['dist/cli/pg-worker.cjs before']);
+      // The same command in this process (no launcher, so no early connection): the same answer.
+      const late = await runInProcess(['get', 'X'], { env: { ...v.env, VAULT_PATH: url } });
+      assert.deepEqual([late.status, late.out, late.stderr], [1, '', expected], url);
+    }
+    // A vault name the store refuses: the early start gives up quietly, the store says why (exit 2).
+    const bad = await traced(v, ['get', 'X'], { ...v.env, VAULT_PATH: cluster.url('Bad-Name') });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.equal(bad.stderr.split('\n')[0], 'vault: error: the vault name "Bad-Name" in the URL is not valid');
+    assert.deepEqual(bad.workers, []);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('early connection: a file vault never loads pg-early.cjs nor starts a worker, even with a postgres:// VAULT_PATH overridden by --vault', async () => {
+  const v = await pgVault();
+  const file = await cheapVault();
+  try {
+    const put = await runInProcess(['put', 'F'], { env: file.env, input: 'file-value\n' });
+    assert.equal(put.status, 0, put.stderr);
+    for (const [args, env] of [
+      [['get', 'F'], file.env],
+      [['--vault', file.path, 'get', 'F'], { ...file.env, VAULT_PATH: v.path }],
+      [['get', 'F', `--vault=${file.path}`], { ...file.env, VAULT_PATH: v.path }],
+    ] as Array<[string[], Record<string, string>]>) {
+      const r = await traced(v, args, env);
+      assert.deepEqual([r.status, r.out, r.stderr], [0, 'file-value', ''], args.join(' '));
+      assert.deepEqual(r.workers, [], args.join(' '));
+      assert.deepEqual(r.loaded, ['dist/cli/main.cjs'], args.join(' '));
+    }
+  } finally {
+    file.cleanup();
     v.cleanup();
   }
 });

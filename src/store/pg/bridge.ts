@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort, Worker } from 'node:worker_threads';
 import { VaultError } from '../../core/errors.js';
+import { startThread, takeEarly, type PgThread } from './thread.js';
 import type { Reply, Request, Statement } from './worker.js';
 
 /** The longest a request may take before the server is taken as unreachable. */
@@ -24,23 +24,24 @@ function threads(): typeof import('node:worker_threads') {
  * stays synchronous, as it is over better-sqlite3.
  */
 export class SyncPg {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private thread: PgThread | undefined;
   private closed = false;
 
-  constructor(readonly display: string) {
-    const { MessageChannel, Worker } = threads();
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = new Worker(workerFile(), { workerData: { port: port2, flag: this.flag.buffer }, transferList: [port2] });
-    // Neither the worker nor its port may keep a finished command alive.
-    this.worker.unref();
-    this.port.unref();
-  }
+  constructor(readonly display: string) {}
 
+  /**
+   * Connects to `url`: adopts the connection the launcher started for the same URL while the
+   * CLI bundle loaded (early.ts), waiting for its answer, or starts a worker now.
+   */
   connect(url: string): void {
-    this.call({ op: 'connect', url });
+    const early = takeEarly(url);
+    if (early) {
+      this.thread = early.thread;
+      this.reply(REPLY_TIMEOUT_MS);
+      return;
+    }
+    this.thread = startThread(threads(), workerFile(), { op: 'connect', url });
+    this.reply(REPLY_TIMEOUT_MS);
   }
 
   /** Runs the statements in order on the one connection; the rows of each. */
@@ -50,27 +51,35 @@ export class SyncPg {
 
   close(): void {
     if (this.closed) return;
-    try {
-      this.call({ op: 'close' }, 5_000);
-    } catch {
-      // closing a connection that is gone
+    if (this.thread) {
+      try {
+        this.call({ op: 'close' }, 5_000);
+      } catch {
+        // closing a connection that is gone
+      }
+      void this.thread.worker.terminate();
     }
     this.closed = true;
-    void this.worker.terminate();
   }
 
   private call(req: Request, timeout = REPLY_TIMEOUT_MS): Array<Record<string, unknown>>[] {
-    if (this.closed) throw new VaultError('error', 'the connection to the vault server is closed');
-    Atomics.store(this.flag, 0, 0);
-    this.port.postMessage(req);
+    if (this.closed || !this.thread) throw new VaultError('error', 'the connection to the vault server is closed');
+    Atomics.store(this.thread.flag, 0, 0);
+    this.thread.port.postMessage(req);
+    return this.reply(timeout);
+  }
+
+  /** Waits for the answer to the request posted last. */
+  private reply(timeout: number): Array<Record<string, unknown>>[] {
+    const { flag, port } = this.thread!;
     const deadline = Date.now() + timeout;
     let msg: { message: Reply } | undefined;
     for (;;) {
+      msg = threads().receiveMessageOnPort(port) as { message: Reply } | undefined;
+      if (msg) break;
       const left = deadline - Date.now();
       if (left <= 0) break;
-      Atomics.wait(this.flag, 0, 0, Math.min(left, 1000));
-      msg = threads().receiveMessageOnPort(this.port) as { message: Reply } | undefined;
-      if (msg) break;
+      Atomics.wait(flag, 0, 0, Math.min(left, 1000));
     }
     if (!msg) throw unreachable(this.display, 'no answer');
     const reply = msg.message;
@@ -107,11 +116,17 @@ function fromWorker(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * worker.js beside this module (dist/src/store/pg) or, from the bundled CLI (dist/cli), the
- * same file under dist/src: the worker is not bundled, it imports `pg` from node_modules.
+ * The worker's code: dist/cli/pg-worker.cjs, one small bundle with `pg` in it (scripts/bundle.js),
+ * beside the CLI bundle or, from the library (dist/src/store/pg), two levels up; else the
+ * unbundled worker.js beside this module, which imports `pg` from node_modules.
  */
 function workerFile(): URL {
-  const candidates = [new URL('./worker.js', import.meta.url), new URL('../src/store/pg/worker.js', import.meta.url)];
+  const candidates = [
+    new URL('./pg-worker.cjs', import.meta.url),
+    new URL('../../../cli/pg-worker.cjs', import.meta.url),
+    new URL('./worker.js', import.meta.url),
+    new URL('../src/store/pg/worker.js', import.meta.url),
+  ];
   for (const c of candidates) if (existsSync(fileURLToPath(c))) return c;
   throw new VaultError('error', 'the PostgreSQL worker of vault is missing from this installation');
 }

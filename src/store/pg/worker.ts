@@ -43,7 +43,7 @@ function unreachable(e: unknown): boolean {
 }
 
 async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'vault' });
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'vault', pipeline: true });
   c.on('error', (e) => {
     broken = e;
   });
@@ -67,12 +67,19 @@ async function handle(req: Request): Promise<Reply> {
     }
     if (!client) throw Object.assign(new Error('not connected'), { code: '08003' });
     if (broken) throw broken;
+    // Pipelined: every statement of the request goes out at once, each with its own Sync, and
+    // the answers come back in order, one round trip to the server for the lot. A statement
+    // that fails inside a transaction aborts it, so the ones after it fail too (and a COMMIT
+    // after it rolls back); the first failure is the answer.
+    const c = client;
+    const sent = req.statements.map((st) => c.query(st.params === undefined ? st.sql : { text: st.sql, values: st.params.map(toPg) }));
+    const settled = await Promise.allSettled(sent);
     const out: Array<Record<string, unknown>>[] = [];
-    for (const st of req.statements) {
-      const r = await client.query(st.params === undefined ? st.sql : { text: st.sql, values: st.params.map(toPg) });
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
       // A multi-statement text returns one result per statement; the last one counts.
-      const last = Array.isArray(r) ? r[r.length - 1] : r;
-      out.push(last?.rows ?? []);
+      const last = Array.isArray(r.value) ? r.value[r.value.length - 1] : r.value;
+      out.push((last as pg.QueryResult | undefined)?.rows ?? []);
     }
     return { ok: true, rows: out };
   } catch (e) {
@@ -92,6 +99,7 @@ let reconnectNext = false;
 
 /** Buffers arrive as Uint8Array after crossing threads; pg wants Buffers for bytea. */
 function toPg(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toPg);
   return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
 }
 
