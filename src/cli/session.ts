@@ -160,6 +160,22 @@ export class Session {
   }
 
   /**
+   * After this process rotated the data key (rotate --master, member rm): a running session of
+   * this vault would hold a key that no longer opens it, so it takes the new one
+   * (docs/security.md, "Sessions"). Whether a session was updated. The caller wipes `oldKey`.
+   */
+  async handOverKey(vault: Vault, oldKey: Buffer): Promise<boolean> {
+    if (!this.sessionsAllowed) return false;
+    const { refreshSession, sessionPath } = await import('../agent/client.js');
+    const newKey = vault.dataKeyCopy();
+    try {
+      return await refreshSession(this.env, vault.id, sessionPath(vault.path), oldKey, newKey);
+    } finally {
+      newKey.fill(0);
+    }
+  }
+
+  /**
    * Unlocks by the order of SPEC §4. A wrong passphrase typed at the prompt may be typed again,
    * three attempts in all (each one is audited as a failed unlock by the vault), then exit 5.
    * `vault unlock` itself passes session: false.

@@ -100,15 +100,7 @@ export function register(program: Command, io: IO): void {
         let result;
         try {
           result = removeMember(vault, name);
-          if (s.sessionsAllowed) {
-            const { refreshSession, sessionPath } = await import('../../agent/client.js');
-            const newKey = vault.dataKeyCopy();
-            try {
-              updated = await refreshSession(s.env, vault.id, sessionPath(vault.path), oldKey, newKey);
-            } finally {
-              newKey.fill(0);
-            }
-          }
+          updated = await s.handOverKey(vault, oldKey);
         } finally {
           oldKey.fill(0);
         }

@@ -103,17 +103,8 @@ async function rotateMaster(s: Session): Promise<void> {
       } finally {
         progress?.end();
       }
-      // A session of this vault (whether or not it unlocked this run) would hold a key that no
-      // longer opens it: it takes the new one (docs/security.md, "Sessions").
-      if (s.sessionsAllowed) {
-        const { refreshSession, sessionPath } = await import('../../agent/client.js');
-        const newKey = vault.dataKeyCopy();
-        try {
-          updated = await refreshSession(s.env, vault.id, sessionPath(vault.path), oldKey, newKey);
-        } finally {
-          newKey.fill(0);
-        }
-      }
+      // A session of this vault (whether or not it unlocked this run) takes the new key.
+      updated = await s.handOverKey(vault, oldKey);
     } finally {
       oldKey.fill(0);
     }
