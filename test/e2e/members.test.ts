@@ -254,9 +254,12 @@ for (const store of STORES) {
           (JSON.parse(r.out) as Array<{ name: string; rotationDue?: boolean }>).map((i) => [i.name, i.rotationDue]),
           [['OTHER', true], ['TOKEN', undefined]],
         );
-        await ok(['rotate', 'OTHER'], t.v.env, 'new\n');
+        // an import over it is a new value too
+        await ok(['import', '-', '--overwrite'], t.v.env, 'OTHER=new\n');
         r = await run(['status', '--json'], t.v.env);
         assert.equal((JSON.parse(r.out) as { rotationDue: number }).rotationDue, 0);
+        r = await run(['get', 'OTHER'], t.v.env);
+        assert.equal(r.out, 'new');
 
         r = await run(['audit', '--op', 'member-rm', '--json'], t.v.env);
         const entries = jsonLines<{ outcome: string; detail: Record<string, unknown> }>(r.out);
