@@ -132,7 +132,8 @@ describe('help and version', () => {
     );
     // The README's "Exit codes" table: the same rows, backquotes aside.
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('\n## Exit codes\n'));
+    const start = readme.indexOf('\n## Exit codes\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const tableRows = section
       .split('\n')
       .filter((l) => /^\| [0-9]/.test(l))
