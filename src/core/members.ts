@@ -1,4 +1,4 @@
-import { buildMemberSlot, isUnopenedMember } from '../keyring/keyring.js';
+import { buildMemberSlot, isUnopenedMember, MAX_ALL_SLOTS } from '../keyring/keyring.js';
 import { rotateMasterKey, type MasterRotation, type RotationProgress } from '../keyring/rotate.js';
 import type { SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
@@ -74,6 +74,10 @@ export function addMember(vault: Vault, name: string, publicKeyText: string): { 
   const dataKey = vault.requireKey();
   const fp = fingerprint(raw);
   const member = vault.audited({ op: 'member-add', detail: { member: name, fingerprint: fp } }, (entry) => {
+    const slots = vault.slotRows().length;
+    if (slots >= MAX_ALL_SLOTS) {
+      throw new VaultError('usage', `the vault has ${slots} key slots, the most a vault may have`, { hint: 'remove members or keys that are no longer used (vault member rm, vault key rm)' });
+    }
     const members = vault.slotRows('member');
     if (members.some((r) => r.label === name)) throw duplicateName(name);
     const same = members.find((r) => r.public_key !== null && r.public_key.equals(raw));

@@ -11,7 +11,7 @@ import { currentActor, type Actor } from '../audit/actor.js';
 import { open, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
 import { mac, macEqual } from '../crypto/mac.js';
-import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
+import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, MAX_ALL_SLOTS, tooManySlots, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
 import { slotPublicKey } from '../crypto/slotwrap.js';
 import { anchorDir as defaultAnchorDir } from '../store/anchor.js';
 import { RollbackAnchor, type AnchorView } from './rollback-anchor.js';
@@ -327,7 +327,9 @@ export class Vault {
   async unlockWithIdentity(secret: Buffer): Promise<{ member: string; firstOpen: boolean }> {
     if (secret.length !== 32) throw new VaultError('integrity', 'the identity secret is not a 32-byte key');
     const pub = slotPublicKey(secret);
-    const row = this.store.slotsOfKind('member').find((r) => r.public_key !== null && r.public_key.equals(pub));
+    const members = this.store.slotsOfKind('member');
+    if (members.length > MAX_ALL_SLOTS) throw tooManySlots(members.length);
+    const row = members.find((r) => r.public_key !== null && r.public_key.equals(pub));
     const opened = row ? await unlockSlots(this.id, [row], secret, false) : null;
     if (!row || !opened) {
       this.recordFailedUnlock('member');
@@ -503,6 +505,7 @@ export class Vault {
 
   private verifyStateIn(dataKey: Buffer): void {
     const all = this.store.allSlots();
+    if (all.length > MAX_ALL_SLOTS) throw tooManySlots(all.length);
     for (const row of all) {
       if (!slotMacOk(this.id, dataKey, row)) throw integrity(`key slot ${row.id} failed its integrity check: it was added or edited without a key`);
     }

@@ -26,6 +26,17 @@ const KDFS_OF_KIND: Record<SlotKind, readonly string[]> = {
 /** More slots than this is not a vault a person made; refused before any work (exit 7). */
 export const MAX_SLOTS = 64;
 
+/**
+ * More slots of all kinds than this (a team's members included) is not a vault a person made
+ * either: refused before any slot MAC is checked, so a writer who plants millions of rows
+ * cannot make an unlock spend its time on them (member add stops at it with a usage error).
+ */
+export const MAX_ALL_SLOTS = 1024;
+
+export function tooManySlots(n: number): VaultError {
+  return integrity(`the vault has ${n} key slots, more than the ${MAX_ALL_SLOTS} a vault may have`);
+}
+
 const LINK_BYTES = PUBLIC_KEY_BYTES + 12 + 48 + 32;
 
 export function integrity(message: string): VaultError {

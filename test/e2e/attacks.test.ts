@@ -106,6 +106,22 @@ test('a slot planted by the writer fails its MAC: the vault refuses to unlock, a
   });
 });
 
+test('a flood of planted slots is refused by its count before any slot MAC is checked', async () => {
+  await withVault(async (v) => {
+    await put(v, 'API_KEY', 'x');
+    // 1,024 member slots (KDF none, random keys) planted at once beside the fixture's two.
+    exec(
+      v.path,
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1024)
+       INSERT INTO slots (id, kind, label, kdf, kdf_params, salt, nonce, wrapped_key, created_at, public_key, key_mac, wrap_format)
+       SELECT printf('%08x', i), 'member', 'm' || i, 'none', '', randomblob(16), x'', x'', 0, randomblob(32), randomblob(32), 2 FROM n`,
+    );
+    const total = Number(query(v.path, 'SELECT COUNT(*) AS n FROM slots')[0]!.n);
+    assert.equal(total, 1026);
+    await refused(v, ['get', 'API_KEY'], 'the vault has 1026 key slots, more than the 1024 a vault may have');
+  });
+});
+
 test('finding 2: a secret rolled back to an older row, or its version, expiry, removal, description or a slot label edited, is refused', async () => {
   await withVault(async (v) => {
     await put(v, 'API_KEY', 'value-1', ['--description', 'first']);
