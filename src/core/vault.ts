@@ -834,7 +834,7 @@ export class Vault {
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
     return this.store
-      .currentSecrets(options.ns ?? null)
+      .listedSecrets(options.ns ?? null)
       .filter((r) => options.prefix === undefined || r.name.startsWith(options.prefix))
       .map((r) => ({
         ns: r.ns,
