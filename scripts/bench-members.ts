@@ -11,18 +11,16 @@
  * goal of the issue: under 10 s. Median of the rounds (default 3).
  */
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Vault } from '../src/core/vault.js';
 import { formatPublicKey } from '../src/core/identity.js';
 import { slotPublicKey } from '../src/crypto/slotwrap.js';
 import { addMasterKey } from '../src/unlock/slots.js';
 import { startCluster } from '../test/helpers/pg.js';
-import { median, printRows, type BenchRow } from './bench-row.js';
+import { median, printRows, timeRun, type BenchRow } from './bench-row.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'vault.js');
@@ -42,12 +40,9 @@ async function makeVault(location: string, anchors: string): Promise<string> {
   }
 }
 
+/** One whole `vault ARGS` process, timed. */
 function run(args: string[], env: NodeJS.ProcessEnv): number {
-  const t = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
-  const took = performance.now() - t;
-  if (r.status !== 0) throw new Error(`vault ${args.join(' ')} failed: ${r.stderr?.toString()}`);
-  return took;
+  return timeRun([BIN, ...args], env);
 }
 
 export async function measure(): Promise<BenchRow[]> {

@@ -14,7 +14,7 @@
  *    scripts/bench-members.ts measures itself);
  *  - 8 processes at once, each opening the vault, putting and reading back (operations/s).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Vault } from '../src/core/vault.js';
 import { addMasterKey } from '../src/unlock/slots.js';
 import { startCluster } from '../test/helpers/pg.js';
-import { median, printRows, type BenchRow } from './bench-row.js';
+import { median, printRows, timeRun, type BenchRow } from './bench-row.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'vault.js');
@@ -45,14 +45,6 @@ async function makeVault(location: string, anchors: string): Promise<string> {
   } finally {
     vault.close();
   }
-}
-
-function timeRun(args: string[], env: NodeJS.ProcessEnv, input?: string): number {
-  const t = performance.now();
-  const r = spawnSync(process.execPath, args, { env, input, stdio: ['pipe', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
-  const took = performance.now() - t;
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr?.toString()}`);
-  return took;
 }
 
 export async function measure(): Promise<BenchRow[]> {

@@ -4,6 +4,8 @@
  * when run directly (`node dist/scripts/bench-<topic>.js`), prints its own rows with
  * `printRows`. bench.ts runs every topic module and prints one table with a goal column.
  */
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 export interface BenchRow {
   /** What was measured, e.g. "vault get (session)". */
   label: string;
@@ -29,4 +31,13 @@ export function printRows(rows: BenchRow[]): void {
     const verdict = r.met === null ? '' : r.met ? '  (met)' : '  (NOT met)';
     console.log(`${r.label.padEnd(w)}  ${r.figure.padEnd(f)}  ${r.goal}${verdict}`);
   }
+}
+
+/** Milliseconds one whole `node ARGS` process takes; throws with its stderr when it fails. */
+export function timeRun(args: string[], env: NodeJS.ProcessEnv, input?: string): number {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { env, input, stdio: ['pipe', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const took = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr?.toString()}`);
+  return took;
 }

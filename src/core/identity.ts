@@ -40,8 +40,12 @@ export function parsePublicKey(text: string): Buffer {
 }
 
 export function fingerprint(raw: Buffer): string {
-  const hex = createHash('sha256').update('vault/identity-fingerprint/v1\0').update(raw).digest('hex').slice(0, 20);
-  return hex.match(/.{4}/g)!.join(' ');
+  return inGroups(createHash('sha256').update('vault/identity-fingerprint/v1\0').update(raw).digest('hex'));
+}
+
+/** The first 20 hex digits of a digest as five groups of four, the form every fingerprint takes. */
+export function inGroups(hex: string): string {
+  return hex.slice(0, 20).match(/.{4}/g)!.join(' ');
 }
 
 /**

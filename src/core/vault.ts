@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { Store } from '../store/store.js';
@@ -23,6 +23,7 @@ import type { SecretRow, VersionRow } from '../store/secrets.js';
 import type { SlotKind, SlotRow } from '../store/slots.js';
 import { VaultError } from './errors.js';
 import { forgetSecretMacKey, grantMac, grantMacOk, parseState, secretMac, secretMacOk, stateDigest, stateMac, valueAad } from './integrity.js';
+import { fingerprint, inGroups } from './identity.js';
 import { formatRef, MAX_VALUE_BYTES, type SecretRef } from './names.js';
 
 export { FORMAT_VERSION };
@@ -347,7 +348,7 @@ export class Vault {
    */
   fingerprint(): string {
     this.requireKey();
-    return mac(this.anchorKey!, 'vault/vault-fingerprint/v1', [this.id]).toString('hex').slice(0, 20).match(/.{4}/g)!.join(' ');
+    return inGroups(mac(this.anchorKey!, 'vault/vault-fingerprint/v1', [this.id]).toString('hex'));
   }
 
   private async unlockKind(kind: SlotKind, secret: Buffer, quiet = false, again = true): Promise<OpenedSlot | null> {
@@ -1249,8 +1250,7 @@ function rotatedMeanwhile(): VaultError {
 
 /** An identity with no member slot in this vault: how to be added. */
 export function notAMember(publicKey: Buffer): VaultError {
-  const hex = createHash('sha256').update('vault/identity-fingerprint/v1\0').update(publicKey).digest('hex').slice(0, 20);
-  return new VaultError('auth-failed', `your identity (fingerprint ${hex.match(/.{4}/g)!.join(' ')}) is not a member of this vault`, {
+  return new VaultError('auth-failed', `your identity (fingerprint ${fingerprint(publicKey)}) is not a member of this vault`, {
     hint: 'ask a member to run: vault member add NAME <your key> (vault identity prints your key)',
   });
 }

@@ -197,15 +197,8 @@ export function openSlot(vaultId: string, row: SlotRow, kek: Buffer, legacyAllow
     key = openWithKek(kek, row.nonce, row.wrapped_key, sealAad(vaultId, row));
     if (!key) throw integrity(`key slot ${row.id} failed its integrity check: it holds a key that was not sealed by its owner`);
   }
-  for (let i = first, at = first * LINK_BYTES; at < pending.length; i++, at += LINK_BYTES) {
-    const eph = pending.subarray(at, at + 32);
-    const nonce = pending.subarray(at + 32, at + 44);
-    const box = pending.subarray(at + 44, at + 92);
-    const tag = pending.subarray(at + 92, at + LINK_BYTES);
-    const linkKey = subkey(key, 'vault/pending-link/v1');
-    const ok = macEqual(tag, mac(linkKey, 'vault/pending-link/v1', [vaultId, row.id, i, eph, nonce, box]));
-    wipe(linkKey);
-    const next = ok ? unwrapWithKek(kek, row.public_key!, { ephemeralKey: eph, nonce, box }, linkAad(vaultId, row, i, eph)) : null;
+  for (let i = first; i * LINK_BYTES < pending.length; i++) {
+    const next = openLink(vaultId, row, kek, pending, i, key);
     wipe(key);
     if (!next) throw integrity(`key slot ${row.id} failed its integrity check: a rotated key was not made by a key holder`);
     key = next;
