@@ -120,8 +120,10 @@ test('SIGUSR1 from the first instant of a run on never opens an inspector', { sk
   const v = await freshVault();
   try {
     for (const delay of [0, 1, 3, 10, 30]) {
-      // `put` waits for stdin, which stays open until the burst is over.
-      const child = spawnVault(['put', 'BURST', '--force'], { ...v.env, HOME: v.dir });
+      // `put` waits for stdin, which stays open until the burst is over. A name per delay: an
+      // earlier run that outlived its burst stored its own secret, so each run stores version 1.
+      const name = `BURST_${delay}`;
+      const child = spawnVault(['put', name], { ...v.env, HOME: v.dir });
       if (delay > 0) await sleep(delay);
       const seen = new Set<number>();
       for (let i = 0; i < 40 && child.exitCode === null && child.signalCode === null; i++) {
@@ -147,7 +149,7 @@ test('SIGUSR1 from the first instant of a run on never opens an inspector', { sk
         assertNoInspector(child.stderrText(), '');
       } else {
         assert.equal(status, 0, child.stderrText());
-        assertNoInspector(child.stderrText(), 'stored default/BURST version 1\n');
+        assertNoInspector(child.stderrText(), `stored default/${name} version 1\n`);
       }
     }
   } finally {
