@@ -8,33 +8,39 @@
 // runs, the shebang points the inspector at [ff02::1]:9229, an address no socket can be bound
 // to (link-local multicast without a scope): the inspector fails to start instead of listening.
 'use strict';
-process.on('SIGUSR1', () => {});
+if (require.main === module) main();
+// scripts/code-cache.js compiles the bundle the same way to write its code cache.
+else module.exports = { loadBundle };
 
-// A PostgreSQL vault: its worker thread starts connecting now, on the other core, while this
-// one loads the CLI bundle (src/store/pg/early.ts). The vault is the last --vault before `--`,
-// else VAULT_PATH, as the CLI reads them; a file vault loads nothing more here.
-const location = vaultLocation(process.argv.slice(2)) ?? process.env.VAULT_PATH;
-if (location !== undefined && /^postgres(ql)?:\/\//i.test(location)) require('../dist/cli/pg-early.cjs').start(location);
+function main() {
+  process.on('SIGUSR1', () => {});
 
-const { run, processIO, takeSecretVariables } = require('../dist/cli/main.cjs');
+  // A PostgreSQL vault: its worker thread starts connecting now, on the other core, while this
+  // one loads the CLI bundle (src/store/pg/early.ts). The vault is the last --vault before `--`,
+  // else VAULT_PATH, as the CLI reads them; a file vault loads nothing more here.
+  const location = vaultLocation(process.argv.slice(2)) ?? process.env.VAULT_PATH;
+  if (location !== undefined && /^postgres(ql)?:\/\//i.test(location)) require('../dist/cli/pg-early.cjs').start(location);
 
-// The master key and passphrases leave process.env (and the kernel's copy of the environment,
-// which /proc/PID/environ shows to other processes of this user) and reach the CLI only in
-// the env object it is given.
-const secrets = takeSecretVariables(process.env);
+  const { run, processIO, takeSecretVariables } = loadBundle().exports;
 
-// A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.
-process.stdout.on('error', (e) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+  // The master key and passphrases leave process.env (and the kernel's copy of the environment,
+  // which /proc/PID/environ shows to other processes of this user) and reach the CLI only in
+  // the env object it is given.
+  const secrets = takeSecretVariables(process.env);
 
-run(process.argv.slice(2), { ...processIO(), env: { ...process.env, ...secrets } }).then((status) => {
-  process.exitCode = status;
-  // Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
-  // the native module and would otherwise keep the process alive until the keychain answers.
-  process.stdout.write('', () => process.exit(status));
-});
+  // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.
+  process.stdout.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+
+  run(process.argv.slice(2), processIO({ ...process.env, ...secrets })).then((status) => {
+    process.exitCode = status;
+    // Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
+    // the native module and would otherwise keep the process alive until the keychain answers.
+    process.stdout.write('', () => process.exit(status));
+  });
+}
 
 function vaultLocation(argv) {
   let found;
@@ -45,4 +51,44 @@ function vaultLocation(argv) {
     else if (a.startsWith('--vault=')) found = a.slice('--vault='.length);
   }
   return found;
+}
+
+/**
+ * Loads the CLI bundle, dist/cli/main.cjs, as require() would, but compiled with V8's code
+ * cache when the build left one for this very bundle (dist/cli/main.cache, see
+ * scripts/code-cache.js): V8 then skips parsing and compiling the functions a command runs.
+ * The cache is used only when its first line names the build id that ends the bundle; V8
+ * itself refuses one made by another V8 version or with other flags (then it compiles from
+ * source, as require() does). Nothing is ever written here: the cache is part of the build,
+ * as trusted as the bundle beside it.
+ *
+ * The bundle's import() calls (of ES-module-only packages, loaded lazily) go through
+ * __vaultImport, this file's own import(): a script compiled by node:vm cannot import() on
+ * Node 20 without an experimental flag. Both resolve from the package's node_modules.
+ */
+function loadBundle(useCache = true) {
+  const { readFileSync } = require('node:fs');
+  const { dirname, join } = require('node:path');
+  const { Script } = require('node:vm');
+  const Module = require('node:module');
+  const file = join(__dirname, '..', 'dist', 'cli', 'main.cjs');
+  const source = readFileSync(file, 'utf8');
+  let cachedData;
+  if (useCache) {
+    try {
+      const cache = readFileSync(join(dirname(file), 'main.cache'));
+      const eol = cache.indexOf(10);
+      if (eol > 0 && source.endsWith(`\n${cache.toString('latin1', 0, eol)}\n`)) cachedData = cache.subarray(eol + 1);
+    } catch {
+      // no cache: compiled from source
+    }
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __vaultImport) {${source}\n})`, { filename: file, cachedData });
+  const mod = new Module(file, module);
+  mod.filename = file;
+  // Registered as require() would: a later require() of the bundle gets this module.
+  require.cache[file] = mod;
+  script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, dirname(file), (specifier) => import(specifier));
+  mod.loaded = true;
+  return { exports: mod.exports, script, cached: cachedData !== undefined && !script.cachedDataRejected };
 }

@@ -11,8 +11,19 @@ export interface IO {
   env: NodeJS.ProcessEnv;
 }
 
-export function processIO(): IO {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+/**
+ * The process's own streams. stdin is made on first use: node builds it (a pipe, file or TTY
+ * stream, and the stream modules behind it) only when asked, and most commands never read it.
+ */
+export function processIO(env: NodeJS.ProcessEnv = process.env): IO {
+  return {
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env,
+  };
 }
 
 /** SPEC §9: colour only on a TTY, NO_COLOR unset or empty, TERM not dumb, no --no-color; FORCE_COLOR forces it. */

@@ -193,12 +193,13 @@ export class Session {
   private async unlockBy(vault: Vault, options: { session?: boolean; identity?: boolean }): Promise<UnlockMethod> {
     const env = this.env;
     let prompted = false;
-    const prompt = this.interactive
-      ? () => {
-          prompted = true;
-          return promptHidden(this.io, `Passphrase for ${vault.path}`);
-        }
-      : undefined;
+    const ask = (): Promise<Buffer> => {
+      prompted = true;
+      return promptHidden(this.io, `Passphrase for ${vault.path}`);
+    };
+    // Whether a prompt is allowed is asked only when the environment did not unlock: it looks at
+    // stdin, which node makes (with its stream modules) on first use.
+    const session = this;
     const slow = <T>(label: string, work: () => Promise<T>): Promise<T> => this.slow(label, work);
     try {
       return await unlock(vault, {
@@ -239,11 +240,13 @@ export class Session {
                 );
               }
             : undefined,
-        prompt,
+        get prompt() {
+          return session.interactive ? ask : undefined;
+        },
         slow,
       });
     } catch (e) {
-      if (isVaultError(e, 'auth-failed') && prompted) return this.retryPrompt(vault, prompt!, slow);
+      if (isVaultError(e, 'auth-failed') && prompted) return this.retryPrompt(vault, ask, slow);
       if (isVaultError(e, 'locked')) throw new VaultError('locked', e.message, { hint: this.lockedHint(vault) });
       throw e;
     }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, ROOT, runCommand, BIN } from '../helpers/cli.js';
+import { BIN, freshVault, ROOT, runCommand, tempDir } from '../helpers/cli.js';
 
 /** Modules that `vault get` in a script has no use for: each costs start-up time (the MCP SDK and its zod and ajv too). */
 const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', '@modelcontextprotocol', 'zod', 'ajv'];
@@ -12,7 +12,7 @@ const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', '@modelco
  * time (for executable subcommands, which vault has none of); the bundle stubs it
  * (scripts/bundle.js), and with it go net's datagram and readline parts.
  */
-const UNUSED_BUILTINS = ['child_process', 'internal/child_process', 'dgram', 'internal/dgram', 'readline', 'http', 'https', 'zlib', 'tls', 'worker_threads', 'vm'];
+const UNUSED_BUILTINS = ['child_process', 'internal/child_process', 'dgram', 'internal/dgram', 'readline', 'http', 'https', 'zlib', 'tls', 'worker_threads'];
 
 test('vault get in a script loads no prompt, table, keychain or colour module', async () => {
   const v = await freshVault();
@@ -33,7 +33,7 @@ test('vault get in a script loads no prompt, table, keychain or colour module', 
   }
 });
 
-test('vault get loads one bundle, better-sqlite3 and its addon by path, and no built-in it does not use', async () => {
+test('vault get loads one bundle, compiled from its code cache, better-sqlite3\'s addon by path, and no built-in it does not use', async () => {
   const v = await freshVault();
   try {
     const put = await runCommand(process.execPath, [BIN, 'put', 'TOKEN'], { env: v.env, input: 'abc123\n' });
@@ -45,15 +45,56 @@ test('vault get loads one bundle, better-sqlite3 and its addon by path, and no b
     assert.equal(get.status, 0, get.stderr);
     assert.equal(get.out, 'abc123');
     const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-    const files = loaded.filter((l) => !l.startsWith('builtin:'));
+    const bundle = join(ROOT, 'dist', 'cli', 'main.cjs');
+    // The bundle is compiled once, and V8 took the code cache the build made for it.
+    assert.deepEqual(loaded.filter((l) => l.startsWith('compiled:')), [`compiled:${bundle} cache=accepted`]);
+    const files = loaded.filter((l) => !l.startsWith('builtin:') && !l.startsWith('compiled:'));
     const builtins = new Set(loaded.filter((l) => l.startsWith('builtin:')).map((l) => l.slice('builtin:'.length)));
-    // The trace itself, the launcher, the one bundle (commander and every vault module in it).
-    assert.deepEqual(files.filter((f) => !f.includes('/node_modules/')), [join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), BIN, join(ROOT, 'dist', 'cli', 'main.cjs')]);
-    // From node_modules: better-sqlite3's own files and its addon, loaded by path (no `bindings` search).
+    // The trace itself, the launcher, the one bundle (commander, better-sqlite3's JavaScript and every vault module in it).
+    assert.deepEqual(files.filter((f) => !f.includes('/node_modules/')), [join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), BIN, bundle]);
+    // From node_modules: better-sqlite3's addon only, loaded by path (no `bindings` search).
     const deps = files.filter((f) => f.includes('/node_modules/')).map((f) => f.slice(f.lastIndexOf('/node_modules/') + '/node_modules/'.length));
-    assert.deepEqual(deps.filter((d) => !/^better-sqlite3\/lib\/[a-z/-]+\.js$/.test(d)), ['better-sqlite3/build/Release/better_sqlite3.node']);
+    assert.deepEqual(deps, ['better-sqlite3/build/Release/better_sqlite3.node']);
     assert.ok(builtins.has('crypto') && builtins.has('fs'), 'the trace saw the built-ins vault uses');
     assert.deepEqual(UNUSED_BUILTINS.filter((b) => builtins.has(b)), []);
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('a code cache that is not this build\'s, or that V8 refuses, costs a compile from source and nothing else', async () => {
+  const v = await freshVault();
+  const cache = readFileSync(join(ROOT, 'dist', 'cli', 'main.cache'));
+  const eol = cache.indexOf(10);
+  // Another build's id (one character changed): not offered to V8. Cut short: V8 refuses it.
+  const otherBuild = Buffer.from(cache);
+  otherBuild[eol - 1] = otherBuild[eol - 1] === 0x30 ? 0x31 : 0x30;
+  const cut = cache.subarray(0, eol + 1 + Math.floor((cache.length - eol - 1) / 2));
+  const put = await runCommand(process.execPath, [BIN, 'put', 'TOKEN'], { env: v.env, input: 'abc123\n' });
+  assert.equal(put.status, 0, put.stderr);
+  try {
+    for (const [what, data, expected] of [['another build', otherBuild, 'none'], ['cut short', cut, 'rejected']] as const) {
+      const { dir, cleanup } = tempDir();
+      try {
+        // A copy of the launcher and the bundle, with that cache beside it.
+        mkdirSync(join(dir, 'bin'));
+        mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
+        copyFileSync(BIN, join(dir, 'bin', 'vault.js'));
+        copyFileSync(join(ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
+        copyFileSync(join(ROOT, 'dist', 'cli', 'main.cjs'), join(dir, 'dist', 'cli', 'main.cjs'));
+        writeFileSync(join(dir, 'dist', 'cli', 'main.cache'), data);
+        symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+        const trace = join(dir, 'require.txt');
+        const get = await runCommand(process.execPath, ['--require', join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), join(dir, 'bin', 'vault.js'), 'get', 'TOKEN'], {
+          env: { ...v.env, TRACE_REQUIRE_FILE: trace },
+        });
+        assert.deepEqual([get.status, get.out, get.stderr], [0, 'abc123', ''], what);
+        const compiled = readFileSync(trace, 'utf8').split('\n').filter((l) => l.startsWith('compiled:'));
+        assert.deepEqual(compiled, [`compiled:${join(dir, 'dist', 'cli', 'main.cjs')} cache=${expected}`], what);
+      } finally {
+        cleanup();
+      }
+    }
   } finally {
     v.cleanup();
   }
