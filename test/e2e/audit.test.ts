@@ -3,13 +3,14 @@ import { copyFileSync, chmodSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, passphraseVault, runVault, type RunResult } from '../helpers/cli.js';
+import { freshVault, passphraseVault, runInProcess, runVault, type RunResult } from '../helpers/cli.js';
 import { auditRows, dump, sqlite, sqliteJson, type RawAuditRow } from '../helpers/sqlite.js';
 
 // Tests of what a passphrase unlock records (failed unlocks, the init entry, the exact
 // sequence of a log) use passphraseVault, which pays the default KDF on every command; the
 // others use freshVault, unlocked with a master key (no KDF wait; its log starts with init
 // and the key-add entry of the fixture, which their expectations include).
+// Commands run in this process, except where the test is about the process (the actor).
 
 // ---- the documented output formats, rebuilt independently from the raw rows ----------------
 
@@ -56,12 +57,18 @@ function ok(r: RunResult, label: string): void {
   assert.equal(r.status, 0, `${label}: ${r.stderr}`);
 }
 
+/**
+ * Commands run in this process (runInProcess), except in the test of the actor, where each
+ * command must be a process of its own (spawned: runVault).
+ */
+let run: typeof runInProcess = runInProcess;
+
 async function put(env: Record<string, string>, name: string, value: string, ...flags: string[]): Promise<void> {
-  ok(await runVault(['put', name, ...flags], { env, input: value }), `put ${name}`);
+  ok(await run(['put', name, ...flags], { env, input: value }), `put ${name}`);
 }
 
 async function get(env: Record<string, string>, name: string): Promise<RunResult> {
-  const r = await runVault(['get', name], { env });
+  const r = await run(['get', name], { env });
   ok(r, `get ${name}`);
   return r;
 }
@@ -70,6 +77,7 @@ async function get(env: Record<string, string>, name: string): Promise<RunResult
 
 test('init, put, get, rm record time, operation, secret, version, outcome and actor; audit prints them', async () => {
   const v = await passphraseVault({ spawnInit: true });
+  run = runVault;
   try {
     const t0 = Date.now();
     await put(v.env, 'API_KEY', 'first-value');
@@ -113,6 +121,7 @@ test('init, put, get, rm record time, operation, secret, version, outcome and ac
     assert.equal(json.out, jsonLines(rows));
     assert.equal(json.stderr, '');
   } finally {
+    run = runInProcess;
     v.cleanup();
   }
 });
@@ -122,7 +131,7 @@ test('reading the log needs no key: audit works with no way to unlock, and write
   try {
     await put(v.env, 'TOKEN', 'abc');
     const before = dump(v.path);
-    const r = await runVault(['audit'], { env: { VAULT_PATH: v.path } });
+    const r = await run(['audit'], { env: { VAULT_PATH: v.path } });
     ok(r, 'audit while locked');
     assert.equal(r.out, lines(auditRows(v.path)));
     assert.equal(dump(v.path), before);
@@ -141,7 +150,7 @@ test('audit filters by --name, --ns, --op, --since and --limit, oldest first', a
     await get(v.env, 'A');
     const rows = auditRows(v.path);
     const expect = async (args: string[], selected: RawAuditRow[]): Promise<void> => {
-      const r = await runVault(['audit', ...args], { env: v.env });
+      const r = await run(['audit', ...args], { env: v.env });
       ok(r, args.join(' '));
       assert.equal(r.out, lines(selected), args.join(' '));
       assert.equal(r.stderr, '');
@@ -158,7 +167,7 @@ test('audit filters by --name, --ns, --op, --since and --limit, oldest first', a
     await expect(['--since', '2000-01-01'], rows);
     await expect(['--since', new Date(rows[2]!.at).toISOString()], rows.filter((r) => r.at >= rows[2]!.at));
     await expect(['--since', '2999-01-01T00:00:00Z'], []);
-    const json = await runVault(['audit', '--json', '--op', 'put'], { env: v.env });
+    const json = await run(['audit', '--json', '--op', 'put'], { env: v.env });
     assert.equal(json.out, jsonLines(rows.filter((r) => r.op === 'put')));
   } finally {
     v.cleanup();
@@ -180,7 +189,7 @@ test('audit refuses bad filters with exit 2', async () => {
       [['--name', 'ci/A', '--ns', 'prod'], 'vault: error: --name ci/A and --ns prod name different namespaces\n'],
     ];
     for (const [args, stderr] of cases) {
-      const r = await runVault(['audit', ...args], { env: v.env });
+      const r = await run(['audit', ...args], { env: v.env });
       assert.equal(r.status, 2, args.join(' '));
       assert.equal(r.out, '');
       assert.equal(r.stderr, stderr, args.join(' '));
@@ -200,12 +209,12 @@ test('no value ever appears in any column of the audit table, in audit output or
     await put(v.env, 'API_KEY', values[1]!, '--force');
     await put(v.env, 'OTHER', values[2]!, '--ns', 'ci');
     assert.deepEqual((await get(v.env, 'API_KEY')).stdout, Buffer.from(values[1]!));
-    ok(await runVault(['get', 'API_KEY', '--json'], { env: v.env }), 'get --json');
-    ok(await runVault(['get', 'API_KEY', '--version', '1'], { env: v.env }), 'get --version 1');
-    const wrong = await runVault(['get', 'API_KEY'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: values[2]! } });
+    ok(await run(['get', 'API_KEY', '--json'], { env: v.env }), 'get --json');
+    ok(await run(['get', 'API_KEY', '--version', '1'], { env: v.env }), 'get --version 1');
+    const wrong = await run(['get', 'API_KEY'], { env: { VAULT_PATH: v.path, VAULT_PASSPHRASE: values[2]! } });
     assert.equal(wrong.status, 5);
     await get(v.env, 'ci/OTHER');
-    ok(await runVault(['rm', 'ci/OTHER', '--purge', '--yes'], { env: v.env }), 'rm --purge');
+    ok(await run(['rm', 'ci/OTHER', '--purge', '--yes'], { env: v.env }), 'rm --purge');
 
     // Every column of every row, as raw bytes (hex from SQLite itself, so no decoding hides anything).
     const columns = sqliteJson<{ name: string }>(v.path, 'PRAGMA table_info(audit)').map((c) => c.name);
@@ -224,7 +233,7 @@ test('no value ever appears in any column of the audit table, in audit output or
       }
     }
     for (const args of [['audit'], ['audit', '--json']]) {
-      const r = await runVault(args, { env: { VAULT_PATH: v.path } });
+      const r = await run(args, { env: { VAULT_PATH: v.path } });
       ok(r, args.join(' '));
       assert.equal(r.out.split('\n').length, 12);
       for (const value of values) {
@@ -249,12 +258,12 @@ test('when the audit entry cannot be written, get prints nothing and exits 1, an
     const before = dump(v.path);
     const hint = 'vault: hint: nothing was changed or released; check that the vault file is writable and the disk is not full\n';
 
-    const r = await runVault(['get', 'API_KEY'], { env: v.env });
+    const r = await run(['get', 'API_KEY'], { env: v.env });
     assert.equal(r.status, 1);
     assert.equal(r.stdout.length, 0);
     assert.equal(r.stderr, `vault: error: cannot write the audit log entry for get default/API_KEY: audit insert blocked by test\n${hint}`);
 
-    const j = await runVault(['get', 'API_KEY', '--json'], { env: v.env });
+    const j = await run(['get', 'API_KEY', '--json'], { env: v.env });
     assert.equal(j.status, 1);
     assert.equal(j.stdout.length, 0);
     assert.equal(
@@ -268,14 +277,14 @@ test('when the audit entry cannot be written, get prints nothing and exits 1, an
       }) + '\n',
     );
 
-    const forced = await runVault(['put', 'API_KEY', '--force'], { env: v.env, input: 'new-value' });
+    const forced = await run(['put', 'API_KEY', '--force'], { env: v.env, input: 'new-value' });
     assert.equal(forced.status, 1);
     assert.equal(forced.stderr, `vault: error: cannot write the audit log entry for put default/API_KEY: audit insert blocked by test\n${hint}`);
-    const fresh = await runVault(['put', 'NEW_ONE'], { env: v.env, input: 'new-value' });
+    const fresh = await run(['put', 'NEW_ONE'], { env: v.env, input: 'new-value' });
     assert.equal(fresh.status, 1);
     assert.equal(fresh.stderr, `vault: error: cannot write the audit log entry for put default/NEW_ONE: audit insert blocked by test\n${hint}`);
     for (const args of [['rm', 'API_KEY', '--yes'], ['rm', 'API_KEY', '--purge', '--yes']]) {
-      const rm = await runVault(args, { env: v.env });
+      const rm = await run(args, { env: v.env });
       assert.equal(rm.status, 1, args.join(' '));
       assert.equal(rm.stderr, `vault: error: cannot write the audit log entry for rm default/API_KEY: audit insert blocked by test\n${hint}`);
       assert.equal(rm.out, '');
@@ -296,7 +305,7 @@ test('a failed unlock is recorded while locked, sealed at the next unlock, and d
   const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
-    const wrong = await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' } });
+    const wrong = await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' } });
     assert.equal(wrong.status, 5);
     assert.equal(wrong.stderr, 'vault: error: wrong passphrase or key\n');
     assert.equal(wrong.out, '');
@@ -307,14 +316,14 @@ test('a failed unlock is recorded while locked, sealed at the next unlock, and d
     assert.deepEqual([denied.seq, denied.op, denied.ns, denied.name, denied.version, denied.outcome, denied.detail, denied.mac], [
       3, 'unlock', null, null, null, 'denied', '{"method":"passphrase"}', null,
     ]);
-    const json = await runVault(['audit', '--json', '--op', 'unlock'], { env: { VAULT_PATH: v.path } });
+    const json = await run(['audit', '--json', '--op', 'unlock'], { env: { VAULT_PATH: v.path } });
     assert.equal(json.out, jsonLines([denied]));
     assert.match(json.out, /"sealed":false/);
 
-    const status = await runVault(['status'], { env: { VAULT_PATH: v.path } });
+    const status = await run(['status'], { env: { VAULT_PATH: v.path } });
     assert.equal(status.out.split('\n')[4], `audit:     3 entries, head #2 ${rows[1]!.mac!.slice(0, 16)}, 1 failed unlock not sealed yet`);
 
-    const verify = await runVault(['audit', 'verify'], { env: v.env });
+    const verify = await run(['audit', 'verify'], { env: v.env });
     assert.equal(verify.status, 0);
     assert.equal(verify.stderr, 'audit log verified: 2 entries; 1 failed unlock recorded while locked, not sealed yet\n');
     assert.equal(verify.out, '');
@@ -322,13 +331,13 @@ test('a failed unlock is recorded while locked, sealed at the next unlock, and d
     await get(v.env, 'API_KEY');
     rows = auditRows(v.path);
     assert.deepEqual(rows.map((r) => [r.seq, r.op, r.mac !== null]), [[1, 'init', true], [2, 'put', true], [3, 'unlock', true], [4, 'get', true]]);
-    const sealedVerify = await runVault(['audit', 'verify', '--json'], { env: v.env });
+    const sealedVerify = await run(['audit', 'verify', '--json'], { env: v.env });
     assert.equal(sealedVerify.status, 0);
     assert.equal(sealedVerify.stderr, 'audit log verified: 4 entries\n');
     assert.equal(sealedVerify.out, JSON.stringify({ ok: true, entries: 4, pending: 0, head: { seq: 4, mac: rows[3]!.mac!.slice(0, 16) } }) + '\n');
 
     sqlite(v.path, 'DELETE FROM audit WHERE seq = 3');
-    const after = await runVault(['audit', 'verify'], { env: v.env });
+    const after = await run(['audit', 'verify'], { env: v.env });
     assert.equal(after.status, 7);
     assert.equal(after.out, '');
     assert.equal(after.stderr, verifyError(3, 'missing', 'entry #3 was deleted'));
@@ -341,17 +350,17 @@ test('a failed unlock deleted before it was sealed is detected by the seq it lea
   const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
-    assert.equal((await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
+    assert.equal((await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
     sqlite(v.path, 'DELETE FROM audit WHERE seq = 3');
 
-    const now = await runVault(['audit', 'verify'], { env: v.env });
+    const now = await run(['audit', 'verify'], { env: v.env });
     assert.equal(now.status, 7);
     assert.equal(now.stderr, verifyError(3, 'missing', 'entry #3 was deleted from the end of the log while not yet sealed'));
 
     // After the next entry the gap is inside the chain, under a MAC: it stays detectable.
     await get(v.env, 'API_KEY');
     assert.deepEqual(auditRows(v.path).map((r) => r.seq), [1, 2, 4]);
-    const later = await runVault(['audit', 'verify'], { env: v.env });
+    const later = await run(['audit', 'verify'], { env: v.env });
     assert.equal(later.status, 7);
     assert.equal(later.stderr, verifyError(3, 'missing', 'entry #3 was deleted before entry #4 was written'));
   } finally {
@@ -363,10 +372,10 @@ test('documented limit: an unsealed failed unlock deleted together with the seq 
   const v = await passphraseVault();
   try {
     await put(v.env, 'API_KEY', 'value-1');
-    assert.equal((await runVault(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
+    assert.equal((await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
     sqlite(v.path, "DELETE FROM audit WHERE seq = 3; UPDATE meta SET value = '3' WHERE key = 'audit_next_seq';");
     await get(v.env, 'API_KEY');
-    const r = await runVault(['audit', 'verify'], { env: v.env });
+    const r = await run(['audit', 'verify'], { env: v.env });
     assert.equal(r.status, 0);
     assert.equal(r.stderr, 'audit log verified: 3 entries\n');
   } finally {
@@ -379,7 +388,7 @@ test('a wrong or revoked master key is a failed unlock too; if the entry cannot 
   try {
     await put(v.env, 'API_KEY', 'value-1');
     const key = `vault1-${Buffer.alloc(32, 7).toString('base64url')}`;
-    const r = await runVault(['get', 'API_KEY'], { env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: key } });
+    const r = await run(['get', 'API_KEY'], { env: { VAULT_PATH: v.path, VAULT_MASTER_KEY: key } });
     assert.equal(r.status, 5);
     assert.equal(r.stderr, 'vault: error: wrong passphrase or key\n');
     const last = auditRows(v.path).at(-1)!;
@@ -388,7 +397,7 @@ test('a wrong or revoked master key is a failed unlock too; if the entry cannot 
     sqlite(v.path, BLOCK_AUDIT);
     const before = dump(v.path);
     for (const env of [{ VAULT_PATH: v.path, VAULT_MASTER_KEY: key }, { ...v.env, VAULT_PASSPHRASE: 'guess' }]) {
-      const blocked = await runVault(['get', 'API_KEY'], { env });
+      const blocked = await run(['get', 'API_KEY'], { env });
       assert.equal(blocked.status, 5);
       assert.equal(blocked.stderr, 'vault: error: wrong passphrase or key\n');
       assert.equal(blocked.out, '');
@@ -485,12 +494,12 @@ const TAMPER: Array<{ what: string; sql: string; seq: number; kind: string; reas
 test('audit verify passes on an untouched log, and its --json', async () => {
   const v = await sevenEntries();
   try {
-    const r = await runVault(['audit', 'verify', '--json'], { env: v.env });
+    const r = await run(['audit', 'verify', '--json'], { env: v.env });
     assert.equal(r.status, 0);
     assert.equal(r.stderr, 'audit log verified: 7 entries\n');
     const head = auditRows(v.path)[6]!.mac!.slice(0, 16);
     assert.equal(r.out, `{"ok":true,"entries":7,"pending":0,"head":{"seq":7,"mac":"${head}"}}\n`);
-    const status = await runVault(['status', '--json'], { env: { VAULT_PATH: v.path } });
+    const status = await run(['status', '--json'], { env: { VAULT_PATH: v.path } });
     assert.deepEqual((JSON.parse(status.out) as { audit: unknown }).audit, { entries: 7, head: { seq: 7, mac: head }, pending: 0 });
   } finally {
     v.cleanup();
@@ -506,7 +515,7 @@ test('audit verify fails with 7 naming the entry and the kind, for each way of t
       chmodSync(path, 0o600);
       sqlite(path, c.sql);
       const env = { ...base.env, VAULT_PATH: path };
-      const r = await runVault(['audit', 'verify'], { env });
+      const r = await run(['audit', 'verify'], { env });
       assert.equal(r.status, 7, `${c.what}: ${r.stderr}`);
       assert.equal(r.out, '', c.what);
       assert.equal(r.stderr, verifyError(c.seq, c.kind, c.reason), c.what);
@@ -520,7 +529,7 @@ test('a failed verify with --json names the entry and kind in the error object',
   const v = await sevenEntries();
   try {
     sqlite(v.path, "UPDATE audit SET outcome = 'denied' WHERE seq = 4");
-    const r = await runVault(['audit', 'verify', '--json'], { env: v.env });
+    const r = await run(['audit', 'verify', '--json'], { env: v.env });
     assert.equal(r.status, 7);
     assert.equal(r.out, '');
     assert.equal(
@@ -543,7 +552,7 @@ test('a failed verify with --json names the entry and kind in the error object',
 test('audit verify needs the key: with no way to unlock it exits 4', async () => {
   const v = await freshVault();
   try {
-    const r = await runVault(['audit', 'verify'], { env: { VAULT_PATH: v.path } });
+    const r = await run(['audit', 'verify'], { env: { VAULT_PATH: v.path } });
     assert.equal(r.status, 4);
     assert.equal(r.out, '');
     assert.equal(r.stderr.split('\n')[0], 'vault: error: the vault is locked and no way to unlock it was given');
