@@ -241,6 +241,29 @@ describe('encodeAad', () => {
   test('deterministic: the same fields give the same bytes', () => {
     assert.deepEqual(encodeAad('x', ['a', 1]), encodeAad('x', ['a', 1]));
   });
+
+  test('the same bytes as the layout written out with Buffer.from, for ASCII, non-ASCII, long and odd text', () => {
+    const reference = (label: string, fields: Array<string | number | Buffer>): Buffer => {
+      const parts: Buffer[] = [];
+      for (const f of [label, ...fields]) {
+        const bytes = Buffer.isBuffer(f) ? f : Buffer.from(String(f), 'utf8');
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(bytes.length);
+        parts.push(length, bytes);
+      }
+      return Buffer.concat(parts);
+    };
+    // Text at and around the 64-character fast path, with non-ASCII at its first, middle and
+    // last position, a lone surrogate (written as U+FFFD), a pair, and a DEL.
+    const texts = ['', 'A', 'x'.repeat(63), 'x'.repeat(64), 'x'.repeat(65), 'é' + 'x'.repeat(63), 'x'.repeat(31) + 'ü' + 'x'.repeat(32), 'x'.repeat(63) + '€', '\ud800', 'a\ud83d\ude00b', '\x7f\x00', 'ns/NAME_1'];
+    const numbers = [0, 1, 2 ** 53 - 1, -5, 1.5];
+    const buffers = [Buffer.alloc(0), Buffer.from([0xff, 0, 0x80]), Buffer.alloc(100, 0x61)];
+    for (const label of ['vault/secret/v1', 'é-label', 'y'.repeat(70)]) {
+      for (const fields of [texts, numbers, buffers, [...texts, ...numbers, ...buffers].reverse()] as Array<Array<string | number | Buffer>>) {
+        assert.deepEqual(encodeAad(label, fields), reference(label, fields), JSON.stringify([label, fields.map(String)]));
+      }
+    }
+  });
 });
 
 function integrity(message: string, hint?: string): (e: unknown) => boolean {
