@@ -28,7 +28,7 @@ async function slots(env: Record<string, string>): Promise<Slot[]> {
  * with the new key, so set-up pays the passphrase KDF once (key add), not twice.
  */
 async function withKey(label = 'ci') {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   const add = await runInProcess(['key', 'add', '--label', label], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = add.out.slice(0, -1);
@@ -166,7 +166,7 @@ test('key list shows every slot, with no key material, in a pipe and as JSON', a
 });
 
 test('key add --json returns the key once; it is stored nowhere in the file or the audit log', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     const r = await runInProcess(['key', 'add', '--label', 'deploy', '--json'], { env: v.env });
     assert.equal(r.status, 0, r.stderr);

@@ -13,7 +13,7 @@ const VALUES: Record<string, string[]> = {
 };
 
 async function populated() {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
   assert.equal(add.status, 0, add.stderr);
   const key = (JSON.parse(add.out) as { key: string }).key;

@@ -35,7 +35,7 @@ function copy(from: typeof base | typeof slotBase = base): { path: string; env: 
 
 before(async () => {
   base = await freshVault();
-  slotBase = await passphraseVault();
+  slotBase = await passphraseVault({ cheap: true });
   for (const [v, args, input] of [base, slotBase].flatMap((v) => [
 
     [v, ['put', 'A'], 'alpha-one'],

@@ -150,8 +150,12 @@ export async function freshVault(): Promise<FreshVault> {
  * A vault as `vault init` makes it (one passphrase slot at today's default KDF cost), made
  * through the library with its own vault id; `env` unlocks with the passphrase. For the tests
  * of passphrase behaviour (passwd, kdf, prompts), which pay the KDF on every unlock.
+ * `cheap`: the slot is made at scrypt N=2^14, the floor the vault accepts, so making it costs
+ * little; the first passphrase unlock then upgrades it to today's defaults (a kdf-upgrade
+ * entry in the audit log). For tests that are about something else (master keys, rotation,
+ * tampering) and do not look at the log.
  */
-export async function passphraseVault(options: { spawnInit?: boolean } = {}): Promise<Omit<FreshVault, 'masterKey'>> {
+export async function passphraseVault(options: { spawnInit?: boolean; cheap?: boolean } = {}): Promise<Omit<FreshVault, 'masterKey'>> {
   const { dir, cleanup } = tempDir();
   const path = join(dir, 'vault', 'vault.db');
   const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
@@ -160,7 +164,8 @@ export async function passphraseVault(options: { spawnInit?: boolean } = {}): Pr
     const r = await runVault(['init'], { env });
     if (r.status !== 0) throw new Error(`vault init failed: ${r.stderr}`);
   } else {
-    const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), anchorDir: anchorDir(baseEnv(tmpdir())) });
+    const kdf = options.cheap ? { kdf: { name: 'scrypt' as const, params: { N: 2 ** 14, r: 8, p: 1 } } } : {};
+    const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), anchorDir: anchorDir(baseEnv(tmpdir())), ...kdf });
     vault.close();
   }
   return { dir, path, env, passphraseEnv: env, cleanup };
