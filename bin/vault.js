@@ -90,5 +90,5 @@ function loadBundle(useCache = true) {
   require.cache[file] = mod;
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, dirname(file), (specifier) => import(specifier));
   mod.loaded = true;
-  return { exports: mod.exports, script, cached: cachedData !== undefined && !script.cachedDataRejected };
+  return { exports: mod.exports, script };
 }

@@ -66,9 +66,9 @@ await build({
   let text = readFileSync(file, 'utf8');
   text = text.replace(/\bimport\((?=")/g, '__vaultImport(');
   if (/\bimport\(/.test(text)) throw new Error(`${file}: an import() the launcher cannot serve (not of a package name)`);
-  const id = createHash('sha256').update(text).digest('hex').slice(0, 32);
-  writeFileSync(file, `${text}//# vaultBuild=${id}\n`);
-  const r = spawnSync(process.execPath, ['scripts/code-cache.js'], { stdio: 'inherit' });
+  const idLine = `//# vaultBuild=${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+  writeFileSync(file, `${text}${idLine}\n`);
+  const r = spawnSync(process.execPath, ['scripts/code-cache.js', idLine], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`scripts/code-cache.js failed (${r.status ?? r.signal})`);
 }
 

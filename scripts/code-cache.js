@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Writes dist/cli/main.cache: V8's code cache of the CLI bundle, read by bin/vault.js. Run by
-// scripts/bundle.js (`npm run build`) right after the bundle is made, in a process of its own
+// scripts/bundle.js (`npm run build`) right after the bundle is made, with the bundle's build id
+// line as its argument, in a process of its own
 // (V8 accepts a cache only under the flags it was made with: plain node's).
 //
 // V8 puts in a code cache the functions compiled so far, and compiles most functions only when
@@ -17,6 +18,10 @@ import { Readable, Writable } from 'node:stream';
 import { importSecrets } from '../dist/src/core/bulk.js';
 import { Vault } from '../dist/src/core/vault.js';
 import { addMasterKey } from '../dist/src/unlock/slots.js';
+
+// The build id line that scripts/bundle.js ended the bundle with: the cache's first line.
+const idLine = process.argv[2];
+if (!/^\/\/# vaultBuild=[0-9a-f]+$/.test(idLine ?? '')) throw new Error('usage: node scripts/code-cache.js "//# vaultBuild=ID" (run by scripts/bundle.js)');
 
 const require = createRequire(import.meta.url);
 const { loadBundle } = require('../bin/vault.js');
@@ -56,8 +61,4 @@ try {
   rmSync(base, { recursive: true, force: true });
 }
 
-const bundle = require.resolve('../dist/cli/main.cjs');
-const source = require('node:fs').readFileSync(bundle, 'utf8');
-const id = /\n(\/\/# vaultBuild=[0-9a-f]+)\n$/.exec(source)?.[1];
-if (id === undefined) throw new Error(`${bundle} has no build id`);
-writeFileSync(join(bundle, '..', 'main.cache'), Buffer.concat([Buffer.from(`${id}\n`, 'latin1'), script.createCachedData()]));
+writeFileSync(join(require.resolve('../dist/cli/main.cjs'), '..', 'main.cache'), Buffer.concat([Buffer.from(`${idLine}\n`, 'latin1'), script.createCachedData()]));
