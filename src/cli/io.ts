@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { PassphraseKdfPolicy } from '../crypto/kdf.js';
 
 /**
  * The streams and environment of one invocation. Everything the CLI prints goes through
@@ -9,6 +10,12 @@ export interface IO {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /**
+   * For a program that runs the CLI in-process (the tests): the parameters of the passphrase
+   * slots this invocation writes (VaultContext.passphraseKdf). processIO never sets it, so the
+   * `vault` binary always uses today's defaults: no flag or variable weakens them.
+   */
+  passphraseKdf?: Partial<PassphraseKdfPolicy>;
 }
 
 /**

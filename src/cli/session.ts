@@ -151,7 +151,13 @@ export class Session {
 
   /** `path`: another vault than --vault/VAULT_PATH names (vault identity's personal vault). */
   openVault(options: { acceptRestore?: boolean; path?: string } = {}): Vault {
-    return openLocked({ path: options.path ?? this.vaultPath, env: this.env, insecurePermissions: this.opts.insecurePermissions === true, acceptRestore: options.acceptRestore === true });
+    return openLocked({
+      path: options.path ?? this.vaultPath,
+      env: this.env,
+      insecurePermissions: this.opts.insecurePermissions === true,
+      acceptRestore: options.acceptRestore === true,
+      passphraseKdf: this.io.passphraseKdf,
+    });
   }
 
   /** Sessions are used unless --no-session or VAULT_SESSION=off. */

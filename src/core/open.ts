@@ -1,5 +1,6 @@
 import { anchorDir } from '../store/anchor.js';
 import { unlockVault, type UnlockMethod, type UnlockSources } from '../unlock/sources.js';
+import type { PassphraseKdfPolicy } from '../crypto/kdf.js';
 import { Vault } from './vault.js';
 
 /**
@@ -16,6 +17,8 @@ export interface OpenRequest {
   insecurePermissions?: boolean;
   /** accept a vault older than its rollback anchor, audited (vault accept-restore) */
   acceptRestore?: boolean;
+  /** VaultContext.passphraseKdf (a library caller's choice; the CLI binary never sets it) */
+  passphraseKdf?: Partial<PassphraseKdfPolicy>;
 }
 
 /** Opens the vault, locked. */
@@ -24,6 +27,7 @@ export function openLocked(req: OpenRequest): Vault {
     insecurePermissions: req.insecurePermissions === true,
     anchorDir: anchorDir(req.env),
     acceptRestore: req.acceptRestore === true,
+    passphraseKdf: req.passphraseKdf,
   });
 }
 

@@ -9,7 +9,7 @@ import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
 import { open, seal, wipe } from '../crypto/aead.js';
-import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
+import { canonicalParams, defaultKdf, isBelowDefaults, kdfPolicy, parseKdf, type KdfSpec, type PassphraseKdf, type PassphraseKdfPolicy } from '../crypto/kdf.js';
 import { mac, macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, MAX_ALL_SLOTS, tooManySlots, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
 import { slotPublicKey } from '../crypto/slotwrap.js';
@@ -99,6 +99,12 @@ export interface VaultContext {
   anchorDir?: string | null;
   /** accept a vault older than its anchor (a restore from backup), audited, instead of refusing it */
   acceptRestore?: boolean;
+  /**
+   * The parameters of the passphrase slots this vault writes (created, re-sealed by passwd,
+   * upgraded at unlock), within the accepted bounds. Default: today's (DEFAULT_POLICY); the CLI
+   * never sets it. For programs that embed the library, such as the tests' cheap vaults.
+   */
+  passphraseKdf?: Partial<PassphraseKdfPolicy>;
 }
 
 export interface CreateOptions extends VaultContext {
@@ -162,6 +168,8 @@ export class Vault {
   private readonly actor: Actor;
   private readonly anchor: RollbackAnchor;
   private readonly acceptRestore: boolean;
+  /** the parameters passphrase slots written by this vault take (VaultContext.passphraseKdf) */
+  readonly kdfPolicy: PassphraseKdfPolicy;
   /** what an unlock with acceptRestore accepted: the anchor's state and the file's, or 'unverifiable' */
   accepted: { from: { state: number; audit: number } | 'unverifiable'; to: { state: number; audit: number } } | null = null;
 
@@ -177,11 +185,12 @@ export class Vault {
     this.actor = ctx.actor ?? currentActor();
     this.anchor = new RollbackAnchor(ctx.anchorDir === undefined ? defaultAnchorDir(process.env) : ctx.anchorDir, id, path);
     this.acceptRestore = ctx.acceptRestore === true;
+    this.kdfPolicy = kdfPolicy(ctx.passphraseKdf);
   }
 
   /** Creates a new vault with one passphrase slot and returns it unlocked. */
   static async create(path: string, options: CreateOptions): Promise<Vault> {
-    const spec = typeof options.kdf === 'object' ? options.kdf : defaultKdf(options.kdf ?? 'scrypt');
+    const spec = typeof options.kdf === 'object' ? options.kdf : defaultKdf(options.kdf ?? 'scrypt', kdfPolicy(options.passphraseKdf));
     if (spec.name !== 'scrypt' && spec.name !== 'pbkdf2-sha256') throw new VaultError('usage', 'a passphrase slot needs scrypt or pbkdf2');
     parseKdf(spec.name, canonicalParams(spec));
     const dataKey = randomBytes(32);
@@ -282,7 +291,7 @@ export class Vault {
     const opened = await this.unlockKind('passphrase', passphrase, options.quiet === true);
     if (!opened) return false;
     const spec = parseKdf(opened.row.kdf, opened.row.kdf_params);
-    if (isBelowDefaults(spec)) await this.upgradeKdf(opened.row, spec, passphrase);
+    if (isBelowDefaults(spec, this.kdfPolicy)) await this.upgradeKdf(opened.row, spec, passphrase);
     return true;
   }
 
@@ -606,10 +615,10 @@ export class Vault {
     opened.stale = false;
   }
 
-  /** Re-seals a passphrase slot whose KDF parameters are below today's defaults. */
+  /** Re-seals a passphrase slot whose KDF parameters are below the policy's (today's defaults). */
   private async upgradeKdf(row: SlotRow, spec: KdfSpec, passphrase: Buffer): Promise<void> {
     const family: PassphraseKdf = spec.name === 'scrypt' ? 'scrypt' : 'pbkdf2';
-    const { row: fresh, kek } = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family), passphrase, this.requireKey(), row.created_at, row.id);
+    const { row: fresh, kek } = await buildSlot(this.id, 'passphrase', row.label, defaultKdf(family, this.kdfPolicy), passphrase, this.requireKey(), row.created_at, row.id);
     this.transact(() => {
       this.store.replaceSlot(fresh);
       this.changed = true;

@@ -5,8 +5,8 @@ import { VaultError } from '../core/errors.js';
  * Key derivation for key slots. Parameters read from a vault file are checked against a
  * floor and a ceiling before any work is done: a lowered parameter (a downgrade attack) or
  * an absurd one (a denial of service) is refused with an integrity error. New slots always
- * take DEFAULTS; only the library API may pass other parameters, and they must still lie
- * within the bounds.
+ * take the defaults; only the library API may pass other parameters (PassphraseKdfPolicy,
+ * Vault.create's kdf), and they must still lie within the bounds.
  */
 
 export type KdfName = 'scrypt' | 'pbkdf2-sha256' | 'hkdf-sha256' | 'none';
@@ -40,10 +40,33 @@ export const UNLOCK_WORK_BUDGET = 4;
 
 export const SALT_BYTES = 16;
 
-export function defaultKdf(kind: PassphraseKdf): KdfSpec {
+/**
+ * The parameters that new and re-sealed passphrase slots take, per KDF family. The CLI always
+ * uses DEFAULT_POLICY (the `vault` binary has no flag or variable that changes it); a program
+ * embedding the library (the tests) may choose other parameters within the bounds, as it may
+ * for Vault.create. Slots below the policy are upgraded to it at their next unlock.
+ */
+export interface PassphraseKdfPolicy {
+  scrypt: ScryptParams;
+  pbkdf2: Pbkdf2Params;
+}
+
+export const DEFAULT_POLICY: PassphraseKdfPolicy = { scrypt: DEFAULT_SCRYPT, pbkdf2: DEFAULT_PBKDF2 };
+
+/** The policy with `choice` over today's defaults; parameters outside the bounds are a usage error. */
+export function kdfPolicy(choice: Partial<PassphraseKdfPolicy> | undefined): PassphraseKdfPolicy {
+  if (choice === undefined) return DEFAULT_POLICY;
+  const policy = { scrypt: choice.scrypt ?? DEFAULT_SCRYPT, pbkdf2: choice.pbkdf2 ?? DEFAULT_PBKDF2 };
+  for (const spec of [defaultKdf('scrypt', policy), defaultKdf('pbkdf2', policy)]) {
+    if (!withinBounds(spec)) throw new VaultError('usage', `passphrase kdf parameters (${spec.name} ${canonicalParams(spec)}) are outside the accepted range`);
+  }
+  return policy;
+}
+
+export function defaultKdf(kind: PassphraseKdf, policy: PassphraseKdfPolicy = DEFAULT_POLICY): KdfSpec {
   return kind === 'scrypt'
-    ? { name: 'scrypt', params: { ...DEFAULT_SCRYPT } }
-    : { name: 'pbkdf2-sha256', params: { ...DEFAULT_PBKDF2 } };
+    ? { name: 'scrypt', params: { ...policy.scrypt } }
+    : { name: 'pbkdf2-sha256', params: { ...policy.pbkdf2 } };
 }
 
 /** The canonical text of the parameters: stored in the file and bound into the wrap's AAD. */
@@ -97,15 +120,17 @@ function within(value: number, [lo, hi]: readonly [number, number]): boolean {
   return Number.isSafeInteger(value) && value >= lo && value <= hi;
 }
 
-export function checkKdfBounds(spec: KdfSpec): void {
-  let ok = true;
+function withinBounds(spec: KdfSpec): boolean {
   if (spec.name === 'scrypt') {
     const { N, r, p } = spec.params;
-    ok = within(N, SCRYPT_BOUNDS.N) && (N & (N - 1)) === 0 && within(r, SCRYPT_BOUNDS.r) && within(p, SCRYPT_BOUNDS.p) && N * r * p <= SCRYPT_MAX_COST;
-  } else if (spec.name === 'pbkdf2-sha256') {
-    ok = within(spec.params.iterations, PBKDF2_BOUNDS.iterations);
+    return within(N, SCRYPT_BOUNDS.N) && (N & (N - 1)) === 0 && within(r, SCRYPT_BOUNDS.r) && within(p, SCRYPT_BOUNDS.p) && N * r * p <= SCRYPT_MAX_COST;
   }
-  if (!ok) {
+  if (spec.name === 'pbkdf2-sha256') return within(spec.params.iterations, PBKDF2_BOUNDS.iterations);
+  return true;
+}
+
+export function checkKdfBounds(spec: KdfSpec): void {
+  if (!withinBounds(spec)) {
     throw new VaultError('integrity', `key slot kdf parameters (${spec.name} ${canonicalParams(spec)}) are outside the accepted range`, {
       hint: 'the vault file may have been tampered with; restore it from a backup',
     });
@@ -119,12 +144,12 @@ export function kdfWork(spec: KdfSpec): number {
   return 0;
 }
 
-/** True when the slot's parameters are weaker than today's defaults for its KDF. */
-export function isBelowDefaults(spec: KdfSpec): boolean {
+/** True when the slot's parameters are weaker than the policy's (today's defaults) for its KDF. */
+export function isBelowDefaults(spec: KdfSpec, policy: PassphraseKdfPolicy = DEFAULT_POLICY): boolean {
   if (spec.name === 'scrypt') {
-    return spec.params.N < DEFAULT_SCRYPT.N || spec.params.r < DEFAULT_SCRYPT.r || spec.params.p < DEFAULT_SCRYPT.p;
+    return spec.params.N < policy.scrypt.N || spec.params.r < policy.scrypt.r || spec.params.p < policy.scrypt.p;
   }
-  if (spec.name === 'pbkdf2-sha256') return spec.params.iterations < DEFAULT_PBKDF2.iterations;
+  if (spec.name === 'pbkdf2-sha256') return spec.params.iterations < policy.pbkdf2.iterations;
   return false;
 }
 

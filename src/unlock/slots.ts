@@ -108,7 +108,7 @@ export async function setPassphrase(vault: Vault, passphrase: Buffer): Promise<{
   const dataKey = vault.requireKey();
   const existing = rows(vault, 'passphrase')[0];
   const family = existing && existing.kdf === 'pbkdf2-sha256' ? 'pbkdf2' : 'scrypt';
-  const built = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
+  const built = await buildSlot(vault.id, 'passphrase', existing?.label ?? null, defaultKdf(family, vault.kdfPolicy), passphrase, dataKey, existing?.created_at ?? vault.time(), existing?.id);
   wipe(built.kek);
   const fresh = built.row;
   vault.audited({ op: 'passwd', detail: { slot: fresh.id, kdf: fresh.kdf, params: fresh.kdf_params } }, () => vault.saveSlot(fresh, existing !== undefined));

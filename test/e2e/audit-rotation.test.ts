@@ -13,7 +13,7 @@ import { auditRows, sqlite, sqliteJson } from '../helpers/sqlite.js';
 const NEW_PASSPHRASE = 'a brand new passphrase';
 
 test('audit verify passes across passwd and rotate --master', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     const put = await runInProcess(['put', 'API_KEY'], { env: v.env, input: 'value-1' });
     assert.equal(put.status, 0, put.stderr);

@@ -302,7 +302,7 @@ test('when the audit entry cannot be written, get prints nothing and exits 1, an
 // ---- failed unlocks --------------------------------------------------------------------------
 
 test('a failed unlock is recorded while locked, sealed at the next unlock, and deleting it is then detected', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     await put(v.env, 'API_KEY', 'value-1');
     const wrong = await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'not the passphrase' } });
@@ -347,7 +347,7 @@ test('a failed unlock is recorded while locked, sealed at the next unlock, and d
 });
 
 test('a failed unlock deleted before it was sealed is detected by the seq it leaves unused', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     await put(v.env, 'API_KEY', 'value-1');
     assert.equal((await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
@@ -369,7 +369,7 @@ test('a failed unlock deleted before it was sealed is detected by the seq it lea
 });
 
 test('documented limit: an unsealed failed unlock deleted together with the seq counter is not detectable', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     await put(v.env, 'API_KEY', 'value-1');
     assert.equal((await run(['get', 'API_KEY'], { env: { ...v.env, VAULT_PASSPHRASE: 'guess' } })).status, 5);
@@ -384,7 +384,7 @@ test('documented limit: an unsealed failed unlock deleted together with the seq 
 });
 
 test('a wrong or revoked master key is a failed unlock too; if the entry cannot be written, the exit stays 5', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     await put(v.env, 'API_KEY', 'value-1');
     const key = `vault1-${Buffer.alloc(32, 7).toString('base64url')}`;

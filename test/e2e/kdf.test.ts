@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Vault } from '../../src/core/vault.js';
 import type { KdfSpec } from '../../src/crypto/kdf.js';
-import { passphraseVault, PASSPHRASE, runInProcess, tempDir } from '../helpers/cli.js';
+import { passphraseVault, PASSPHRASE, runInProcess, tempDir, type RunOptions } from '../helpers/cli.js';
+
+/** This file is about today's KDF defaults: its in-process runs write them, as the binary does. */
+const cli = (args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> = {}) => runInProcess(args, { ...options, realKdf: true });
 import { sql } from '../helpers/sqlite.js';
 
 interface StatusSlot {
@@ -14,7 +17,7 @@ interface StatusSlot {
 }
 
 async function statusSlots(path: string): Promise<StatusSlot[]> {
-  const r = await runInProcess(['status', '--json'], { env: { VAULT_PATH: path } });
+  const r = await cli(['status', '--json'], { env: { VAULT_PATH: path } });
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.out) as { slots: StatusSlot[] }).slots;
 }
@@ -37,17 +40,17 @@ for (const [kdf, from, to] of [
     try {
       const [before] = await statusSlots(v.path);
       assert.equal(before!.kdfParams, from);
-      const put = await runInProcess(['put', 'A'], { env: v.env, input: 'value-a' });
+      const put = await cli(['put', 'A'], { env: v.env, input: 'value-a' });
       assert.equal(put.status, 0, put.stderr);
       assert.equal(put.stderr, 'stored default/A version 1\n');
       const [after] = await statusSlots(v.path);
       assert.equal(after!.id, before!.id);
       assert.equal(after!.kdf, kdf.name);
       assert.equal(after!.kdfParams, to);
-      const get = await runInProcess(['get', 'A'], { env: v.env });
+      const get = await cli(['get', 'A'], { env: v.env });
       assert.equal(get.status, 0, get.stderr);
       assert.equal(get.out, 'value-a');
-      const wrong = await runInProcess(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: 'wrong' } });
+      const wrong = await cli(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: 'wrong' } });
       assert.equal(wrong.status, 5);
       const audit = sql(v.path, `SELECT op, outcome, detail FROM audit WHERE op = 'kdf-upgrade'`);
       assert.deepEqual(audit, [{ op: 'kdf-upgrade', outcome: 'ok', detail: JSON.stringify({ slot: before!.id, from: `${kdf.name} ${from}`, to: `${kdf.name} ${to}` }) }]);
@@ -60,7 +63,7 @@ for (const [kdf, from, to] of [
 test('a master-key unlock leaves a weak passphrase slot alone (it needs the passphrase to upgrade)', async () => {
   const v = await weakVault({ name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } });
   try {
-    const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
+    const add = await cli(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     assert.equal(add.status, 0, add.stderr);
     // key add unlocked with the passphrase: upgraded already.
     assert.equal((await statusSlots(v.path))[0]!.kdfParams, 'N=131072,r=8,p=1');
@@ -75,7 +78,7 @@ const TAMPERED_HINT = 'vault: hint: the vault file may have been tampered with; 
 test('edited KDF parameters make the slot refuse to open: within bounds 5, out of bounds or malformed 7', async () => {
   const v = await passphraseVault();
   try {
-    assert.equal((await runInProcess(['put', 'A'], { env: v.env, input: 'x' })).status, 0);
+    assert.equal((await cli(['put', 'A'], { env: v.env, input: 'x' })).status, 0);
     const original = sql(v.path, 'SELECT id, kdf, kdf_params FROM slots')[0]!;
     const id = String(original.id);
     const cases: Array<[string, string, number, string]> = [
@@ -100,13 +103,13 @@ test('edited KDF parameters make the slot refuse to open: within bounds 5, out o
     ];
     for (const [kdf, params, status, stderr] of cases) {
       sql(v.path, `UPDATE slots SET kdf = '${kdf}', kdf_params = '${params}'`);
-      const r = await runInProcess(['get', 'A'], { env: v.env });
+      const r = await cli(['get', 'A'], { env: v.env });
       assert.equal(r.status, status, `${kdf} ${params}: ${r.stderr}`);
       assert.equal(r.out, '');
       assert.equal(r.stderr, stderr, `${kdf} ${params}`);
     }
     sql(v.path, `UPDATE slots SET kdf = '${original.kdf}', kdf_params = '${original.kdf_params}'`);
-    const ok = await runInProcess(['get', 'A'], { env: v.env });
+    const ok = await cli(['get', 'A'], { env: v.env });
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.out, 'x');
   } finally {

@@ -10,19 +10,20 @@ const NEW = 'a new and longer passphrase';
 test('passwd re-wraps the data key: the old passphrase then fails with 5, the new one works', async () => {
   const v = await passphraseVault();
   try {
-    assert.equal((await runInProcess(['put', 'A'], { env: v.env, input: 'alpha\n' })).status, 0);
+    assert.equal((await runInProcess(['put', 'A'], { env: v.env, input: 'alpha\n', realKdf: true })).status, 0);
     const before = sql(v.path, 'SELECT id, kdf, kdf_params, hex(salt) s, hex(public_key) pk, created_at FROM slots');
     const versions = sql(v.path, 'SELECT hex(nonce) n, hex(ciphertext) c FROM versions');
-    const r = await runInProcess(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: NEW } });
+    // today's defaults, as the binary writes them (the other tests use TEST_KDF)
+    const r = await runInProcess(['passwd'], { env: { ...v.env, VAULT_NEW_PASSPHRASE: NEW }, realKdf: true });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, `changed the passphrase of ${v.path}\n`);
 
-    const old = await runInProcess(['get', 'A'], { env: v.env });
+    const old = await runInProcess(['get', 'A'], { env: v.env, realKdf: true });
     assert.equal(old.status, 5);
     assert.equal(old.out, '');
     assert.equal(old.stderr, 'vault: error: wrong passphrase or key\n');
-    const fresh = await runInProcess(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: NEW } });
+    const fresh = await runInProcess(['get', 'A'], { env: { ...v.env, VAULT_PASSPHRASE: NEW }, realKdf: true });
     assert.equal(fresh.status, 0, fresh.stderr);
     assert.equal(fresh.out, 'alpha');
 
@@ -43,7 +44,7 @@ test('passwd re-wraps the data key: the old passphrase then fails with 5, the ne
 });
 
 test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a master key)', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;
@@ -69,7 +70,7 @@ test('passwd reads VAULT_NEW_PASSPHRASE_FILE and unlocks by the usual order (a m
 });
 
 test('passwd with no new passphrase and no terminal fails at once with 2; a wrong old one with 5', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     const before = sql(v.path, 'SELECT hex(salt) s, hex(wrapped_key) w FROM slots');
     const r = await runInProcess(['passwd'], { env: v.env });
@@ -89,7 +90,7 @@ test('passwd with no new passphrase and no terminal fails at once with 2; a wron
 });
 
 test('passwd on a vault left with only a master key sets a passphrase again', async () => {
-  const v = await passphraseVault();
+  const v = await passphraseVault({ cheap: true });
   try {
     const add = await runInProcess(['key', 'add', '--label', 'ci', '--json'], { env: v.env });
     const key = (JSON.parse(add.out) as { key: string }).key;

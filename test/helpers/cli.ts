@@ -23,6 +23,13 @@ export interface RunResult {
   out: string;
 }
 
+/**
+ * The passphrase KDF that in-process runs give the CLI (IO.passphraseKdf): the cheapest the
+ * bounds accept, so a passphrase unlock costs scrypt N=2^14 rather than today's N=2^17. The
+ * `vault` binary has no such switch; spawned runs (runVault) always use today's defaults.
+ */
+export const TEST_KDF = { scrypt: { N: 2 ** 14, r: 8, p: 1 }, pbkdf2: { iterations: 100_000 } } as const;
+
 export interface RunOptions {
   /** variables added to the base environment (PATH, HOME, LANG); undefined removes one */
   env?: Record<string, string | undefined>;
@@ -61,12 +68,14 @@ function runEnv(options: RunOptions): Record<string, string> {
 /**
  * Runs `vault ARGS` in this process: the CLI's run(argv, io) with in-memory streams (no TTY,
  * stdin ended after `input`) and the environment runVault would give the child. The same
- * exit statuses and output as a spawned run, without a node start-up per command. Use
+ * exit statuses and output as a spawned run, without a node start-up per command, except
+ * that passphrase slots it writes take TEST_KDF (and slots at TEST_KDF are not upgraded)
+ * unless `realKdf`. Use
  * runVault for what needs a real process: signals, children, terminals, the launcher
  * (bin/vault.js), crashes, the keychain, several processes at once, process-wide state
  * (the audit actor's pid and parent, umask, /proc).
  */
-export async function runInProcess(args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> = {}): Promise<RunResult> {
+export async function runInProcess(args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> & { realKdf?: boolean } = {}): Promise<RunResult> {
   const { run } = await import('../../src/cli/main.js');
   // A copy: the CLI wipes what it read from stdin, as it may; the caller's buffer stays intact.
   const input = options.input === undefined ? [] : [Buffer.isBuffer(options.input) ? Buffer.from(options.input) : Buffer.from(options.input, 'utf8')];
@@ -83,7 +92,9 @@ export async function runInProcess(args: string[], options: Omit<RunOptions, 'cw
       }),
       { isTTY: false },
     );
-  const status = await run(args, { stdin, stdout: sink(out), stderr: sink(err), env: runEnv(options) });
+  // TEST_KDF unless the test is about today's defaults (realKdf): what the binary writes.
+  const passphraseKdf = options.realKdf ? undefined : { scrypt: { ...TEST_KDF.scrypt }, pbkdf2: { ...TEST_KDF.pbkdf2 } };
+  const status = await run(args, { stdin, stdout: sink(out), stderr: sink(err), env: runEnv(options), passphraseKdf });
   const stdout = Buffer.concat(out);
   return { status, signal: null, stdout, stderr: Buffer.concat(err).toString('utf8'), out: stdout.toString('utf8') };
 }
@@ -150,10 +161,9 @@ export async function freshVault(): Promise<FreshVault> {
  * A vault as `vault init` makes it (one passphrase slot at today's default KDF cost), made
  * through the library with its own vault id; `env` unlocks with the passphrase. For the tests
  * of passphrase behaviour (passwd, kdf, prompts), which pay the KDF on every unlock.
- * `cheap`: the slot is made at scrypt N=2^14, the floor the vault accepts, so making it costs
- * little; the first passphrase unlock then upgrades it to today's defaults (a kdf-upgrade
- * entry in the audit log). For tests that are about something else (master keys, rotation,
- * tampering) and do not look at the log.
+ * `cheap`: the slot is made at TEST_KDF (scrypt N=2^14, the floor the vault accepts), so making
+ * it and unlocking it in-process (runInProcess) cost little; the binary's first passphrase
+ * unlock (runVault) upgrades it to today's defaults (a kdf-upgrade entry in the audit log).
  */
 export async function passphraseVault(options: { spawnInit?: boolean; cheap?: boolean } = {}): Promise<Omit<FreshVault, 'masterKey'>> {
   const { dir, cleanup } = tempDir();
@@ -164,7 +174,7 @@ export async function passphraseVault(options: { spawnInit?: boolean; cheap?: bo
     const r = await runVault(['init'], { env });
     if (r.status !== 0) throw new Error(`vault init failed: ${r.stderr}`);
   } else {
-    const kdf = options.cheap ? { kdf: { name: 'scrypt' as const, params: { N: 2 ** 14, r: 8, p: 1 } } } : {};
+    const kdf = options.cheap ? { kdf: { name: 'scrypt' as const, params: { ...TEST_KDF.scrypt } } } : {};
     const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), anchorDir: anchorDir(baseEnv(tmpdir())), ...kdf });
     vault.close();
   }

@@ -36,7 +36,7 @@ export function register(program: Command, io: IO): void {
       }
       if (passphrase.length === 0) throw new VaultError('usage', 'the passphrase is empty');
       const useKeychain = await chooseKeychain(s, opts.keychain);
-      const vault = await s.slow('deriving the key', () => Vault.create(path, { passphrase: passphrase!, kdf: opts.kdf }));
+      const vault = await s.slow('deriving the key', () => Vault.create(path, { passphrase: passphrase!, kdf: opts.kdf, passphraseKdf: io.passphraseKdf }));
       passphrase.fill(0);
       try {
         let keychain = false;
