@@ -9,12 +9,15 @@ import {
   DEFAULT_SCRYPT,
   defaultKdf,
   deriveKek,
+  DEFAULT_POLICY,
   isBelowDefaults,
+  kdfPolicy,
   parseKdf,
   scryptAsync,
   type KdfSpec,
 } from '../../src/crypto/kdf.js';
 import { VaultError } from '../../src/core/errors.js';
+import { processIO } from '../../src/cli/io.js';
 
 /** RFC text prints octets as spaced hex over several lines. */
 function hex(text: string): Buffer {
@@ -405,5 +408,35 @@ describe('isBelowDefaults', () => {
     assert.equal(isBelowDefaults(pbkdf2(1_000_000)), false);
     assert.equal(isBelowDefaults({ name: 'hkdf-sha256', params: {} }), false);
     assert.equal(isBelowDefaults({ name: 'none', params: {} }), false);
+  });
+});
+
+describe('the passphrase KDF policy (VaultContext.passphraseKdf)', () => {
+  test('unset: today\'s defaults; the binary\'s IO never carries one', () => {
+    assert.equal(kdfPolicy(undefined), DEFAULT_POLICY);
+    assert.deepEqual(DEFAULT_POLICY, { scrypt: { N: 2 ** 17, r: 8, p: 1 }, pbkdf2: { iterations: 600_000 } });
+    assert.equal('passphraseKdf' in processIO({ VAULT_PASSPHRASE: 'x', VAULT_KDF: 'N=16384' }), false);
+  });
+
+  test('a choice within the bounds is taken for its family, and slots at it are not below it', () => {
+    const policy = kdfPolicy({ scrypt: { N: 2 ** 14, r: 8, p: 1 } });
+    assert.deepEqual(policy, { scrypt: { N: 2 ** 14, r: 8, p: 1 }, pbkdf2: { iterations: 600_000 } });
+    assert.deepEqual(defaultKdf('scrypt', policy), { name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } });
+    assert.deepEqual(defaultKdf('pbkdf2', policy), { name: 'pbkdf2-sha256', params: { iterations: 600_000 } });
+    assert.equal(isBelowDefaults({ name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } }, policy), false);
+    assert.equal(isBelowDefaults({ name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } }), true);
+  });
+
+  test('a choice below the floor or above the ceiling is a usage error, never a weaker slot', () => {
+    for (const [choice, text] of [
+      [{ scrypt: { N: 2 ** 13, r: 8, p: 1 } }, 'scrypt N=8192,r=8,p=1'],
+      [{ scrypt: { N: 2 ** 19, r: 8, p: 1 } }, 'scrypt N=524288,r=8,p=1'],
+      [{ pbkdf2: { iterations: 1000 } }, 'pbkdf2-sha256 iterations=1000'],
+    ] as const) {
+      assert.throws(
+        () => kdfPolicy(choice),
+        (e: unknown) => e instanceof VaultError && e.code === 'usage' && e.message === `passphrase kdf parameters (${text}) are outside the accepted range`,
+      );
+    }
   });
 });
