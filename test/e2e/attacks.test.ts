@@ -6,7 +6,7 @@ import { encodeAad } from '../../src/crypto/aead.js';
 import { mac, subkey } from '../../src/crypto/mac.js';
 import { wrapToPublicKey } from '../../src/crypto/slotwrap.js';
 import { buildSlot } from '../../src/keyring/keyring.js';
-import { runVault } from '../helpers/cli.js';
+import { runInProcess, runVault } from '../helpers/cli.js';
 import { blob, exec, query } from '../helpers/sqlite.js';
 import { cheapVault, openWithKey } from '../helpers/vaults.js';
 
@@ -29,12 +29,12 @@ async function withVault(fn: (v: V) => Promise<void>): Promise<void> {
 }
 
 async function put(v: V, name: string, value: string, extra: string[] = []): Promise<void> {
-  const r = await runVault(['put', name, '--force', ...extra], { env: v.env, input: value });
+  const r = await runInProcess(['put', name, '--force', ...extra], { env: v.env, input: value });
   assert.equal(r.status, 0, r.stderr);
 }
 
 async function refused(v: V, args: string[], message: string, env: Record<string, string> = v.env): Promise<void> {
-  const r = await runVault(args, { env });
+  const r = await runInProcess(args, { env });
   assert.equal(r.out, '', 'nothing is served');
   assert.equal(r.stderr.split('\n')[0], `vault: error: ${message}`);
   assert.equal(r.status, 7, r.stderr);
@@ -61,7 +61,7 @@ test('finding 1, replayed: a data key wrapped by the writer to every slot public
     await refused(v, ['get', 'API_KEY'], "the data key this slot holds is not the vault's: the vault's own keys do not open under it", pass);
     // and a put, which would encrypt under the planted key, writes nothing
     const before = query(v.path, 'SELECT COUNT(*) AS n FROM versions')[0]!.n;
-    const r = await runVault(['put', 'NEW_ONE'], { env: v.env, input: 'x' });
+    const r = await runInProcess(['put', 'NEW_ONE'], { env: v.env, input: 'x' });
     assert.equal(r.status, 7);
     assert.equal(query(v.path, 'SELECT COUNT(*) AS n FROM versions')[0]!.n, before);
   });
@@ -151,14 +151,14 @@ test('finding 2: a secret rolled back to an older row, or its version, expiry, r
       `UPDATE secrets SET ns = 'other' WHERE name = 'API_KEY'`,
     ]) {
       exec(v.path, edit);
-      const r = await runVault(['get', edit.includes("ns = 'other'") ? 'other/API_KEY' : 'API_KEY'], { env: v.env });
+      const r = await runInProcess(['get', edit.includes("ns = 'other'") ? 'other/API_KEY' : 'API_KEY'], { env: v.env });
       assert.equal(r.out, '', edit);
       assert.equal(r.status, edit.includes('removed_at') ? 3 : 7, `${edit}: ${r.stderr}`);
       if (r.status === 7) assert.match(r.stderr, /^vault: error: secret (default|other)\/API_KEY failed its integrity check: its record was edited or rolled back\n/);
       restore();
     }
     // a revived removed secret: rm, then clear removed_at
-    assert.equal((await runVault(['rm', 'API_KEY', '--yes'], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['rm', 'API_KEY', '--yes'], { env: v.env })).status, 0);
     exec(v.path, `UPDATE secrets SET removed_at = NULL WHERE name = 'API_KEY'`);
     await refused(v, ['get', 'API_KEY'], 'secret default/API_KEY failed its integrity check: its record was edited or rolled back');
     restore();
@@ -171,7 +171,7 @@ test('finding 2: a secret rolled back to an older row, or its version, expiry, r
     const sid = String(query(v.path, `SELECT id FROM slots WHERE kind = 'master-key'`)[0]!.id);
     await refused(v, ['get', 'API_KEY'], `key slot ${sid} failed its integrity check: it was added or edited without a key`);
     restore();
-    const ok = await runVault(['get', 'API_KEY'], { env: v.env });
+    const ok = await runInProcess(['get', 'API_KEY'], { env: v.env });
     assert.equal(ok.out, 'value-2', ok.stderr);
   });
 });
@@ -180,10 +180,10 @@ test('finding 2: version numbers are never reused after rm --purge, and an old c
   await withVault(async (v) => {
     await put(v, 'API_KEY', 'purged-value');
     const oldVersion = query(v.path, `SELECT * FROM versions WHERE secret_id = (SELECT id FROM secrets WHERE name = 'API_KEY')`)[0]!;
-    assert.equal((await runVault(['rm', 'API_KEY', '--purge', '--yes'], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['rm', 'API_KEY', '--purge', '--yes'], { env: v.env })).status, 0);
     assert.equal(query(v.path, 'SELECT COUNT(*) AS n FROM versions')[0]!.n, 0);
     await put(v, 'API_KEY', 'new-value');
-    const h = await runVault(['history', 'API_KEY', '--json'], { env: v.env });
+    const h = await runInProcess(['history', 'API_KEY', '--json'], { env: v.env });
     assert.deepEqual((JSON.parse(h.out) as { versions: Array<{ version: number }> }).versions.map((x) => x.version), [2]);
     // the writer puts the purged version 1 back
     exec(v.path, `INSERT INTO versions (secret_id, version, nonce, ciphertext, size, expires_at, origin, created_at) VALUES ((SELECT id FROM secrets WHERE name = 'API_KEY'), 1, ?, ?, ?, NULL, 'put', ?)`, [
@@ -201,7 +201,7 @@ test('finding 3: an older copy of the whole file is refused as rolled back; vaul
     copyFileSync(v.path, backup);
     await put(v, 'API_KEY', 'new-value');
     copyFileSync(backup, v.path);
-    const r = await runVault(['get', 'API_KEY'], { env: v.env });
+    const r = await runInProcess(['get', 'API_KEY'], { env: v.env });
     assert.equal(r.out, '');
     assert.equal(r.status, 7);
     assert.equal(
@@ -209,15 +209,15 @@ test('finding 3: an older copy of the whole file is refused as rolled back; vaul
       'vault: error: the vault file was rolled back: it is at state 3 (audit entry #3), but this user last saw state 4 (audit entry #4)\n' +
         'vault: hint: if you restored this file from a backup on purpose, accept it with: vault accept-restore\n',
     );
-    const accept = await runVault(['accept-restore'], { env: v.env });
+    const accept = await runInProcess(['accept-restore'], { env: v.env });
     assert.equal(accept.status, 0, accept.stderr);
     assert.equal(accept.stderr, 'accepted the vault at state 3 as current (this user had seen state 4); the audit log records it\n');
-    const get = await runVault(['get', 'API_KEY'], { env: v.env });
+    const get = await runInProcess(['get', 'API_KEY'], { env: v.env });
     assert.equal(get.out, 'old-value', get.stderr);
-    const audit = await runVault(['audit', '--json', '--op', 'accept-restore'], { env: v.env });
+    const audit = await runInProcess(['audit', '--json', '--op', 'accept-restore'], { env: v.env });
     const [entry] = audit.out.trim().split('\n').map((l) => JSON.parse(l) as { op: string; detail: unknown });
     assert.deepEqual(entry, { ...entry!, op: 'accept-restore', detail: { from: { state: 4, audit: 4 }, to: { state: 3, audit: 3 } } });
-    assert.equal((await runVault(['audit', 'verify'], { env: v.env })).status, 0);
+    assert.equal((await runInProcess(['audit', 'verify'], { env: v.env })).status, 0);
   });
 });
 
@@ -226,14 +226,14 @@ test('finding 3: the audit table rolled back with its head rows is refused', asy
     await put(v, 'API_KEY', 'x');
     const backup = `${v.path}.bak`;
     copyFileSync(v.path, backup);
-    for (let i = 0; i < 3; i++) assert.equal((await runVault(['get', 'API_KEY'], { env: v.env })).status, 0);
+    for (let i = 0; i < 3; i++) assert.equal((await runInProcess(['get', 'API_KEY'], { env: v.env })).status, 0);
     exec(v.path, `ATTACH DATABASE '${backup}' AS old`);
     exec(v.path, `DELETE FROM audit WHERE seq > (SELECT MAX(seq) FROM audit) - 3`);
     for (const key of ['audit_head', 'audit_next_seq']) exec(v.path, `UPDATE meta SET value = (SELECT value FROM meta WHERE key = ?) WHERE key = ?`, [key, key]);
     // (the head rows from the backup)
     const head = query(backup, `SELECT key, value FROM meta WHERE key IN ('audit_head', 'audit_next_seq')`);
     for (const h of head) exec(v.path, 'UPDATE meta SET value = ? WHERE key = ?', [String(h.value), String(h.key)]);
-    const r = await runVault(['get', 'API_KEY'], { env: v.env });
+    const r = await runInProcess(['get', 'API_KEY'], { env: v.env });
     assert.equal(r.status, 7, r.stderr);
     assert.equal(r.stderr.split('\n')[0], 'vault: error: the vault file was rolled back: it is at state 3 (audit entry #3), but this user last saw state 3 (audit entry #6)');
   });
@@ -247,7 +247,7 @@ test('finding 3: the anchor itself is bound to the vault: an edited anchor is re
     const file = `${v.anchors}/${name!}`;
     const record = JSON.parse(readFileSync(file, 'utf8')) as { state: number };
     writeFileSync(file, JSON.stringify({ ...record, state: 1 }));
-    const r = await runVault(['get', 'API_KEY'], { env: v.env });
+    const r = await runInProcess(['get', 'API_KEY'], { env: v.env });
     assert.equal(r.status, 7);
     assert.equal(r.stderr.split('\n')[0], `vault: error: the rollback anchor ${file} does not verify under this vault's key: the vault file was replaced, or the anchor was edited`);
   });
@@ -256,6 +256,7 @@ test('finding 3: the anchor itself is bound to the vault: an edited anchor is re
 test('finding 6: out-of-range KDF parameters and too many slots are refused at once, before any key derivation', async () => {
   await withVault(async (v) => {
     await put(v, 'API_KEY', 'x');
+    // replayed against the binary: a planted cost must not make the real process run for minutes
     const pass = { VAULT_PATH: v.path, VAULT_PASSPHRASE: 'correct horse battery staple', XDG_STATE_HOME: v.state };
     for (const params of ['N=1048576,r=8,p=1', 'N=262144,r=32,p=1', 'N=131072,r=8,p=16', 'N=262144,r=16,p=1']) {
       exec(v.path, `UPDATE slots SET kdf_params = ? WHERE kind = 'passphrase'`, [params]);
@@ -293,7 +294,8 @@ test('the state check follows a file changed by another process while a library 
     const vault = await openWithKey(v);
     try {
       const old = query(v.path, `SELECT * FROM secrets WHERE name = 'API_KEY'`)[0]!;
-      await put(v, 'API_KEY', 'value-2');
+      const other = await runVault(['put', 'API_KEY', '--force'], { env: v.env, input: 'value-2' });
+      assert.equal(other.status, 0, other.stderr);
       assert.equal(vault.get({ ns: 'default', name: 'API_KEY' }).value.toString(), 'value-2');
       exec(v.path, 'UPDATE secrets SET current_version = ?, updated_at = ?, mac = ? WHERE name = ?', [Number(old.current_version), Number(old.updated_at), blob(old.mac), 'API_KEY']);
       assert.throws(() => vault.get({ ns: 'default', name: 'API_KEY' }), { code: 'integrity', message: "the vault's secrets or key slots do not match its state record: rows were rolled back, removed, added or edited" });
