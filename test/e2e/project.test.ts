@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { freshVault, runInProcess, runVault } from '../helpers/cli.js';
 import { expire, seed } from '../helpers/seed.js';
 
 type Fixture = Awaited<ReturnType<typeof freshVault>>;
@@ -35,12 +35,12 @@ async function withProject(project: unknown, secrets: Record<string, string>, fn
 test('vault check lists the missing secrets of the project file found above the working directory: exit 3, then 0', async () => {
   await withProject(PROJECT, { 'myapp/STRIPE_KEY': 'sk_test_value_1' }, async (v, repo, sub) => {
     const file = join(repo, 'vault.project.json');
-    let r = await runVault(['check'], { env: v.env, cwd: sub });
+    let r = await runInProcess(['check'], { env: v.env, cwd: sub });
     assert.equal(r.status, 3, r.stderr);
     assert.equal(r.out, 'DATABASE_URL\tmissing required\tPostgres connection string\nSENTRY_DSN\tmissing optional\terror reporting\n');
     assert.equal(r.stderr, `vault: namespace myapp (from ${file})\n2 missing of 3 secrets of ${file} in namespace myapp; store one with: vault put myapp/DATABASE_URL\n`);
 
-    r = await runVault(['check', '--json'], { env: v.env, cwd: sub });
+    r = await runInProcess(['check', '--json'], { env: v.env, cwd: sub });
     assert.equal(r.status, 3);
     assert.deepEqual(JSON.parse(r.out), {
       file,
@@ -57,20 +57,20 @@ test('vault check lists the missing secrets of the project file found above the 
     assert.ok(!r.out.includes('sk_test_value_1') && !r.stderr.includes('sk_test_value_1'));
 
     await seed(v, { 'myapp/DATABASE_URL': 'postgres://u:p@h/db', 'myapp/SENTRY_DSN': 'https://sentry' });
-    r = await runVault(['check', '--quiet'], { env: v.env, cwd: sub });
+    r = await runInProcess(['check', '--quiet'], { env: v.env, cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, '');
     assert.equal(r.stderr, '');
 
     // --ns checks the same list against another namespace
-    r = await runVault(['check', '--ns', 'staging'], { env: v.env, cwd: sub });
+    r = await runInProcess(['check', '--ns', 'staging'], { env: v.env, cwd: sub });
     assert.equal(r.status, 3);
     assert.equal(r.out, 'DATABASE_URL\tmissing required\tPostgres connection string\nSTRIPE_KEY\tmissing required\nSENTRY_DSN\tmissing optional\terror reporting\n');
     assert.equal(r.stderr, `3 missing of 3 secrets of ${file} in namespace staging; store one with: vault put staging/DATABASE_URL\n`);
 
     // an expired required secret: exit 9
     await expire(v, 'myapp', 'STRIPE_KEY');
-    r = await runVault(['check', '--quiet'], { env: v.env, cwd: sub });
+    r = await runInProcess(['check', '--quiet'], { env: v.env, cwd: sub });
     assert.equal(r.status, 9);
     assert.equal(r.out, 'STRIPE_KEY\texpired required\n');
   });
@@ -104,13 +104,13 @@ test('exec, env, export and inject use the project namespace; --ns overrides it 
     assert.equal(r.out, 'pg-url|sk-1|unset');
     assert.equal(r.stderr, notice);
 
-    r = await runVault(['env', '--format', 'json'], { env: v.env, cwd: sub });
+    r = await runInProcess(['env', '--format', 'json'], { env: v.env, cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.out), { DATABASE_URL: 'pg-url', STRIPE_KEY: 'sk-1' });
-    r = await runVault(['export', '--quiet'], { env: v.env, cwd: sub });
+    r = await runInProcess(['export', '--quiet'], { env: v.env, cwd: sub });
     assert.equal(r.out, "DATABASE_URL='pg-url'\nSTRIPE_KEY='sk-1'\n");
     writeFileSync(join(sub, 'tpl'), 'url={{ vault://DATABASE_URL }}\n');
-    r = await runVault(['inject', '-i', 'tpl'], { env: v.env, cwd: sub });
+    r = await runInProcess(['inject', '-i', 'tpl'], { env: v.env, cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, 'url=pg-url\n');
 
@@ -120,7 +120,7 @@ test('exec, env, export and inject use the project namespace; --ns overrides it 
     assert.equal(r.out, 'ci-1|unset');
     assert.equal(r.stderr, '');
     // VAULT_NS does not override the project file (only --ns does)
-    r = await runVault(['env', '--format', 'json', '--quiet'], { env: { ...v.env, VAULT_NS: 'ci' }, cwd: sub });
+    r = await runInProcess(['env', '--format', 'json', '--quiet'], { env: { ...v.env, VAULT_NS: 'ci' }, cwd: sub });
     assert.deepEqual(JSON.parse(r.out), { DATABASE_URL: 'pg-url', STRIPE_KEY: 'sk-1' });
   });
 });
@@ -132,11 +132,11 @@ test('the search stops at the git root: a project file above the repository is n
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.out, 'other-1');
     assert.equal(r.stderr, '');
-    r = await runVault(['check'], { env: v.env, cwd: sub });
+    r = await runInProcess(['check'], { env: v.env, cwd: sub });
     assert.equal(r.status, 2);
     assert.equal(r.stderr, 'vault: error: no project file: no vault.project.json in this directory or above it (up to the repository\'s root)\nvault: hint: see "The project file" in the README\n');
     // outside the repository (v.dir has no .git), the file in v.dir is found
-    r = await runVault(['check', '--quiet'], { env: v.env, cwd: v.dir });
+    r = await runInProcess(['check', '--quiet'], { env: v.env, cwd: v.dir });
     assert.equal(r.status, 3);
     assert.equal(r.out, 'NEEDED\tmissing required\n');
   });
@@ -173,7 +173,7 @@ for (const [what, text, problem] of MALFORMED) {
     await withProject(text, { 'default/OTHER': 'other-1' }, async (v, repo, sub) => {
       const marker = join(v.dir, 'started');
       for (const args of [['check'], ['exec', '--', 'touch', marker], ['env']]) {
-        const r = await runVault(args, { env: v.env, cwd: sub });
+        const r = await runInProcess(args, { env: v.env, cwd: sub });
         assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
         assert.equal(r.out, '');
         const lines = r.stderr.split('\n');
@@ -184,7 +184,7 @@ for (const [what, text, problem] of MALFORMED) {
       }
       assert.equal(existsSync(marker), false);
       // get, put, list never read the project file
-      const g = await runVault(['get', 'OTHER'], { env: v.env, cwd: sub });
+      const g = await runInProcess(['get', 'OTHER'], { env: v.env, cwd: sub });
       assert.equal(g.status, 0, g.stderr);
       assert.equal(g.out, 'other-1');
     });

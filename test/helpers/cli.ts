@@ -73,10 +73,36 @@ function runEnv(options: RunOptions): Record<string, string> {
  * unless `realKdf`. Use
  * runVault for what needs a real process: signals, children, terminals, the launcher
  * (bin/vault.js), crashes, the keychain, several processes at once, process-wide state
- * (the audit actor's pid and parent, umask, /proc).
+ * (the audit actor's pid and parent, umask, /proc). `cwd` changes this process's directory
+ * for the run.
  */
-export async function runInProcess(args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> & { realKdf?: boolean } = {}): Promise<RunResult> {
+export async function runInProcess(args: string[], options: InProcessOptions = {}): Promise<RunResult> {
   const { run } = await import('../../src/cli/main.js');
+  // `cwd`: the process's own directory for the run (the CLI and the children it starts use
+  // process.cwd()). Runs that overlap must agree on it: a test file's tests run one at a time.
+  const cwd = options.cwd;
+  if (cwd !== undefined) {
+    if (inDir.count > 0 && inDir.path !== cwd) throw new Error(`runInProcess: overlapping runs in ${inDir.path} and ${cwd}`);
+    if (inDir.count === 0) {
+      inDir.previous = process.cwd();
+      inDir.path = cwd;
+      process.chdir(cwd);
+    }
+    inDir.count++;
+  }
+  try {
+    return await runHere(run, args, options);
+  } finally {
+    if (cwd !== undefined && --inDir.count === 0) process.chdir(inDir.previous);
+  }
+}
+
+/** runInProcess's options: those of runVault but the timeout; realKdf as said there. */
+export type InProcessOptions = Omit<RunOptions, 'timeoutMs'> & { realKdf?: boolean };
+
+const inDir = { count: 0, path: '', previous: '' };
+
+async function runHere(run: typeof import('../../src/cli/main.js').run, args: string[], options: InProcessOptions): Promise<RunResult> {
   // A copy: the CLI wipes what it read from stdin, as it may; the caller's buffer stays intact.
   const input = options.input === undefined ? [] : [Buffer.isBuffer(options.input) ? Buffer.from(options.input) : Buffer.from(options.input, 'utf8')];
   const stdin = Object.assign(Readable.from(input), { isTTY: false });
