@@ -4,7 +4,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, re
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, freshVault, PASSPHRASE, ROOT, runCommand, runVault, tempDir, type RunResult } from '../helpers/cli.js';
+import { BIN, freshVault, PASSPHRASE, ROOT, runCommand, runInProcess, runVault, tempDir, type RunResult } from '../helpers/cli.js';
 import { exec, query } from '../helpers/sqlite.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 
@@ -31,7 +31,7 @@ let base: Awaited<ReturnType<typeof freshVault>>;
 before(async () => {
   base = await freshVault();
   cleanups.push(base.cleanup);
-  const r = await runVault(['put', 'A'], { env: base.env, input: 'alpha' });
+  const r = await runInProcess(['put', 'A'], { env: base.env, input: 'alpha' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(existsSync(`${base.path}-wal`), false);
 });
@@ -67,7 +67,7 @@ function refused(r: RunResult, status: number, stderr: string, what = ''): void 
 }
 
 async function reads(env: Record<string, string>, extra: string[] = []): Promise<void> {
-  const r = await runVault([...extra, 'get', 'A'], { env });
+  const r = await runInProcess([...extra, 'get', 'A'], { env });
   assert.equal(r.stderr, '');
   assert.equal(r.status, 0);
   assert.equal(r.out, 'alpha');
@@ -80,7 +80,7 @@ describe('the vault directory', () => {
       chmodSync(v.dir, mode);
       const expected = `vault: error: vault directory ${v.dir} is writable by other users (mode ${mode.toString(8)})\nvault: hint: fix it with: chmod 700 '${v.root}/it'\\''s mine'\n`;
       for (const args of [['get', 'A'], ['list'], ['status']]) {
-        refused(await runVault(args, { env: v.env }), 1, expected, `${mode.toString(8)} ${args.join(' ')}`);
+        refused(await runInProcess(args, { env: v.env }), 1, expected, `${mode.toString(8)} ${args.join(' ')}`);
       }
     }
     await reads(v.env, ['--insecure-permissions']);
@@ -92,13 +92,13 @@ describe('the vault directory', () => {
     const v = copy();
     chownSync(v.dir, OTHER, OTHER);
     refused(
-      await runVault(['get', 'A'], { env: v.env }),
+      await runInProcess(['get', 'A'], { env: v.env }),
       1,
       `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.dir)}\n`,
     );
     chmodSync(v.dir, 0o770);
     refused(
-      await runVault(['list'], { env: v.env }),
+      await runInProcess(['list'], { env: v.env }),
       1,
       `vault: error: vault directory ${v.dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.dir)} && chmod 700 ${q(v.dir)}\n`,
     );
@@ -110,7 +110,7 @@ describe('the vault directory', () => {
     const shared = join(v.root, 'shared');
     chmodSync(shared, 0o777);
     refused(
-      await runVault(['get', 'A'], { env: v.env }),
+      await runInProcess(['get', 'A'], { env: v.env }),
       1,
       `vault: error: directory ${shared} above the vault is writable by other users (mode 777)\nvault: hint: fix it with: chmod go-w ${q(shared)}\n`,
     );
@@ -121,7 +121,7 @@ describe('the vault directory', () => {
     chmodSync(shared, 0o775);
     chownSync(shared, process.getuid!(), OTHER);
     refused(
-      await runVault(['get', 'A'], { env: v.env }),
+      await runInProcess(['get', 'A'], { env: v.env }),
       1,
       `vault: error: directory ${shared} above the vault is writable by other users (mode 775)\nvault: hint: fix it with: chmod go-w ${q(shared)}\n`,
     );
@@ -132,7 +132,7 @@ describe('the vault directory', () => {
     chmodSync(shared, 0o755);
     chownSync(shared, OTHER, OTHER);
     refused(
-      await runVault(['get', 'A'], { env: v.env }),
+      await runInProcess(['get', 'A'], { env: v.env }),
       1,
       `vault: error: directory ${shared} above the vault is owned by another user (uid ${OTHER})\nvault: hint: keep the vault below directories owned by you or root, or fix it with: chown ${ME} ${q(shared)}\n`,
     );
@@ -147,7 +147,7 @@ describe('the vault directory', () => {
     symlinkSync(v.dir, join(open, 'link'));
     const env = { ...v.env, VAULT_PATH: join(open, 'link', 'vault.db') };
     refused(
-      await runVault(['get', 'A'], { env }),
+      await runInProcess(['get', 'A'], { env }),
       1,
       `vault: error: directory ${open} above the vault is writable by other users (mode 777)\nvault: hint: fix it with: chmod go-w ${q(open)}\n`,
     );
@@ -163,7 +163,7 @@ describe('the vault directory', () => {
     chmodSync(dir, 0o777);
     const path = join(dir, 'vault.db');
     refused(
-      await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
+      await runInProcess(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
       1,
       `vault: error: vault directory ${dir} is writable by other users (mode 777)\nvault: hint: fix it with: chmod 700 ${q(dir)}\n`,
     );
@@ -171,7 +171,7 @@ describe('the vault directory', () => {
     chmodSync(dir, 0o700);
     chownSync(dir, OTHER, OTHER);
     refused(
-      await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
+      await runInProcess(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
       1,
       `vault: error: vault directory ${dir} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(dir)}\n`,
     );
@@ -184,7 +184,7 @@ describe('the vault directory', () => {
     const path = join(t.dir, 'vault.db');
     writeFileSync(`${path}-wal`, 'old frames', { mode: 0o600 });
     refused(
-      await runVault(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
+      await runInProcess(['init', '--vault', path], { env: { VAULT_PASSPHRASE: PASSPHRASE } }),
       1,
       `vault: error: ${path}-wal is left from an earlier vault\nvault: hint: remove it while no vault process runs: rm ${q(`${path}-wal`)}\n`,
     );
@@ -202,7 +202,7 @@ describe('-wal and -shm beside the vault', () => {
       chmodSync(planted, 0o666);
       chownSync(planted, OTHER, OTHER);
       refused(
-        await runVault(['put', 'B'], { env: v.env, input: 'bravo' }),
+        await runInProcess(['put', 'B'], { env: v.env, input: 'bravo' }),
         1,
         `vault: error: ${planted} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(planted)} && chmod 600 ${q(planted)}\n`,
       );
@@ -210,7 +210,7 @@ describe('-wal and -shm beside the vault', () => {
       for (const [mode, what] of [[0o644, 'readable'], [0o604, 'readable'], [0o620, 'writable']] as const) {
         chmodSync(planted, mode);
         refused(
-          await runVault(['put', 'B'], { env: v.env, input: 'bravo' }),
+          await runInProcess(['put', 'B'], { env: v.env, input: 'bravo' }),
           1,
           `vault: error: ${planted} is ${what} by other users (mode ${mode.toString(8)})\nvault: hint: fix it with: chmod 600 ${q(planted)}\n`,
         );
@@ -225,8 +225,8 @@ describe('-wal and -shm beside the vault', () => {
       const loot = join(v.root, 'loot');
       symlinkSync(loot, v.path + suffix);
       const expected = `vault: error: ${v.path}${suffix} is a symbolic link\nvault: hint: remove it while no vault process runs: rm ${q(v.path + suffix)}\n`;
-      refused(await runVault(['put', 'B'], { env: v.env, input: 'bravo' }), 1, expected);
-      refused(await runVault(['--insecure-permissions', 'get', 'A'], { env: v.env }), 1, expected);
+      refused(await runInProcess(['put', 'B'], { env: v.env, input: 'bravo' }), 1, expected);
+      refused(await runInProcess(['--insecure-permissions', 'get', 'A'], { env: v.env }), 1, expected);
       assert.equal(existsSync(loot), false);
     });
   }
@@ -239,15 +239,15 @@ describe('the vault file', () => {
     symlinkSync(v.path, link);
     const env = { ...v.env, VAULT_PATH: link };
     const expected = `vault: error: vault file ${link} is a symbolic link\nvault: hint: give the path of the vault file itself, not of a link to it\n`;
-    refused(await runVault(['get', 'A'], { env }), 1, expected);
-    refused(await runVault(['--insecure-permissions', 'list'], { env }), 1, expected);
+    refused(await runInProcess(['get', 'A'], { env }), 1, expected);
+    refused(await runInProcess(['--insecure-permissions', 'list'], { env }), 1, expected);
   });
 
   test('owned by another user → 1 with the chown', { skip: NOT_ROOT }, async () => {
     const v = copy();
     chownSync(v.path, OTHER, OTHER);
     refused(
-      await runVault(['get', 'A'], { env: v.env }),
+      await runInProcess(['get', 'A'], { env: v.env }),
       1,
       `vault: error: vault file ${v.path} is owned by another user (uid ${OTHER})\nvault: hint: ${TAKE_OVER}chown ${ME} ${q(v.path)}\n`,
     );
@@ -302,7 +302,7 @@ describe('a swap between the checks and SQLite\'s open', () => {
       // SQLite maps the -shm on its first read and writes its wal-index there (frame numbers
       // and checksums, no page content) before the check can run; no page reaches it.
       else assert.equal(readFileSync(kept).includes('CREATE TABLE'), false, 'no page written through the planted file');
-      const list = await runVault(['list'], { env: v.env });
+      const list = await runInProcess(['list'], { env: v.env });
       assert.equal(list.out, 'A\n', 'B was not stored');
     });
   }
@@ -323,7 +323,7 @@ describe('the schema version', () => {
     const bytes = readFileSync(v.path);
     const expected = `vault: error: the vault at ${v.path} has schema version ${SCHEMA_VERSION - 1} in its header but ${SCHEMA_VERSION} in its meta table\n${TAMPERED_HINT}`;
     for (const args of [['get', 'A'], ['list'], ['put', 'B'], ['status']]) {
-      refused(await runVault(args, { env: v.env, input: 'x' }), 7, expected, args.join(' '));
+      refused(await runInProcess(args, { env: v.env, input: 'x' }), 7, expected, args.join(' '));
     }
     assert.deepEqual(readFileSync(v.path), bytes);
     assert.deepEqual(readdirSync(v.dir), ['vault.db']);
@@ -333,13 +333,13 @@ describe('the schema version', () => {
     const v = copy();
     exec(v.path, `UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     refused(
-      await runVault(['list'], { env: v.env }),
+      await runInProcess(['list'], { env: v.env }),
       7,
       `vault: error: the vault at ${v.path} has schema version ${SCHEMA_VERSION} in its header but 1 in its meta table\n${TAMPERED_HINT}`,
     );
     exec(v.path, `UPDATE meta SET value = 'x''); DROP TABLE secrets; --' WHERE key = 'schema_version'`);
     refused(
-      await runVault(['list'], { env: v.env }),
+      await runInProcess(['list'], { env: v.env }),
       7,
       `vault: error: the vault at ${v.path} has schema version ${SCHEMA_VERSION} in its header but an unreadable value in its meta table\n${TAMPERED_HINT}`,
     );
@@ -351,7 +351,7 @@ describe('the schema version', () => {
     exec(v.path, 'PRAGMA user_version = 1');
     const bytes = readFileSync(v.path);
     const expected = `vault: error: the vault at ${v.path} has schema version 1 in its header but newer tables\n${TAMPERED_HINT}`;
-    for (const args of [['get', 'A'], ['list']]) refused(await runVault(args, { env: v.env }), 7, expected, args.join(' '));
+    for (const args of [['get', 'A'], ['list']]) refused(await runInProcess(args, { env: v.env }), 7, expected, args.join(' '));
     assert.deepEqual(readFileSync(v.path), bytes);
     assert.deepEqual(readdirSync(v.dir), ['vault.db']);
 
@@ -365,7 +365,7 @@ describe('the schema version', () => {
     exec(v.path, 'PRAGMA user_version = 0');
     const bytes = readFileSync(v.path);
     refused(
-      await runVault(['list'], { env: v.env }),
+      await runInProcess(['list'], { env: v.env }),
       7,
       `vault: error: ${v.path} is not a vault file or is damaged\nvault: hint: check the path given with --vault or VAULT_PATH; restore the file from a backup\n`,
     );
