@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { BIN, freshVault, runVault } from '../helpers/cli.js';
+import { BIN, freshVault, runInProcess } from '../helpers/cli.js';
 import { seed } from '../helpers/seed.js';
 import { exec, query } from '../helpers/sqlite.js';
 
@@ -47,26 +47,26 @@ test('list, history, key list, status and audit in a pipe show stored control ch
   const v = await evilVault();
   const env = { VAULT_PATH: v.path };
   try {
-    const list = await runVault(['list'], { env });
+    const list = await runInProcess(['list'], { env });
     assert.equal(list.status, 0, list.stderr);
     assert.equal(list.out, `A\n${SHOWN}\n`);
-    const all = await runVault(['list', '--all-ns'], { env });
+    const all = await runInProcess(['list', '--all-ns'], { env });
     assert.equal(all.out, `default/A\ndefault/${SHOWN}\n`);
 
-    const history = await runVault(['history', 'A'], { env });
+    const history = await runInProcess(['history', 'A'], { env });
     assert.equal(history.status, 0, history.stderr);
     assert.match(history.out, /^1\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\t(.*)\tcurrent\n$/);
     assert.equal(history.out.split('\t')[2], SHOWN);
 
-    const keys = await runVault(['key', 'list'], { env });
+    const keys = await runInProcess(['key', 'list'], { env });
     assert.equal(keys.status, 0, keys.stderr);
     assert.equal(keys.out.split('\t').slice(0, 3).join('\t'), `${v.slot}\tpassphrase\t${SHOWN}`);
 
-    const status = await runVault(['status'], { env });
+    const status = await runInProcess(['status'], { env });
     assert.equal(status.status, 0, status.stderr);
     assert.ok(status.out.split('\n').some((l) => l.startsWith(`  ${v.slot}  passphrase `) && l.endsWith(`  "${SHOWN}"`)), status.out);
 
-    const audit = await runVault(['audit'], { env });
+    const audit = await runInProcess(['audit'], { env });
     assert.equal(audit.status, 0, audit.stderr);
     const first = audit.out.split('\n')[0]!.split('\t');
     assert.deepEqual(
@@ -87,20 +87,20 @@ test('JSON output escapes DEL and C1 controls as \\u00XX too, and parses back to
   const v = await evilVault();
   const env = { VAULT_PATH: v.path };
   try {
-    const list = await runVault(['list', '--json'], { env });
+    const list = await runInProcess(['list', '--json'], { env });
     assert.equal(list.status, 0, list.stderr);
     assert.ok(list.out.includes('"X\\u001b[2J\\u009b31m\\t\\n\\r\\u007fY"'), list.out);
     const items = JSON.parse(list.out) as Array<{ name: string; description: string }>;
     assert.deepEqual(items.map((i) => [i.name, i.description]), [['A', EVIL], [EVIL, EVIL]]);
 
-    const audit = await runVault(['audit', '--json'], { env });
+    const audit = await runInProcess(['audit', '--json'], { env });
     const entry = JSON.parse(audit.out.split('\n')[0]!) as { op: string; ns: string; name: string; detail: { note: string } };
     assert.deepEqual([entry.op, entry.ns, entry.name, entry.detail.note], [EVIL, EVIL, EVIL, EVIL]);
 
-    const keys = await runVault(['key', 'list', '--json'], { env });
+    const keys = await runInProcess(['key', 'list', '--json'], { env });
     assert.equal((JSON.parse(keys.out) as Array<{ label: string }>).find((s) => s.label !== null)!.label, EVIL);
-    const status = await runVault(['status', '--json'], { env });
-    const history = await runVault(['history', 'A', '--json'], { env });
+    const status = await runInProcess(['status', '--json'], { env });
+    const history = await runInProcess(['history', 'A', '--json'], { env });
     assert.equal((JSON.parse(history.out) as { versions: Array<{ origin: string }> }).versions[0]!.origin, EVIL);
 
     for (const [what, r] of Object.entries({ list, audit, keys, status, history })) {

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { editorScript } from '../../src/cli/commands/edit.js';
-import { BIN, baseEnv, freshVault, runInProcess, runVault } from '../helpers/cli.js';
+import { baseEnv, BIN, freshVault, runInProcess, runVault } from '../helpers/cli.js';
 import { seed } from '../helpers/seed.js';
 import { auditLog, exec, rowsSnapshot, snapshot } from '../helpers/sqlite.js';
 
@@ -85,7 +85,7 @@ test('attack: a file writer who renames a moved secret back in the file is refus
     assert.equal(r.status, 0, r.stderr);
     // The row MAC binds the name: undoing the move without the key is tampering.
     exec(v.path, "UPDATE secrets SET name = 'A' WHERE name = 'B'");
-    r = await runVault(['get', 'A'], { env: v.env });
+    r = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(r.status, 7);
     assert.equal(r.out, '');
     assert.ok(!r.stderr.includes('value-a'));
@@ -117,7 +117,7 @@ test('vault edit: the value in $EDITOR through a 0600 file in a 0700 directory, 
     assert.deepEqual([argc, fileMode, dirMode], ['1', '600', '700']);
     assert.equal(existsSync(file!), false);
     assert.equal(existsSync(join(file!, '..')), false, 'the private directory is removed, with what the editor left in it');
-    const g = await runVault(['get', 'A'], { env: v.env });
+    const g = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(g.out, 'new-value');
     const h = await runInProcess(['history', 'A'], { env: v.env });
     assert.match(h.out, /^1\t\S+\tput\n2\t\S+\tedit\tcurrent\n$/);
@@ -136,7 +136,7 @@ test('vault edit: an unchanged value (with or without a trailing newline) stores
       assert.equal(r.stderr, `default/${name} is unchanged; nothing saved\n`);
       assert.equal(snapshot(v.path), before);
     }
-    const pem = await runVault(['get', 'PEM'], { env: v.env });
+    const pem = await runInProcess(['get', 'PEM'], { env: v.env });
     assert.equal(pem.out, '-----BEGIN KEY-----\nabc\n-----END KEY-----\n');
   });
 });
@@ -149,7 +149,7 @@ test('vault edit: an editor that fails saves nothing and leaves no file; EDITOR 
     assert.equal(r.stderr, `vault: error: the editor (${ed.env.EDITOR}) exited with status 3; nothing saved\nvault: hint: set VISUAL or EDITOR to the editor to use\n`);
     const file = readFileSync(ed.log, 'utf8').split('\n')[1]!;
     assert.equal(existsSync(join(file, '..')), false);
-    r = await runVault(['get', 'A'], { env: v.env });
+    r = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(r.out, 'keep-me');
 
     // "EDITOR --wait" as git runs it: sh -c '$EDITOR "$@"'; VISUAL wins over EDITOR
@@ -158,7 +158,7 @@ test('vault edit: an editor that fails saves nothing and leaves no file; EDITOR 
     assert.equal(r.status, 0, r.stderr);
     const [argc, flag] = readFileSync(ok.log, 'utf8').split('\n');
     assert.deepEqual([argc, flag], ['2', '--wait']);
-    r = await runVault(['get', 'A'], { env: v.env });
+    r = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(r.out, 'via-visual');
 
     // an emptied file is refused
@@ -197,7 +197,7 @@ test('vault edit: SIGTERM to vault while the editor runs ends the editor, saves 
     // the editor itself got the signal: no editor is left running on a removed file
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
-    const r = await runVault(['get', 'A'], { env: v.env });
+    const r = await runInProcess(['get', 'A'], { env: v.env });
     assert.equal(r.out, 'steady');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BIN, freshVault, runCommand, runVault, type RunResult } from '../helpers/cli.js';
+import { BIN, freshVault, runCommand, runInProcess, type RunResult } from '../helpers/cli.js';
 import { seed } from '../helpers/seed.js';
 import { auditLog } from '../helpers/sqlite.js';
 
@@ -38,7 +38,7 @@ function assertNoValue(r: RunResult, values: string[]): void {
 test('scan: finds each stored value and its encoded forms in a tree, FILE:LINE: NAME, exit 1', async () => {
   await withVault({ STRIPE_KEY: STRIPE, DB_PASS, 'ci/GH_TOKEN': GH, SHORT: 'abc' }, async (v) => {
     // PORT is stored and marked not secret: scan leaves it out, as exec --mask does.
-    const put = await runVault(['put', 'PORT', '--not-secret'], { env: v.env, input: '8080' });
+    const put = await runInProcess(['put', 'PORT', '--not-secret'], { env: v.env, input: '8080' });
     assert.deepEqual([put.status, put.stderr], [0, 'stored default/PORT version 1\n']);
     const tree = join(v.dir, 'tree');
     write(join(tree, 'config.env'), `# settings\nPORT=8080\nSTRIPE_KEY=${STRIPE}\n`);
@@ -53,7 +53,7 @@ test('scan: finds each stored value and its encoded forms in a tree, FILE:LINE: 
     write(join(v.dir, 'outside.txt'), STRIPE);
     symlinkSync(join(v.dir, 'outside.txt'), join(tree, 'link.txt'));
     symlinkSync(join(tree, 'src'), join(tree, 'src-again'));
-    const r = await runVault(['scan'], { env: v.env, cwd: tree });
+    const r = await runInProcess(['scan'], { env: v.env, cwd: tree });
     // PORT=8080 is in config.env, but PORT is not secret: not reported.
     assert.equal(r.out, ['config.env:3: STRIPE_KEY', 'img.bin:2: STRIPE_KEY', 'src/db.js:3: DB_PASS', 'src/db.js:4: DB_PASS', 'src/deep/http.txt:2: DB_PASS', ''].join('\n'));
     assert.equal(
@@ -65,19 +65,19 @@ test('scan: finds each stored value and its encoded forms in a tree, FILE:LINE: 
     assertNoValue(r, [STRIPE, DB_PASS]);
 
     // Paths name what to scan; a file named directly is read, and printed as given.
-    const some = await runVault(['scan', 'src/deep', 'config.env', 'link.txt'], { env: v.env, cwd: tree });
+    const some = await runInProcess(['scan', 'src/deep', 'config.env', 'link.txt'], { env: v.env, cwd: tree });
     assert.equal(some.out, 'src/deep/http.txt:2: DB_PASS\nconfig.env:3: STRIPE_KEY\nlink.txt:1: STRIPE_KEY\n');
     assert.equal(some.status, 1);
 
     // --ns: another namespace's values
-    const ci = await runVault(['--ns', 'ci', 'scan', '--quiet'], { env: v.env, cwd: tree });
+    const ci = await runInProcess(['--ns', 'ci', 'scan', '--quiet'], { env: v.env, cwd: tree });
     assert.deepEqual([ci.status, ci.out, ci.stderr], [0, '', '']);
     write(join(tree, 'ci.yml'), `token: ${GH}\n`);
-    const ci2 = await runVault(['--ns', 'ci', 'scan', '--quiet'], { env: v.env, cwd: tree });
+    const ci2 = await runInProcess(['--ns', 'ci', 'scan', '--quiet'], { env: v.env, cwd: tree });
     assert.deepEqual([ci2.status, ci2.out, ci2.stderr], [1, 'ci.yml:1: GH_TOKEN\n', '']);
 
     // --json: the same findings with the form that matched; never a value
-    const j = await runVault(['scan', '--json', 'src'], { env: v.env, cwd: tree });
+    const j = await runInProcess(['scan', '--json', 'src'], { env: v.env, cwd: tree });
     assert.equal(j.status, 1);
     assert.deepEqual(JSON.parse(j.out), {
       findings: [
@@ -106,10 +106,10 @@ test('scan: a clean tree exits 0; a value split across lines and a multi-line va
   await withVault({ PEM }, async (v) => {
     const tree = join(v.dir, 'tree');
     write(join(tree, 'a.txt'), 'hello\n');
-    const clean = await runVault(['scan'], { env: v.env, cwd: tree });
+    const clean = await runInProcess(['scan'], { env: v.env, cwd: tree });
     assert.deepEqual([clean.status, clean.out, clean.stderr], [0, '', 'vault: no stored value found in 1 file\n']);
     write(join(tree, 'key.pem'), `one\ntwo\n${PEM}\nfour\n${PEM}`);
-    const r = await runVault(['scan', '--quiet'], { env: v.env, cwd: tree });
+    const r = await runInProcess(['scan', '--quiet'], { env: v.env, cwd: tree });
     assert.deepEqual([r.status, r.out, r.stderr], [1, 'key.pem:3: PEM\nkey.pem:7: PEM\n', '']);
   });
 });
@@ -117,18 +117,18 @@ test('scan: a clean tree exits 0; a value split across lines and a multi-line va
 test('scan: bad input gets one line, the documented code, and no unlock or audit entry', async () => {
   await withVault({ STRIPE_KEY: STRIPE }, async (v) => {
     const before = auditLog(v.path).length;
-    const missing = await runVault(['scan', 'nope'], { env: v.env, cwd: v.dir });
+    const missing = await runInProcess(['scan', 'nope'], { env: v.env, cwd: v.dir });
     assert.deepEqual([missing.status, missing.out, missing.stderr], [2, '', 'vault: error: cannot scan nope: no such file or directory\n']);
-    const notRepo = await runVault(['scan', '--staged'], { env: v.env, cwd: v.dir });
+    const notRepo = await runInProcess(['scan', '--staged'], { env: v.env, cwd: v.dir });
     assert.deepEqual([notRepo.status, notRepo.out], [2, '']);
     assert.equal(notRepo.stderr, 'vault: error: not in a git repository\nvault: hint: run it inside the repository whose staged changes to check\n');
-    const both = await runVault(['scan', '--staged', 'x'], { env: v.env, cwd: v.dir });
+    const both = await runInProcess(['scan', '--staged', 'x'], { env: v.env, cwd: v.dir });
     assert.deepEqual([both.status, both.stderr.split('\n')[0]], [2, 'vault: error: --staged takes no paths']);
-    const force = await runVault(['scan', '--force'], { env: v.env, cwd: v.dir });
+    const force = await runInProcess(['scan', '--force'], { env: v.env, cwd: v.dir });
     assert.deepEqual([force.status, force.stderr], [2, 'vault: error: --force goes with --install-hook\n']);
     assert.equal(auditLog(v.path).length, before);
     // locked: no way to unlock without a terminal
-    const locked = await runVault(['scan'], { env: { VAULT_PATH: v.path }, cwd: v.dir });
+    const locked = await runInProcess(['scan'], { env: { VAULT_PATH: v.path }, cwd: v.dir });
     assert.equal(locked.status, 4);
     assert.equal(locked.out, '');
   });
@@ -140,7 +140,7 @@ test('scan: an unreadable file is reported and makes the exit status 1, the rest
     write(join(tree, 'a.txt'), 'ok\n');
     write(join(tree, 'b.txt'), 'hidden\n');
     chmodSync(join(tree, 'b.txt'), 0o000);
-    const r = await runVault(['scan'], { env: v.env, cwd: tree });
+    const r = await runInProcess(['scan'], { env: v.env, cwd: tree });
     assert.deepEqual([r.status, r.out, r.stderr], [1, '', 'vault: warning: cannot read b.txt: permission denied\n']);
   });
 });
@@ -174,7 +174,7 @@ test('scan --staged: the staged version of added and changed files, with its lin
     write(join(r.dir, 'gone.txt'), `${GH}\n`);
     await r.git('add', '.');
     assert.equal((await r.git('commit', '-qm', 'first', '--no-verify')).status, 0);
-    const clean = await runVault(['scan', '--staged', '--quiet'], { env: r.env, cwd: r.dir });
+    const clean = await runInProcess(['scan', '--staged', '--quiet'], { env: r.env, cwd: r.dir });
     assert.deepEqual([clean.status, clean.out, clean.stderr], [0, '', '']);
     // Staged: the key on line 3 of app.js. Then, unstaged: two lines above it in the work tree.
     write(join(r.dir, 'app.js'), `line 1\nline 2\nkey = "${STRIPE}"\n`);
@@ -184,7 +184,7 @@ test('scan --staged: the staged version of added and changed files, with its lin
     write(join(r.dir, 'app.js'), `extra\nextra\nline 1\nline 2\nkey = "${STRIPE}"\n`);
     write(join(r.dir, 'untracked.txt'), GH);
     mkdirSync(join(r.dir, 'deeper'));
-    const found = await runVault(['scan', '--staged'], { env: r.env, cwd: join(r.dir, 'deeper') });
+    const found = await runInProcess(['scan', '--staged'], { env: r.env, cwd: join(r.dir, 'deeper') });
     assert.equal(found.out, 'app.js:3: STRIPE_KEY\nsub dir/new.txt:1: GH_TOKEN\n');
     assert.equal(found.stderr, 'vault: 2 stored values found in 2 of 2 files; remove them, and rotate any that was committed or shared (vault rotate NAME)\n');
     assert.equal(found.status, 1);
@@ -197,7 +197,7 @@ test('scan --install-hook: a pre-commit hook that refuses a commit holding a sto
   await withVault({ STRIPE_KEY: STRIPE }, async (v) => {
     const r = await repo(v);
     const hook = join(r.dir, '.git', 'hooks', 'pre-commit');
-    const installed = await runVault(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
+    const installed = await runInProcess(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
     assert.deepEqual([installed.status, installed.out, installed.stderr], [0, '', `installed ${hook}\n`]);
     const script = readFileSync(hook, 'utf8');
     assert.equal(
@@ -205,10 +205,10 @@ test('scan --install-hook: a pre-commit hook that refuses a commit holding a sto
       '#!/bin/sh\n# Installed by `vault scan --install-hook`: refuses a commit whose staged files hold a value stored in vault.\n# Skip it once with: git commit --no-verify\nexec vault scan --staged\n',
     );
     assert.equal(statSync(hook).mode & 0o777, 0o755);
-    const again = await runVault(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
+    const again = await runInProcess(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
     assert.deepEqual([again.status, again.stderr], [0, `${hook} is already installed\n`]);
     // With --ns and --vault, the hook names them (rewriting our own hook needs no --force).
-    const withNs = await runVault(['--vault', v.path, '--ns', 'default', 'scan', '--install-hook'], { env: r.env, cwd: r.dir });
+    const withNs = await runInProcess(['--vault', v.path, '--ns', 'default', 'scan', '--install-hook'], { env: r.env, cwd: r.dir });
     assert.deepEqual([withNs.status, withNs.stderr], [0, `updated ${hook}\n`]);
     assert.equal(readFileSync(hook, 'utf8').split('\n')[3], `exec vault --vault ${v.path} --ns default scan --staged`);
 
@@ -227,11 +227,11 @@ test('scan --install-hook: a pre-commit hook that refuses a commit holding a sto
     // A hook someone else wrote is refused, untouched, unless --force (which keeps it).
     const foreign = '#!/bin/sh\necho mine\n';
     writeFileSync(hook, foreign);
-    const refused = await runVault(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
+    const refused = await runInProcess(['scan', '--install-hook'], { env: r.env, cwd: r.dir });
     assert.equal(refused.status, 8);
     assert.equal(refused.stderr, `vault: error: ${hook} already exists and was not written by vault\nvault: hint: add \`vault scan --staged\` to it yourself, or use --force to replace it (the old hook is kept as pre-commit.bak)\n`);
     assert.equal(readFileSync(hook, 'utf8'), foreign);
-    const forced = await runVault(['scan', '--install-hook', '--force'], { env: r.env, cwd: r.dir });
+    const forced = await runInProcess(['scan', '--install-hook', '--force'], { env: r.env, cwd: r.dir });
     assert.deepEqual([forced.status, forced.stderr], [0, `replaced ${hook}\n`]);
     assert.equal(readFileSync(hook, 'utf8'), script);
     assert.equal(readFileSync(`${hook}.bak`, 'utf8'), foreign);
