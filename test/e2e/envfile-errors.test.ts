@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freshVault, runVault } from '../helpers/cli.js';
+import { freshVault, runInProcess, runVault } from '../helpers/cli.js';
 
 /**
  * `vault exec --env-file F` refuses a malformed file with exit 2 and a message that names the
@@ -34,12 +34,12 @@ test('--env-file errors name file, line and variable, never the text of the file
     for (const [i, c] of CASES.entries()) {
       const file = join(v.dir, `case${i}.env`);
       writeFileSync(file, c.text);
-      const r = await runVault(['exec', '--env-file', file, ...run], { env: v.env });
+      const r = await runInProcess(['exec', '--env-file', file, ...run], { env: v.env });
       assert.equal(r.status, 2, `${c.what}: ${r.stderr}`);
       assert.equal(r.stderr, c.error(file), c.what);
       assert.equal(r.out, '');
       for (const flag of ['--debug', '--json']) {
-        const d = await runVault([flag, 'exec', '--env-file', file, ...run], { env: v.env });
+        const d = await runInProcess([flag, 'exec', '--env-file', file, ...run], { env: v.env });
         assert.equal(d.status, 2, `${c.what} ${flag}: ${d.stderr}`);
         assert.ok(!d.stderr.includes('MARKER'), `${c.what} ${flag}: ${d.stderr}`);
         assert.equal(d.out, '');
