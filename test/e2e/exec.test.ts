@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BIN, freshVault, PASSPHRASE, runCommand, runVault, tempDir, type RunResult } from '../helpers/cli.js';
+import { BIN, freshVault, PASSPHRASE, runCommand, runInProcess, type RunResult, runVault, tempDir } from '../helpers/cli.js';
 import { expire, seed } from '../helpers/seed.js';
 import { auditLog } from '../helpers/sqlite.js';
 
@@ -180,13 +180,13 @@ test('exec --only and --prefix leave out the other secrets; an unknown --only na
     const prefix = shown(await runVault(['exec', '--prefix', 'APP_', '--', process.execPath, show], { env: v.env })).env;
     assert.deepEqual([prefix.APP_A, prefix.APP_B, prefix.DB_URL], ['a1', 'b1', undefined]);
     const marker = join(v.dir, 'ran');
-    const missing = await runVault(['exec', '--only', 'APP_A,NOPE', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], {
+    const missing = await runInProcess(['exec', '--only', 'APP_A,NOPE', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], {
       env: v.env,
     });
     assert.equal(missing.status, 3);
     assert.equal(missing.stderr, 'vault: error: no secret default/NOPE\nvault: hint: vault list shows the stored names\n');
     assert.equal(existsSync(marker), false);
-    const both = await runVault(['exec', '--only', 'A', '--prefix', 'B', '--', 'true'], { env: v.env });
+    const both = await runInProcess(['exec', '--only', 'A', '--prefix', 'B', '--', 'true'], { env: v.env });
     assert.equal(both.status, 2);
     assert.equal(both.stderr, 'vault: error: --only and --prefix cannot be used together\n');
   });
@@ -246,7 +246,7 @@ test('an expired secret stops exec with 9 unless --allow-expired', async () => {
 test('a value with a NUL byte is refused by exec with 2, naming the secret; nothing runs', async () => {
   await withVault({ PLAIN: 'p1', BIN: Buffer.from([0x61, 0x00, 0x62]) }, async (v) => {
     const marker = join(v.dir, 'ran');
-    const r = await runVault(['exec', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { env: v.env });
+    const r = await runInProcess(['exec', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { env: v.env });
     assert.equal(r.status, 2);
     assert.equal(r.stderr, 'vault: error: secret default/BIN holds a NUL byte, which an environment variable cannot carry\nvault: hint: vault get prints it as exact bytes\n');
     assert.equal(existsSync(marker), false);
@@ -284,19 +284,19 @@ test('--env-file: an unresolvable reference is 3 and the child is not started; a
     const marker = join(v.dir, 'ran');
     const run = ['--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`];
     const missing = script(v, 'missing.env', 'A=1\nB=vault://prod/NOPE\n');
-    const r = await runVault(['exec', '--env-file', missing, ...run], { env: v.env });
+    const r = await runInProcess(['exec', '--env-file', missing, ...run], { env: v.env });
     assert.equal(r.status, 3);
     assert.equal(r.stderr, 'vault: error: no secret prod/NOPE\nvault: hint: vault list shows the stored names\n');
     const version = script(v, 'version.env', 'B=vault://PLAIN@9\n');
-    const rv = await runVault(['exec', '--env-file', version, ...run], { env: v.env });
+    const rv = await runInProcess(['exec', '--env-file', version, ...run], { env: v.env });
     assert.equal(rv.status, 3);
     assert.equal(rv.stderr, 'vault: error: secret default/PLAIN has no version 9\nvault: hint: vault history default/PLAIN lists its versions\n');
     const bad = script(v, 'bad.env', 'A=1\n\nthis line is not an entry\nB=2\n');
-    const rb = await runVault(['exec', '--env-file', bad, ...run], { env: v.env });
+    const rb = await runInProcess(['exec', '--env-file', bad, ...run], { env: v.env });
     assert.equal(rb.status, 2);
     assert.equal(rb.stderr.split('\n')[0], `vault: error: ${bad}:3: not a NAME=VALUE line`);
     const malformed = script(v, 'malformed.env', 'A=vault://bad-Name!\n');
-    const rm = await runVault(['exec', '--env-file', malformed, ...run], { env: v.env });
+    const rm = await runInProcess(['exec', '--env-file', malformed, ...run], { env: v.env });
     assert.equal(rm.status, 2);
     // The message never quotes the reference: a malformed one may be a pasted value.
     assert.equal(rm.stderr.split('\n')[0], `vault: error: ${malformed}:1: the value of A is not a valid vault:// reference`);
@@ -336,7 +336,7 @@ test('--mask passes the exit status through after all output', async () => {
 
 test('exec with no command is a usage error', async () => {
   await withVault({ PLAIN: 'p1' }, async (v) => {
-    const r = await runVault(['exec'], { env: v.env });
+    const r = await runInProcess(['exec'], { env: v.env });
     assert.equal(r.status, 2);
     assert.equal(r.stderr, 'vault: error: no command to run\nvault: hint: vault exec [flags] -- CMD [ARGS…], or vault exec [flags] --command "STRING"\n');
   });
