@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hkdfSync, pbkdf2Sync } from 'node:crypto';
+import { hkdfSync, pbkdf2Sync, scryptSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { encodeAad, KEY_BYTES, NONCE_BYTES, open, seal, TAG_BYTES, wipe } from '../../src/crypto/aead.js';
 import {
@@ -61,18 +61,6 @@ describe('scrypt: RFC 7914 §12 known answers', () => {
            d5 43 29 55 61 3f 0f cf 62 d4 97 05 24 2a 9a f9
            e6 1e 85 dc 0d 65 1e 40 df cf 01 7b 45 57 58 87`,
     },
-    {
-      // 1 GiB of memory: only passes because scryptAsync raises maxmem to fit the parameters.
-      P: 'pleaseletmein',
-      S: 'SodiumChloride',
-      N: 1048576,
-      r: 8,
-      p: 1,
-      DK: `21 01 cb 9b 6a 51 1a ae ad db be 09 cf 70 f8 81
-           ec 56 8d 57 4a 2f fd 4d ab e5 ee 98 20 ad aa 47
-           8e 56 fd 8f 4b a5 d0 9f fa 1c 6d 92 7c 40 f4 c3
-           37 30 40 49 e8 a9 52 fb cb f4 5c 6f a7 7a 41 a4`,
-    },
   ];
 
   for (const v of vectors) {
@@ -81,6 +69,18 @@ describe('scrypt: RFC 7914 §12 known answers', () => {
       assert.equal(dk.toString('hex'), hex(v.DK).toString('hex'));
     });
   }
+
+  // RFC 7914's fourth vector (N=2^20, 1 GiB, seconds of work) is left out: a vault refuses
+  // N above 2^18 before deriving (checkKdfBounds below), and the largest accepted costs are
+  // derived by e2e/kdf.test.ts. What it showed, that scryptAsync raises node's 32 MiB maxmem
+  // to fit the parameters, is shown here at 64 MiB.
+  test('scryptAsync raises maxmem to fit: N=2^16, r=8 (64 MiB) fails under node\'s default and derives here', async () => {
+    const params = { N: 2 ** 16, r: 8, p: 1 };
+    assert.throws(() => scryptSync('pleaseletmein', 'SodiumChloride', 64, params), { code: 'ERR_CRYPTO_INVALID_SCRYPT_PARAMS' });
+    const expected = scryptSync('pleaseletmein', 'SodiumChloride', 64, { ...params, maxmem: 2 ** 27 });
+    const dk = await scryptAsync(ascii('pleaseletmein'), ascii('SodiumChloride'), params, 64);
+    assert.equal(dk.toString('hex'), expected.toString('hex'));
+  });
 
   test('deriveKek(scrypt) is the first 32 bytes of the same derivation', async () => {
     const kek = await deriveKek({ name: 'scrypt', params: { N: 1024, r: 8, p: 16 } }, ascii('password'), ascii('NaCl'));
