@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { runInProcess, runVault } from '../helpers/cli.js';
 import { startMcp } from '../helpers/mcp.js';
 import { startCluster, type PgCluster } from '../helpers/pg.js';
-import { cheapVault } from '../helpers/vaults.js';
+import { cheapVault, openWithKey } from '../helpers/vaults.js';
+import { idleWorkers } from '../../src/store/pg/bridge.js';
 import { PG_SCHEMA_VERSION } from '../../src/store/pg/schema.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 
@@ -263,6 +264,44 @@ test('postgres: a vault name with nothing there is not-initialized (6); a bad na
   r = await runInProcess(['list'], { env: { VAULT_PATH: cluster.url('Bad-Name') } });
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'vault: error: the vault name "Bad-Name" in the URL is not valid\nvault: hint: a vault name is 1 to 48 of a-z, 0-9 and _ (?vault=team)\n');
+});
+
+test('postgres: a process reuses the worker thread of a vault it closed; two open at once have two; a stopped server is still unreachable', async () => {
+  const a = await makeVault('postgres', 'reuse_a');
+  const b = await makeVault('postgres', 'reuse_b');
+  try {
+    assert.equal((await runInProcess(['put', 'A'], { env: a.env, input: 'a-value' })).status, 0);
+    const [first] = idleWorkers().slice(-1);
+    assert.ok(first !== undefined);
+    const before = idleWorkers().length;
+    const r = await runInProcess(['get', 'A'], { env: a.env });
+    assert.deepEqual([r.status, r.out, r.stderr], [0, 'a-value', '']);
+    // the get took the idle worker and gave it back: no new thread
+    assert.deepEqual(idleWorkers().slice(-1), [first]);
+    assert.equal(idleWorkers().length, before);
+    // two vaults open at once: two workers, both idle afterwards (at most two are kept)
+    const [x, y] = await Promise.all([openWithKey(a), openWithKey(b)]);
+    x.close();
+    y.close();
+    assert.equal(idleWorkers().length, 2);
+    cluster.stop('fast');
+    try {
+      const down = await runInProcess(['get', 'A'], { env: a.env });
+      assert.equal(down.status, 1);
+      assert.equal(
+        down.stderr,
+        `vault: error: cannot reach the vault server at ${cluster.url('reuse_a')}: connect ENOENT ${cluster.socket}/.s.PGSQL.5432\n` +
+          'vault: hint: check that the server is running and reachable; nothing was changed by this command unless it said so\n',
+      );
+    } finally {
+      cluster.start();
+    }
+    const back = await runInProcess(['get', 'A'], { env: a.env });
+    assert.deepEqual([back.status, back.out], [0, 'a-value']);
+  } finally {
+    a.cleanup();
+    b.cleanup();
+  }
 });
 
 test('postgres: two vaults in one database are separate (own schema, own secrets)', async () => {

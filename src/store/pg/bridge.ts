@@ -18,6 +18,20 @@ function threads(): typeof import('node:worker_threads') {
 }
 
 /**
+ * Worker threads whose connection was closed cleanly, kept for this process's next connect:
+ * starting a worker thread takes about 50 ms, and a long-lived process (vault mcp, a program
+ * using the library, the tests) opens vaults again and again. An idle worker holds no
+ * connection and no key, and keeps no process alive (startThread unrefs it and its port).
+ */
+const idle: PgThread[] = [];
+const IDLE_MAX = 2;
+
+/** @internal The thread ids of the idle workers, oldest first (for the tests). */
+export function idleWorkers(): number[] {
+  return idle.map((t) => t.worker.threadId);
+}
+
+/**
  * A synchronous PostgreSQL connection: the worker (worker.ts) owns the `pg` client; this side
  * posts a request on a MessagePort, blocks with Atomics.wait until the worker flags its reply,
  * and takes the reply with receiveMessageOnPort (no event loop turn is needed). The vault core
@@ -40,6 +54,12 @@ export class SyncPg {
       this.reply(REPLY_TIMEOUT_MS);
       return;
     }
+    const reused = idle.pop();
+    if (reused) {
+      this.thread = reused;
+      this.call({ op: 'connect', url });
+      return;
+    }
     this.thread = startThread(threads(), workerFile(), { op: 'connect', url });
     this.reply(REPLY_TIMEOUT_MS);
   }
@@ -52,12 +72,15 @@ export class SyncPg {
   close(): void {
     if (this.closed) return;
     if (this.thread) {
+      let clean = false;
       try {
         this.call({ op: 'close' }, 5_000);
+        clean = true;
       } catch {
         // closing a connection that is gone
       }
-      void this.thread.worker.terminate();
+      if (clean && idle.length < IDLE_MAX) idle.push(this.thread);
+      else void this.thread.worker.terminate();
     }
     this.closed = true;
   }
