@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { PASSPHRASE, runVault, tempDir } from '../helpers/cli.js';
+import { PASSPHRASE, runInProcess, runVault, tempDir } from '../helpers/cli.js';
 import { holdOpen, query } from '../helpers/sqlite.js';
 
 const cleanups: Array<() => void> = [];
@@ -84,9 +84,11 @@ test('init --kdf pbkdf2 --json: the slot uses PBKDF2-HMAC-SHA256 at 600,000 iter
   assert.equal(get.out, 'pbkdf2-value');
 });
 
+// The binary's own defaults are pinned above; the refusals and the passphrase file below run
+// in-process (their vaults at TEST_KDF).
 test('init --kdf with another value → 2', async () => {
   const path = join(dir(), 'vault.db');
-  const r = await runVault(['init', '--kdf', 'argon2'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } });
+  const r = await runInProcess(['init', '--kdf', 'argon2'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE } });
   assert.equal(r.stderr, "vault: error: option '--kdf <kdf>' argument 'argon2' is invalid; allowed choices are scrypt, pbkdf2\nvault: hint: vault --help lists the commands and flags\n");
   assert.equal(r.status, 2);
   assert.equal(existsSync(path), false);
@@ -95,24 +97,24 @@ test('init --kdf with another value → 2', async () => {
 test('init of an existing file → 8, the file unchanged, even before a passphrase is asked for', async () => {
   const path = join(dir(), 'vault.db');
   const env = { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE };
-  assert.equal((await runVault(['init'], { env })).status, 0);
+  assert.equal((await runInProcess(['init'], { env })).status, 0);
   const before = readFileSync(path);
   const expected = `vault: error: a vault already exists at ${path}\nvault: hint: use it, or choose another path with --vault\n`;
   for (const e of [env, { VAULT_PATH: path }, { VAULT_PATH: path, VAULT_PASSPHRASE: 'another passphrase' }]) {
-    const r = await runVault(['init'], { env: e });
+    const r = await runInProcess(['init'], { env: e });
     assert.equal(r.stderr, expected);
     assert.equal(r.status, 8);
     assert.equal(r.out, '');
   }
   assert.deepEqual(readFileSync(path), before);
   // The original passphrase still opens it.
-  const list = await runVault(['list'], { env });
+  const list = await runInProcess(['list'], { env });
   assert.equal(list.status, 0, list.stderr);
 
   // Any file at the path counts, vault or not.
   const other = join(dir(), 'notes.txt');
   writeFileSync(other, 'my notes\n', { mode: 0o600 });
-  const r = await runVault(['init', '--vault', other], { env: { VAULT_PASSPHRASE: PASSPHRASE } });
+  const r = await runInProcess(['init', '--vault', other], { env: { VAULT_PASSPHRASE: PASSPHRASE } });
   assert.equal(r.stderr, `vault: error: a vault already exists at ${other}\nvault: hint: use it, or choose another path with --vault\n`);
   assert.equal(r.status, 8);
   assert.equal(readFileSync(other, 'utf8'), 'my notes\n');
@@ -121,13 +123,13 @@ test('init of an existing file → 8, the file unchanged, even before a passphra
 test('init with no passphrase and no TTY → 2, nothing created; an empty passphrase → 2', async () => {
   const root = dir();
   const path = join(root, 'sub', 'vault.db');
-  const r = await runVault(['init'], { env: { VAULT_PATH: path } });
+  const r = await runInProcess(['init'], { env: { VAULT_PATH: path } });
   assert.equal(r.stderr, 'vault: error: no passphrase for the new vault\nvault: hint: set VAULT_PASSPHRASE or VAULT_PASSPHRASE_FILE, or run vault init in a terminal\n');
   assert.equal(r.status, 2);
   assert.equal(r.out, '');
   assert.equal(existsSync(join(root, 'sub')), false);
 
-  const empty = await runVault(['init'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: '' } });
+  const empty = await runInProcess(['init'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: '' } });
   assert.equal(empty.stderr, 'vault: error: the passphrase is empty\n');
   assert.equal(empty.status, 2);
   assert.equal(existsSync(path), false);
@@ -138,10 +140,10 @@ test('init from VAULT_PASSPHRASE_FILE (one trailing newline dropped) unlocks wit
   const path = join(root, 'vault.db');
   const file = join(root, 'pass.txt');
   writeFileSync(file, `${PASSPHRASE}\n`, { mode: 0o600 });
-  const r = await runVault(['init'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE_FILE: file } });
+  const r = await runInProcess(['init'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE_FILE: file } });
   assert.equal(r.stderr, `created vault ${path}\n`);
   assert.equal(r.status, 0);
-  const put = await runVault(['put', 'F'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE }, input: 'from-file-pass' });
+  const put = await runInProcess(['put', 'F'], { env: { VAULT_PATH: path, VAULT_PASSPHRASE: PASSPHRASE }, input: 'from-file-pass' });
   assert.equal(put.stderr, 'stored default/F version 1\n');
   assert.equal(put.status, 0);
 });
