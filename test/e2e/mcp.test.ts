@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, runCommand, BIN, runVault } from '../helpers/cli.js';
+import { BIN, ROOT, runCommand, runInProcess, runVault } from '../helpers/cli.js';
 import { auditOf, setup, spec, startMcp, VALUE, withMcp } from '../helpers/mcp.js';
 import { exec, fileBytes } from '../helpers/sqlite.js';
 
@@ -26,7 +26,7 @@ test('run_command: the child gets the real value, the result holds none of it; a
     assert.equal(r.json.stderr, 'err:*****\n');
     assert.deepEqual(r.json.injected, ['API_KEY', 'PORT']);
     assert.ok(!r.text.includes(VALUE));
-    const list = await runVault(['grant', 'list', '--json'], { env: v.env });
+    const list = await runInProcess(['grant', 'list', '--json'], { env: v.env });
     assert.equal(JSON.parse(list.out)[0].uses, 1);
     const entries = (await auditOf(v, 'agent')).filter((e) => e.op === 'mcp');
     assert.equal(entries.length, 1);
@@ -74,7 +74,7 @@ test('an ungranted secret or program is refused, nothing runs, the refusal is au
     assert.deepEqual(entries.map((e) => [e.detail.tool, e.outcome]), [['run_command', 'denied'], ['run_command', 'denied'], ['run_command', 'denied'], ['get_secret', 'denied']]);
     assert.equal(entries[0]!.detail.refused, 'secret DB_PASSWORD is not granted to agent');
     assert.equal(entries[1]!.detail.program, 'sh');
-    const list = await runVault(['grant', 'list', '--json'], { env: v.env });
+    const list = await runInProcess(['grant', 'list', '--json'], { env: v.env });
     assert.equal(JSON.parse(list.out)[0].uses, 0);
   });
 });
@@ -89,7 +89,7 @@ test('max-uses: the third use of a 2-use grant is refused, and the grant serves 
     assert.deepEqual([r.isError, r.text], [true, 'refused: grant agent is used up (2 of 2 uses)']);
     const l = await m.call('list_secrets', {});
     assert.deepEqual([l.isError, l.text], [true, 'refused: grant agent is used up (2 of 2 uses)']);
-    const list = await runVault(['grant', 'list', '--json'], { env: v.env });
+    const list = await runInProcess(['grant', 'list', '--json'], { env: v.env });
     assert.equal(JSON.parse(list.out)[0].state, 'used-up');
     assert.equal(JSON.parse(list.out)[0].uses, 2);
   });
@@ -112,7 +112,7 @@ test('an expired grant serves nothing; a grant removed while the server runs is 
   });
   await withMcp([spec('agent')], 'agent', async (m, v) => {
     assert.equal((await m.call('list_secrets', {})).isError, false);
-    const rm = await runVault(['grant', 'rm', 'agent'], { env: v.env });
+    const rm = await runInProcess(['grant', 'rm', 'agent'], { env: v.env });
     assert.equal(rm.status, 0, rm.stderr);
     const r = await m.call('run_command', { command: [process.execPath, '-e', '1'], reason: 'r' });
     assert.deepEqual([r.isError, r.text], [true, 'refused: grant agent was removed']);
@@ -196,7 +196,7 @@ test('get_secret exists only under --reveal, and counts as a use', async () => {
     const r = await m.call('get_secret', { name: 'API_KEY', reason: 'configure the client' });
     assert.equal(r.isError, false);
     assert.deepEqual(r.json, { name: 'default/API_KEY', version: 1, encoding: 'utf8', value: VALUE });
-    const list = await runVault(['grant', 'list', '--json'], { env: v.env });
+    const list = await runInProcess(['grant', 'list', '--json'], { env: v.env });
     assert.equal(JSON.parse(list.out)[0].uses, 1);
     assert.equal(JSON.parse(list.out)[0].reveal, true);
   });
