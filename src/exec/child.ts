@@ -29,6 +29,13 @@ export interface ChildSpec {
     stderr: Writable;
     /** a fresh filter for each of the two streams */
     filter: () => OutputFilter;
+    /**
+     * `stdout` and `stderr` are done with a chunk once its write callback has run, as node's
+     * own streams (files, pipes, terminals) are: the child's output can then be read into
+     * buffers used again and again. A Writable that keeps the chunks it is given must not
+     * say so.
+     */
+    releasesChunks?: boolean;
   };
 }
 
@@ -114,13 +121,13 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     const pumps: Pump[] = [];
     let lastData = 0;
     if (spec.output) {
-      const { stdout, stderr, filter } = spec.output;
+      const { stdout, stderr, filter, releasesChunks } = spec.output;
       for (const [source, dest] of [
         [child.stdout as Readable, stdout],
         [child.stderr as Readable, stderr],
       ] as const) {
         pumps.push(
-          pump(source, dest, filter(), () => {
+          pump(source, dest, filter(), releasesChunks === true, () => {
             lastData++;
           }),
         );
@@ -135,8 +142,10 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
         const seen = lastData;
         const quiet = new Promise<boolean>((res) => setTimeout(() => setImmediate(() => res(false)), 50));
         if (await Promise.race([all, quiet])) return;
-        // The poll phase ran before this check: data that was waiting in the pipe has been read.
-        if (lastData === seen) break;
+        // The poll phase ran before this check: data that was waiting in the pipe has been read
+        // — unless reading is paused because the destination is behind (a slow reader of
+        // vault's output): then the pipe is not quiet, vault is not looking at it.
+        if (lastData === seen && !pumps.some((p) => p.waiting())) break;
       }
       for (const p of pumps) p.stop();
       await all;
@@ -169,7 +178,11 @@ interface Pump {
   done: Promise<void>;
   /** stops reading now and writes what the filter still holds */
   stop: () => void;
+  /** reading is paused until the destination has written what it holds */
+  waiting: () => boolean;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The size of the buffers a child's output is read into. */
 const READ_SIZE = 64 * 1024;
@@ -188,16 +201,17 @@ interface ReadBuffer {
  * `onData` is called for each chunk read.
  *
  * A pipe the child_process module made is read through a socket over the same handle with
- * net.Socket's `onread` option, into a few buffers used again and again: read as a stream,
+ * net.Socket's `onread` option, so that vault chooses the buffers it is read into. With
+ * `reuse` (see `releasesChunks`), a few buffers serve again and again: read as a stream,
  * every chunk is a fresh 64 KiB allocation, and at hundreds of MB/s the page faults of that
- * fresh memory and the garbage collector cost about as much as masking the bytes. A buffer
- * is read into again only once every write of its bytes has finished (a destination that is
- * a pipe or a terminal may keep a reference until then). Reading pauses while `dest` holds
- * unwritten data and resumes on its `drain`, as `pipe` does — but not merely because a write
- * was larger than its highWaterMark: a file, /dev/null or a pipe with room takes every write
- * at once. Without a handle (another kind of stream) the source is read as a stream.
+ * fresh memory and the garbage collection cost about as much as masking the bytes. A buffer
+ * is read into again only once every write of its bytes has finished (a pipe or a terminal
+ * that is behind keeps a reference until then). Reading pauses while `dest` holds unwritten
+ * data and resumes on its `drain`, as `pipe` does — but not merely because a write was larger
+ * than its highWaterMark: a file, /dev/null or a pipe with room takes every write at once.
+ * Without a handle (another kind of stream) the source is read as a stream.
  */
-function pump(source: Readable, dest: Writable, filter: OutputFilter, onData: () => void): Pump {
+function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean, onData: () => void): Pump {
   let ended = false;
   let failed = false;
   let paused = false;
@@ -236,13 +250,15 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, onData: ()
   const finish = (): void => {
     if (ended) return;
     ended = true;
-    if (!failed) {
+    if (failed) resolveDone();
+    else {
+      // Done once the last write is: vault exits right after, and a write still pending on a
+      // pipe or a terminal (stderr, say, while stdout is a file) would be lost.
       const rest = filter.end();
-      if (rest.length > 0) dest.write(rest);
+      dest.write(rest.length > 0 ? rest : EMPTY, () => resolveDone());
     }
     // What the child printed, secrets included, does not stay in memory longer than needed.
     for (const b of buffers) if (b.pending === 0) b.bytes.fill(0);
-    resolveDone();
   };
 
   let reader: Readable = source;
@@ -250,11 +266,11 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, onData: ()
   if (source instanceof Socket && typeof handle === 'object' && handle !== null) {
     let current: ReadBuffer | undefined;
     const next = (): Buffer => {
-      current = buffers.find((b) => b.pending === 0);
+      current = reuse ? buffers.find((b) => b.pending === 0) : undefined;
       if (current === undefined) {
         current = { bytes: Buffer.allocUnsafeSlow(READ_SIZE), pending: 0 };
         // The pool stays small: a destination that keeps more buffers busy has paused reading.
-        if (buffers.length < 8) buffers.push(current);
+        if (reuse && buffers.length < 8) buffers.push(current);
       }
       return current.bytes;
     };
@@ -292,5 +308,6 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, onData: ()
       reader.destroy();
       finish();
     },
+    waiting: () => paused && !ended,
   };
 }

@@ -149,7 +149,8 @@ export function register(program: Command, io: IO, state: RunState): void {
         args,
         env,
         terminal: io.stdin.isTTY === true,
-        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => new Masker(patterns!) } } : {}),
+        // The process's own stdout and stderr are done with a chunk once it is written.
+        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => new Masker(patterns!), releasesChunks: io.stdout === process.stdout && io.stderr === process.stderr } } : {}),
       });
       wipe(...maskValues);
       if (!result.started) {
