@@ -250,15 +250,23 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boo
   const finish = (): void => {
     if (ended) return;
     ended = true;
-    if (failed) resolveDone();
-    else {
+    // What the child printed, values not yet masked included, does not stay in memory longer
+    // than needed: once the last write is done, so are the ones before it.
+    const wipe = (): void => {
+      for (const b of buffers) if (b.pending === 0) b.bytes.fill(0);
+    };
+    if (failed) {
+      wipe();
+      resolveDone();
+    } else {
       // Done once the last write is: vault exits right after, and a write still pending on a
       // pipe or a terminal (stderr, say, while stdout is a file) would be lost.
       const rest = filter.end();
-      dest.write(rest.length > 0 ? rest : EMPTY, () => resolveDone());
+      dest.write(rest.length > 0 ? rest : EMPTY, () => {
+        wipe();
+        resolveDone();
+      });
     }
-    // What the child printed, secrets included, does not stay in memory longer than needed.
-    for (const b of buffers) if (b.pending === 0) b.bytes.fill(0);
   };
 
   let reader: Readable = source;
