@@ -282,9 +282,10 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boo
       }
       return current.bytes;
     };
-    // The new socket takes the handle over (its reads now land in `onread`); child.stdout is
-    // left without any, and nothing reads from it. This runs in the tick of the spawn, before
-    // the first read.
+    // The new socket takes the handle over: the handle's reads now land in `onread`, and
+    // child.stdout, which still refers to it, gets nothing. This runs in the tick of the spawn,
+    // before the first read. (`handle` is not in net.Socket's documented options, `onread` is;
+    // a pipe can be neither made nor duplicated by fd without native code.)
     reader = new Socket({
       handle,
       readable: true,
