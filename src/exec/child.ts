@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
 import { constants } from 'node:os';
-import type { Readable, Transform, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * Runs the child of `vault exec` (SPEC §7) and reports how it ended. No shell: `file` is
@@ -27,8 +28,26 @@ export interface ChildSpec {
     stdout: Writable;
     stderr: Writable;
     /** a fresh filter for each of the two streams */
-    filter: () => Transform;
+    filter: () => OutputFilter;
+    /**
+     * `stdout` and `stderr` are done with a chunk once its write callback has run, as node's
+     * own streams (files, pipes, terminals) are: the child's output can then be read into
+     * buffers used again and again. A Writable that keeps the chunks it is given must not
+     * say so.
+     */
+    releasesChunks?: boolean;
   };
+}
+
+/** What `output` passes a child's stream through (a Masker is one). */
+export interface OutputFilter {
+  /**
+   * Takes the next chunk; returns the output it decides, in order, as pieces that may share
+   * memory with the chunk (they are written before the chunk's memory is used again).
+   */
+  writeParts(chunk: Uint8Array): Uint8Array[];
+  /** The input has ended: returns what is still held back. */
+  end(): Uint8Array;
 }
 
 export type ChildResult =
@@ -99,48 +118,19 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     // is copied until the pipe has gone quiet, the filter flushes what it held back, and vault's
     // end of the pipe is closed (a later write by the background process gets EPIPE, as under any
     // program that stops reading).
-    const pumps: Array<{ done: Promise<void>; stop: () => void }> = [];
+    const pumps: Pump[] = [];
     let lastData = 0;
     if (spec.output) {
-      const { stdout, stderr, filter } = spec.output;
+      const { stdout, stderr, filter, releasesChunks } = spec.output;
       for (const [source, dest] of [
         [child.stdout as Readable, stdout],
         [child.stderr as Readable, stderr],
       ] as const) {
-        const f = filter();
-        let ended = false;
-        const done = new Promise<void>((res) => {
-          f.on('end', () => res());
-          f.on('error', () => res());
-          dest.once('error', () => res());
-        });
-        f.pipe(dest, { end: false });
-        // A destination that fails (a closed pipe) stops the copy; the child then meets the
-        // closed pipe itself, as it would under a shell.
-        dest.once('error', () => {
-          source.destroy();
-          f.destroy();
-        });
-        const end = (): void => {
-          if (ended) return;
-          ended = true;
-          f.end();
-        };
-        source.on('data', (chunk: Buffer) => {
-          lastData++;
-          if (!f.write(chunk)) source.pause();
-        });
-        f.on('drain', () => source.resume());
-        source.once('end', end);
-        source.once('error', end);
-        pumps.push({
-          done,
-          stop: () => {
-            source.removeAllListeners('data');
-            source.destroy();
-            end();
-          },
-        });
+        pumps.push(
+          pump(source, dest, filter(), releasesChunks === true, () => {
+            lastData++;
+          }),
+        );
       }
     }
 
@@ -152,8 +142,10 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
         const seen = lastData;
         const quiet = new Promise<boolean>((res) => setTimeout(() => setImmediate(() => res(false)), 50));
         if (await Promise.race([all, quiet])) return;
-        // The poll phase ran before this check: data that was waiting in the pipe has been read.
-        if (lastData === seen) break;
+        // The poll phase ran before this check: data that was waiting in the pipe has been read
+        // — unless reading is paused because the destination is behind (a slow reader of
+        // vault's output): then the pipe is not quiet, vault is not looking at it.
+        if (lastData === seen && !pumps.some((p) => p.waiting())) break;
       }
       for (const p of pumps) p.stop();
       await all;
@@ -179,4 +171,152 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
       void drained().then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
     });
   });
+}
+
+interface Pump {
+  /** resolves once the copy is over: the source ended or failed, or the destination failed */
+  done: Promise<void>;
+  /** stops reading now and writes what the filter still holds */
+  stop: () => void;
+  /** reading is paused until the destination has written what it holds */
+  waiting: () => boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The size of the buffers a child's output is read into. */
+const READ_SIZE = 64 * 1024;
+
+/** Outputs smaller than this that come in several pieces are joined into one write. */
+const JOIN_BELOW = 16 * 1024;
+
+/** A buffer the child's output is read into, and how many writes of its bytes are unfinished. */
+interface ReadBuffer {
+  bytes: Buffer;
+  pending: number;
+}
+
+/**
+ * Copies `source` (a child's stdout or stderr) through `filter` into `dest` (not ended);
+ * `onData` is called for each chunk read.
+ *
+ * A pipe the child_process module made is read through a socket over the same handle with
+ * net.Socket's `onread` option, so that vault chooses the buffers it is read into. With
+ * `reuse` (see `releasesChunks`), a few buffers serve again and again: read as a stream,
+ * every chunk is a fresh 64 KiB allocation, and at hundreds of MB/s the page faults of that
+ * fresh memory and the garbage collection cost about as much as masking the bytes. A buffer
+ * is read into again only once every write of its bytes has finished (a pipe or a terminal
+ * that is behind keeps a reference until then). Reading pauses while `dest` holds unwritten
+ * data and resumes on its `drain`, as `pipe` does — but not merely because a write was larger
+ * than its highWaterMark: a file, /dev/null or a pipe with room takes every write at once.
+ * Without a handle (another kind of stream) the source is read as a stream.
+ */
+function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean, onData: () => void): Pump {
+  let ended = false;
+  let failed = false;
+  let paused = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((res) => {
+    resolveDone = res;
+  });
+  const buffers: ReadBuffer[] = [];
+
+  /** Writes the filter's output for `chunk`, whose memory is `owner`'s; false to pause reading. */
+  const deliver = (chunk: Uint8Array, owner: ReadBuffer | undefined): boolean => {
+    onData();
+    if (failed) return true;
+    const pieces = filter.writeParts(chunk);
+    let size = 0;
+    let count = 0;
+    for (const piece of pieces) {
+      size += piece.length;
+      if (piece.length > 0) count++;
+    }
+    if (count === 0) return true;
+    if (count > 1 && size < JOIN_BELOW) {
+      // A copy: `owner` may be read into again as soon as this returns.
+      dest.write(Buffer.concat(pieces));
+    } else {
+      let left = count;
+      if (owner !== undefined) owner.pending++;
+      // Writes finish in order: the last one's callback means the buffer is free again.
+      const release = owner === undefined ? undefined : (): void => void owner.pending--;
+      for (const piece of pieces) if (piece.length > 0) dest.write(piece, --left === 0 ? release : undefined);
+    }
+    if (dest.writableNeedDrain && dest.writableLength > 0) paused = true;
+    return !paused;
+  };
+
+  const finish = (): void => {
+    if (ended) return;
+    ended = true;
+    // What the child printed, values not yet masked included, does not stay in memory longer
+    // than needed: once the last write is done, so are the ones before it.
+    const wipe = (): void => {
+      for (const b of buffers) if (b.pending === 0) b.bytes.fill(0);
+    };
+    if (failed) {
+      wipe();
+      resolveDone();
+    } else {
+      // Done once the last write is: vault exits right after, and a write still pending on a
+      // pipe or a terminal (stderr, say, while stdout is a file) would be lost.
+      const rest = filter.end();
+      dest.write(rest.length > 0 ? rest : EMPTY, () => {
+        wipe();
+        resolveDone();
+      });
+    }
+  };
+
+  let reader: Readable = source;
+  const handle = (source as Readable & { _handle?: unknown })._handle;
+  if (source instanceof Socket && typeof handle === 'object' && handle !== null) {
+    let current: ReadBuffer | undefined;
+    const next = (): Buffer => {
+      current = reuse ? buffers.find((b) => b.pending === 0) : undefined;
+      if (current === undefined) {
+        current = { bytes: Buffer.allocUnsafeSlow(READ_SIZE), pending: 0 };
+        // The pool stays small: a destination that keeps more buffers busy has paused reading.
+        if (reuse && buffers.length < 8) buffers.push(current);
+      }
+      return current.bytes;
+    };
+    // The new socket takes the handle over: the handle's reads now land in `onread`, and
+    // child.stdout, which still refers to it, gets nothing. This runs in the tick of the spawn,
+    // before the first read. (`handle` is not in net.Socket's documented options, `onread` is;
+    // a pipe can be neither made nor duplicated by fd without native code.)
+    reader = new Socket({
+      handle,
+      readable: true,
+      writable: false,
+      onread: { buffer: next, callback: (n: number, buf: Uint8Array) => deliver(buf.subarray(0, n), current) },
+    } as ConstructorParameters<typeof Socket>[0]);
+  } else {
+    source.on('data', (chunk: Buffer) => {
+      if (!deliver(chunk, undefined)) source.pause();
+    });
+  }
+  dest.on('drain', () => {
+    if (!paused) return;
+    paused = false;
+    reader.resume();
+  });
+  // A destination that fails (a closed pipe) stops the copy; the child then meets the closed
+  // pipe itself, as it would under a shell.
+  dest.once('error', () => {
+    failed = true;
+    reader.destroy();
+    finish();
+  });
+  reader.once('end', finish);
+  reader.once('error', finish);
+  return {
+    done,
+    stop: () => {
+      reader.destroy();
+      finish();
+    },
+    waiting: () => paused && !ended,
+  };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MASK, Masker, MaskPatterns, createMaskStream, encodedForms, maskSecrets } from '../../src/exec/mask.js';
+import { MASK, Masker, MaskPatterns, createMaskStream, encodedForms, maskSecrets, scan } from '../../src/exec/mask.js';
 
 test('maskSecrets: exact outputs', () => {
   assert.equal(maskSecrets('token=hunter22 ok', ['hunter22']), 'token=***** ok');
@@ -398,5 +398,87 @@ test('stream: values sharing their first bytes (one index key, many candidates) 
   for (const engine of ['hash', 'automaton'] as const) {
     const patterns = new MaskPatterns(values, { encodings: false, engine });
     for (const seed of [3, 4]) assert.ok(feedRandomly(new Masker(patterns), data, rng(seed)).equals(expected), `${engine} differs from the reference (seed ${seed})`);
+  }
+});
+
+// ---- large chunks: the automaton scans them in two lanes -----------------------------------
+
+/** Values whose patterns give an automaton that is dense throughout (the two-lane case). */
+function laneValues(): { values: Buffer[]; patterns: MaskPatterns } {
+  const values = [b('s3cr3t-token-0042'), b('hunter22'), b('Zm9v!bar:baz'), b('0123456789abcdef0123')];
+  const patterns = new MaskPatterns(values);
+  const ac = patterns.automaton!;
+  assert.ok(ac !== undefined && ac.denseRows === ac.states, 'a few values: the automaton is dense throughout');
+  return { values, patterns };
+}
+
+test('scan: a large chunk (two lanes) reports exactly the hits of small chunks (one lane), in order', () => {
+  const { values, patterns } = laneValues();
+  const ac = patterns.automaton!;
+  const next = rng(11);
+  const forms = patternsOf(values);
+  for (const n of [4096, 4097, 2 * ac.longest + 4096, 65536, 65537]) {
+    // Text made of pieces of the forms, so the automaton is rarely at the root, with whole
+    // forms planted around the middle, where lane B takes over.
+    const pieces: Buffer[] = [];
+    let size = 0;
+    while (size < n) {
+      const f = forms[next(forms.length)]!;
+      const piece = Buffer.from(next(2) === 0 ? f : f.slice(0, next(f.length)) + ' ', 'latin1');
+      pieces.push(piece);
+      size += piece.length;
+    }
+    const text = Buffer.concat(pieces).subarray(0, n);
+    const mid = n >>> 1;
+    // Lane B starts `longest` bytes before the middle: the longest form ending just before,
+    // at and just after the middle needs every one of them; a form ending at mid - 1 is lane A's.
+    for (const form of [longestOf(forms), forms[0]!]) {
+      for (const end of [mid - 1, mid, mid + 1, mid + 2, n]) {
+        const data = Buffer.from(text);
+        b(form).copy(data, end - form.length);
+        for (const start of [0, 1]) {
+          const state = start === 0 ? 0 : scan(ac, b('s3cr3t-tok'), 0, []);
+          const two: number[] = [];
+          const last = scan(ac, data, state, two);
+          const one: number[] = [];
+          let s = state;
+          for (let o = 0; o < n; o += 100) {
+            const from = one.length;
+            s = scan(ac, data.subarray(o, o + 100), s, one);
+            for (let h = from; h < one.length; h += 2) one[h] = one[h]! + o;
+          }
+          assert.deepStrictEqual(two, one, `${n} bytes, ${form} ending at ${end}, start state ${state}`);
+          assert.equal(last, s);
+          assert.ok(two.includes(end - 1), 'the planted form is found');
+        }
+      }
+    }
+  }
+});
+
+function longestOf(forms: string[]): string {
+  return forms.reduce((x, y) => (y.length > x.length ? y : x));
+}
+
+test('stream: large chunks (two lanes) agree with the reference, with a form planted at every offset around the middle', () => {
+  const { values, patterns } = laneValues();
+  const ac = patterns.automaton!;
+  const forms = patternsOf(values);
+  const filler = Buffer.alloc(4096 + 7, 'x-');
+  const mid = filler.length >>> 1;
+  for (const form of [longestOf(forms), forms[forms.length - 1]!, 'hunter22']) {
+    for (let at = mid - ac.longest - form.length - 2; at <= mid + 2; at++) {
+      const data = Buffer.from(filler);
+      b(form).copy(data, at);
+      // A second occurrence overlapping the first one's end, across the middle.
+      b(form).copy(data, Math.min(at + form.length - 2, data.length - form.length));
+      const expected = naiveMask(data, forms);
+      assert.ok(feed(values, [data]).equals(expected), `${form} at ${at}, one chunk`);
+      // The same bytes behind a held tail: the chunk after one that ends with a possible start.
+      const lead = b('hunter2');
+      const got = new Masker(patterns);
+      const out = Buffer.concat([got.write(lead), got.write(data), got.end()]);
+      assert.ok(out.equals(naiveMask(Buffer.concat([lead, data]), forms)), `${form} at ${at}, behind a held tail`);
+    }
   }
 });

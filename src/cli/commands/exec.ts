@@ -8,7 +8,7 @@ import { wipe } from '../../crypto/aead.js';
 import { runChild } from '../../exec/child.js';
 import { parseEnvFile, where, type EnvFileEntry } from '../../exec/envfile.js';
 import { childEnvironment, execBaseBytes, execLimit, execStringBytes } from '../../exec/environment.js';
-import { createMaskStream, MaskPatterns } from '../../exec/mask.js';
+import { Masker, MaskPatterns } from '../../exec/mask.js';
 import type { IO } from '../io.js';
 import { formatError } from '../output.js';
 import { chalkFor } from '../color.js';
@@ -149,7 +149,8 @@ export function register(program: Command, io: IO, state: RunState): void {
         args,
         env,
         terminal: io.stdin.isTTY === true,
-        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => createMaskStream(patterns!) } } : {}),
+        // The process's own stdout and stderr are done with a chunk once it is written.
+        ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => new Masker(patterns!), releasesChunks: io.stdout === process.stdout && io.stderr === process.stderr } } : {}),
       });
       wipe(...maskValues);
       if (!result.started) {
