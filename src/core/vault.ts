@@ -834,10 +834,11 @@ export class Vault {
   /** What the file lists; while locked it is what the file says, unverified (docs/security.md). */
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
-    return this.store
-      .listedSecrets(options.ns ?? null)
-      .filter((r) => options.prefix === undefined || r.name.startsWith(options.prefix))
-      .map((r) => ({
+    const { prefix } = options;
+    const out: SecretInfo[] = [];
+    for (const r of this.store.listedSecrets(options.ns ?? null)) {
+      if (prefix !== undefined && !r.name.startsWith(prefix)) continue;
+      out.push({
         ns: r.ns,
         name: r.name,
         version: r.current_version,
@@ -848,7 +849,9 @@ export class Vault {
         expired: r.expires_at !== null && r.expires_at <= now,
         notSecret: r.not_secret === 1,
         rotationDue: r.rotation_due === 1,
-      }));
+      });
+    }
+    return out;
   }
 
   /** Versions of one secret, oldest first; a removed secret keeps its versions until purged. */

@@ -18,20 +18,29 @@ export function register(program: Command, io: IO): void {
       const items = s.withVault(false, (vault) => vault.list({ ...(ns !== undefined ? { ns } : {}), ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}) }));
       const list = await items;
       if (s.json) {
-        s.outJson(
-          list.map((i) => ({
-            ns: i.ns,
-            name: i.name,
-            version: i.version,
-            description: i.description,
-            created: isoTime(i.createdAt),
-            updated: isoTime(i.updatedAt),
-            expires: isoTime(i.expiresAt),
-            expired: i.expired,
-            notSecret: i.notSecret,
-            ...(i.rotationDue ? { rotationDue: true } : {}),
-          })),
-        );
+        // Secrets stored together share their times (an import stores 10,000 in a second, each
+        // created and updated at once): each run of one time is formatted once.
+        let lastMs: number | null = null;
+        let lastIso: string | null = null;
+        const iso = (ms: number | null): string | null => {
+          if (ms !== lastMs) {
+            lastIso = isoTime(ms);
+            lastMs = ms;
+          }
+          return lastIso;
+        };
+        s.outJsonArray(list, (i) => ({
+          ns: i.ns,
+          name: i.name,
+          version: i.version,
+          description: i.description,
+          created: iso(i.createdAt),
+          updated: iso(i.updatedAt),
+          expires: iso(i.expiresAt),
+          expired: i.expired,
+          notSecret: i.notSecret,
+          ...(i.rotationDue ? { rotationDue: true } : {}),
+        }));
       } else if (io.stdout.isTTY === true) {
         if (list.length === 0) {
           s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);
