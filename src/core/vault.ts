@@ -8,7 +8,7 @@ import type { AuditEntry, AuditKey } from '../audit/log.js';
 import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
-import { open, seal, wipe } from '../crypto/aead.js';
+import { open, publicRandom, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, parseKdf, type KdfSpec, type PassphraseKdf } from '../crypto/kdf.js';
 import { mac, macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, MAX_ALL_SLOTS, tooManySlots, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
@@ -512,7 +512,7 @@ export class Vault {
     }
     const state = parseState(this.store.getMeta('state'));
     if (!state) throw integrity('the vault state record is missing or malformed');
-    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.store.secretMacs(), this.store.grantMacs()));
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.secretDigestRows(), this.store.grantMacs()));
     if (!macEqual(state.mac, expected)) {
       throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
     }
@@ -522,10 +522,15 @@ export class Vault {
   /** Inside a write transaction that changed secrets or slots: the next state record. */
   private writeState(dataKey: Buffer): void {
     const counter = this.stateCounter + 1;
-    const digest = stateDigest(this.store.allSlots(), this.store.secretMacs(), this.store.grantMacs());
+    const digest = stateDigest(this.store.allSlots(), this.secretDigestRows(), this.store.grantMacs());
     this.store.setMeta('state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
     this.stateCounter = counter;
     this.changed = false;
+  }
+
+  /** The secrets of the state digest: encoded by the store when it can (read before the grants: see PgStore.secretMacs). */
+  private secretDigestRows(): Iterable<{ id: number; mac: Buffer | null }> | { encoded: Iterable<Buffer> } {
+    return this.store.secretDigestRows ? { encoded: this.store.secretDigestRows() } : this.store.secretMacs();
   }
 
   private dataVersion(): number {
@@ -1099,7 +1104,7 @@ export class Vault {
   storeVersion(ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions = {}, now = this.now()): number {
     checkValueSize(value);
     const key = this.requireKey();
-    const uid = secret?.uid ?? randomBytes(16);
+    const uid = secret?.uid ?? publicRandom(16);
     const version = (secret?.highest_version ?? 0) + 1;
     const v: VersionRow = {
       secret_id: 0, version, nonce: Buffer.alloc(0), ciphertext: Buffer.alloc(0), size: value.length,

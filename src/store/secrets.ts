@@ -75,6 +75,34 @@ export function secretMacs(db: Database): Array<{ id: number; mac: Buffer | null
   return rows.map((r) => ({ id: r[0], mac: r[1] === null ? null : Buffer.from(r[2], 'hex') }));
 }
 
+/** Secrets per piece of secretDigestRows: about 150 KB of text from SQLite each. */
+const DIGEST_PIECE = 1024;
+
+/**
+ * One secret's row of the state digest, as hex, made by SQLite: src/core/integrity.ts's
+ * stateDigest hashes encodeAad('row', ['secret', id, mac]) for each secret, that is each field
+ * as a 4-byte big-endian length and its bytes: "row", "secret", the id in decimal (SQLite's
+ * text of an integer, which is JavaScript's String(id) for every id a vault writes, all below
+ * 2^53), and the MAC (no bytes when NULL). test/unit/integrity.test.ts compares the two.
+ */
+const DIGEST_ROW = `'00000003' || hex('row') || '00000006' || hex('secret') || printf('%08X', length(id)) || hex(id) || printf('%08X', coalesce(length(mac), 0)) || coalesce(hex(mac), '')`;
+
+/**
+ * The secret rows of the state digest (see DIGEST_ROW), in id order, DIGEST_PIECE rows a
+ * piece, each piece one hex text from SQLite: no row array, string or Buffer per secret. Call
+ * inside one transaction, so that every piece comes from the same commit. The ids go back to
+ * SQLite as BigInts (safeIntegers), exact whatever a file holds.
+ */
+export function* secretDigestRows(db: Database): Generator<Buffer> {
+  const page = (where: string): string =>
+    `SELECT max(id), group_concat(enc, '' ORDER BY id) FROM (SELECT id, ${DIGEST_ROW} AS enc FROM secrets ${where} ORDER BY id LIMIT ${DIGEST_PIECE})`;
+  let piece = stmt(db, page('')).raw(true).safeIntegers(true).get() as [bigint | null, string | null];
+  while (piece[0] !== null) {
+    yield Buffer.from(piece[1]!, 'hex');
+    piece = stmt(db, page('WHERE id > ?')).raw(true).safeIntegers(true).get(piece[0]) as [bigint | null, string | null];
+  }
+}
+
 /** What `vault list` shows of a secret: no uid, MAC or id (it reads no value and checks nothing). */
 export type ListedSecret = Pick<SecretRow, 'ns' | 'name' | 'current_version' | 'description' | 'created_at' | 'updated_at' | 'expires_at' | 'not_secret' | 'rotation_due'>;
 

@@ -116,6 +116,9 @@ export class SqliteStore implements Store {
   secretMacs(): Array<{ id: number; mac: Buffer | null }> {
     return secrets.secretMacs(this.db);
   }
+  secretDigestRows(): Iterable<Buffer> {
+    return secrets.secretDigestRows(this.db);
+  }
   currentSecrets(ns: string | null): SecretRow[] {
     return secrets.currentSecrets(this.db, ns);
   }

@@ -68,6 +68,12 @@ export interface Store {
   findSecret(ns: string, name: string): SecretRow | undefined;
   allSecrets(): SecretRow[];
   secretMacs(): Array<{ id: number; mac: Buffer | null }>;
+  /**
+   * Optional: the secret rows of the state digest, secretMacs() already encoded as
+   * stateDigest (src/core/integrity.ts) encodes each, in id order, in pieces: a store that can
+   * make those bytes itself (SQLite) spares the core a row object and a Buffer per secret.
+   */
+  secretDigestRows?(): Iterable<Buffer>;
   currentSecrets(ns: string | null): SecretRow[];
   /** what `vault list` shows of the current secrets (no uid, MAC or id), by namespace and name */
   listedSecrets(ns: string | null): ListedSecret[];
