@@ -839,21 +839,21 @@ export class Vault {
   /** What the file lists; while locked it is what the file says, unverified (docs/security.md). */
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
-    const { prefix } = options;
+    const { ns, prefix } = options;
     const out: SecretInfo[] = [];
-    for (const r of this.store.listedSecrets(options.ns ?? null)) {
-      if (prefix !== undefined && !r.name.startsWith(prefix)) continue;
+    for (const r of this.store.listedSecrets(ns ?? null)) {
+      if (prefix !== undefined && !r[0].startsWith(prefix)) continue;
       out.push({
-        ns: r.ns,
-        name: r.name,
-        version: r.current_version,
-        description: r.description,
-        createdAt: r.created_at,
-        updatedAt: r.updated_at,
-        expiresAt: r.expires_at,
-        expired: r.expires_at !== null && r.expires_at <= now,
-        notSecret: r.not_secret === 1,
-        rotationDue: r.rotation_due === 1,
+        ns: ns ?? r[8]!,
+        name: r[0],
+        version: r[1],
+        description: r[2],
+        createdAt: r[3],
+        updatedAt: r[4],
+        expiresAt: r[5],
+        expired: r[5] !== null && r[5] <= now,
+        notSecret: r[6] === 1,
+        rotationDue: r[7] === 1,
       });
     }
     return out;

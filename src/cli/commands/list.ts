@@ -5,6 +5,20 @@ import { printable } from '../output.js';
 import { dateOnly, printTable } from '../render.js';
 import { Session } from '../session.js';
 
+/** One secret in `vault list --json`, keys in this order; `rotationDue` only when set. */
+interface ListItem {
+  ns: string;
+  name: string;
+  version: number;
+  description: string | null;
+  created: string | null;
+  updated: string | null;
+  expires: string | null;
+  expired: boolean;
+  notSecret: boolean;
+  rotationDue?: true;
+}
+
 export function register(program: Command, io: IO): void {
   program
     .command('list')
@@ -29,18 +43,21 @@ export function register(program: Command, io: IO): void {
           }
           return lastIso;
         };
-        s.outJsonArray(list, (i) => ({
-          ns: i.ns,
-          name: i.name,
-          version: i.version,
-          description: i.description,
-          created: iso(i.createdAt),
-          updated: iso(i.updatedAt),
-          expires: iso(i.expiresAt),
-          expired: i.expired,
-          notSecret: i.notSecret,
-          ...(i.rotationDue ? { rotationDue: true } : {}),
-        }));
+        s.outJsonArray(list, (i) => {
+          const item: ListItem = {
+            ns: i.ns,
+            name: i.name,
+            version: i.version,
+            description: i.description,
+            created: iso(i.createdAt),
+            updated: iso(i.updatedAt),
+            expires: iso(i.expiresAt),
+            expired: i.expired,
+            notSecret: i.notSecret,
+          };
+          if (i.rotationDue) item.rotationDue = true;
+          return item;
+        });
       } else if (io.stdout.isTTY === true) {
         if (list.length === 0) {
           s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);
