@@ -47,9 +47,13 @@ export function writeJsonArray<T>(write: (text: string) => void, items: readonly
     return;
   }
   for (let at = 0; at < items.length; at += chunk) {
+    // Each piece written as the slice of its text that it is (no copy of it joined to the
+    // separators): `[a,b` first, then `,` and `c,d` for each further piece, then `]` and the newline.
     const part = jsonText(items.slice(at, at + chunk).map(toJson));
-    write(`${at === 0 ? '[' : ','}${part.slice(1, -1)}${at + chunk >= items.length ? ']\n' : ''}`);
+    if (at > 0) write(',');
+    write(part.slice(at === 0 ? 0 : 1, -1));
   }
+  write(']\n');
 }
 
 /** Turns anything thrown into the error a user sees: a VaultError with a code. */
