@@ -34,9 +34,11 @@ export function register(program: Command, io: IO): void {
       if (s.json) {
         // Secrets stored together share their times (an import stores 10,000 in a second, each
         // created and updated at once): each run of one time is formatted once.
-        let lastMs: number | null = null;
+        // (No expiry, the usual case, leaves the last time formatted in place.)
+        let lastMs = NaN;
         let lastIso: string | null = null;
         const iso = (ms: number | null): string | null => {
+          if (ms === null) return null;
           if (ms !== lastMs) {
             lastIso = isoTime(ms);
             lastMs = ms;
