@@ -10,7 +10,7 @@ import type { UnlockMethod } from '../unlock/sources.js';
 import { systemKeychain, type SystemKeychain } from '../unlock/keychain.js';
 import { keychainWarning, unlockWithKeychain } from '../unlock/keychain-slot.js';
 import { colorEnabled, inCI, readAll, type IO } from './io.js';
-import { jsonText, withSpinner } from './output.js';
+import { jsonText, withSpinner, writeJsonArray } from './output.js';
 import { sessionsOff } from '../agent/protocol.js';
 import { closest, orList } from './hints.js';
 import { shouldShowOnce } from './notices.js';
@@ -119,6 +119,11 @@ export class Session {
 
   outJson(value: unknown): void {
     this.io.stdout.write(jsonText(value) + '\n');
+  }
+
+  /** `outJson(items.map(toJson))`, the same bytes, written in pieces (see writeJsonArray). */
+  outJsonArray<T>(items: readonly T[], toJson: (item: T) => unknown): void {
+    writeJsonArray((text) => this.io.stdout.write(text), items, toJson);
   }
 
   /** A message for stderr, silenced by --quiet. */

@@ -327,7 +327,8 @@ function clashError(ns: string, names: string[]): VaultError {
 export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], options: { overwrite?: boolean; notSecret?: boolean } = {}): { created: string[]; updated: string[] } {
   checkImport(entries);
   vault.requireKey();
-  return vault.audited({ op: 'import', ns, detail: namesDetail('names', entries.map((e) => e.name)) }, (entry) => {
+  const names = namesDetail('names', entries.map((e) => e.name));
+  return vault.audited({ op: 'import', ns, detail: names }, (entry) => {
     // Each name looked up once: one query for the namespace, each row checked as findSecret does.
     const rows = vault.namespaceRows(ns);
     const found = entries.map((e) => vault.checkSecret(rows.get(e.name), true, true));
@@ -344,7 +345,7 @@ export function importSecrets(vault: Vault, ns: string, entries: ImportEntry[], 
       vault.storeVersion({ ns, name }, secret, value, { force: true, origin: 'import', notSecret: options.notSecret === true });
       (secret && secret.removed_at === null ? updated : created).push(name);
     });
-    entry.detail = { ...namesDetail('names', entries.map((e) => e.name)), ...namesDetail('overwritten', updated), ...(options.notSecret ? { notSecret: true } : {}) };
+    entry.detail = { ...names, ...namesDetail('overwritten', updated), ...(options.notSecret ? { notSecret: true } : {}) };
     return { created, updated };
   });
 }

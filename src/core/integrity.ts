@@ -1,5 +1,6 @@
 import { encodeAad, wipe } from '../crypto/aead.js';
-import { digest, mac, macEqual, subkey, type Field } from '../crypto/mac.js';
+import { createHash } from 'node:crypto';
+import { mac, macEqual, subkey, type Field } from '../crypto/mac.js';
 import { FORMAT_VERSION } from '../keyring/keyring.js';
 import type { GrantRow } from '../store/grants.js';
 import type { SecretRow } from '../store/secrets.js';
@@ -92,18 +93,25 @@ export function grantMacOk(vaultId: string, dataKey: Buffer, row: GrantRow): boo
 
 /**
  * The digest the state record covers: every slot's, every secret's and every grant's MAC, by
- * id. (A vault with no grants has the digest it had before grants existed.)
+ * id. (A vault with no grants has the digest it had before grants existed.) The secrets come
+ * as their MACs, or as `{ encoded }`: their rows already encoded as this function encodes each
+ * one (a store's secretDigestRows), hashed as they are.
  */
 export function stateDigest(
   slots: Iterable<{ id: string; key_mac: Buffer | null }>,
-  secrets: Iterable<{ id: number; mac: Buffer | null }>,
+  secrets: Iterable<{ id: number; mac: Buffer | null }> | { encoded: Iterable<Buffer> },
   grants: Iterable<{ id: number; mac: Buffer | null }> = [],
 ): Buffer {
-  const rows: Field[][] = [];
-  for (const s of slots) rows.push(['slot', s.id, s.key_mac ?? Buffer.alloc(0)]);
-  for (const s of secrets) rows.push(['secret', s.id, s.mac ?? Buffer.alloc(0)]);
-  for (const g of grants) rows.push(['grant', g.id, Buffer.isBuffer(g.mac) ? g.mac : Buffer.alloc(0)]);
-  return digest('vault/state-digest/v1', rows);
+  const h = createHash('sha256');
+  h.update(encodeAad('vault/state-digest/v1', []));
+  for (const s of slots) h.update(encodeAad('row', ['slot', s.id, s.key_mac ?? Buffer.alloc(0)]));
+  if ('encoded' in secrets) {
+    for (const piece of secrets.encoded) h.update(piece);
+  } else {
+    for (const s of secrets) h.update(encodeAad('row', ['secret', s.id, s.mac ?? Buffer.alloc(0)]));
+  }
+  for (const g of grants) h.update(encodeAad('row', ['grant', g.id, Buffer.isBuffer(g.mac) ? g.mac : Buffer.alloc(0)]));
+  return h.digest();
 }
 
 export function stateMac(vaultId: string, dataKey: Buffer, counter: number, stateDigestValue: Buffer): Buffer {

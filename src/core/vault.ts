@@ -8,7 +8,7 @@ import type { AuditEntry, AuditKey } from '../audit/log.js';
 import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import { currentActor, type Actor } from '../audit/actor.js';
-import { open, seal, wipe } from '../crypto/aead.js';
+import { open, publicRandom, seal, wipe } from '../crypto/aead.js';
 import { canonicalParams, defaultKdf, isBelowDefaults, kdfPolicy, parseKdf, type KdfSpec, type PassphraseKdf, type PassphraseKdfPolicy } from '../crypto/kdf.js';
 import { mac, macEqual } from '../crypto/mac.js';
 import { buildSlot, FORMAT_VERSION, integrity, isUnopenedMember, MAX_ALL_SLOTS, tooManySlots, sealSlot, slotMac, slotMacOk, unlockSlots, type OpenedSlot } from '../keyring/keyring.js';
@@ -521,7 +521,7 @@ export class Vault {
     }
     const state = parseState(this.store.getMeta('state'));
     if (!state) throw integrity('the vault state record is missing or malformed');
-    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.store.secretMacs(), this.store.grantMacs()));
+    const expected = stateMac(this.id, dataKey, state.counter, stateDigest(all, this.secretDigestRows(), this.store.grantMacs()));
     if (!macEqual(state.mac, expected)) {
       throw integrity('the vault\'s secrets or key slots do not match its state record: rows were rolled back, removed, added or edited');
     }
@@ -531,10 +531,15 @@ export class Vault {
   /** Inside a write transaction that changed secrets or slots: the next state record. */
   private writeState(dataKey: Buffer): void {
     const counter = this.stateCounter + 1;
-    const digest = stateDigest(this.store.allSlots(), this.store.secretMacs(), this.store.grantMacs());
+    const digest = stateDigest(this.store.allSlots(), this.secretDigestRows(), this.store.grantMacs());
     this.store.setMeta('state', `${counter}:${stateMac(this.id, dataKey, counter, digest).toString('hex')}`);
     this.stateCounter = counter;
     this.changed = false;
+  }
+
+  /** The secrets of the state digest: encoded by the store when it can (read before the grants: see PgStore.secretMacs). */
+  private secretDigestRows(): Iterable<{ id: number; mac: Buffer | null }> | { encoded: Iterable<Buffer> } {
+    return this.store.secretDigestRows ? { encoded: this.store.secretDigestRows() } : this.store.secretMacs();
   }
 
   private dataVersion(): number {
@@ -843,21 +848,24 @@ export class Vault {
   /** What the file lists; while locked it is what the file says, unverified (docs/security.md). */
   list(options: { ns?: string; prefix?: string } = {}): SecretInfo[] {
     const now = this.now();
-    return this.store
-      .listedSecrets(options.ns ?? null)
-      .filter((r) => options.prefix === undefined || r.name.startsWith(options.prefix))
-      .map((r) => ({
-        ns: r.ns,
-        name: r.name,
-        version: r.current_version,
-        description: r.description,
-        createdAt: r.created_at,
-        updatedAt: r.updated_at,
-        expiresAt: r.expires_at,
-        expired: r.expires_at !== null && r.expires_at <= now,
-        notSecret: r.not_secret === 1,
-        rotationDue: r.rotation_due === 1,
-      }));
+    const { ns, prefix } = options;
+    const out: SecretInfo[] = [];
+    for (const r of this.store.listedSecrets(ns ?? null)) {
+      if (prefix !== undefined && !r[0].startsWith(prefix)) continue;
+      out.push({
+        ns: ns ?? r[8]!,
+        name: r[0],
+        version: r[1],
+        description: r[2],
+        createdAt: r[3],
+        updatedAt: r[4],
+        expiresAt: r[5],
+        expired: r[5] !== null && r[5] <= now,
+        notSecret: r[6] === 1,
+        rotationDue: r[7] === 1,
+      });
+    }
+    return out;
   }
 
   /** Versions of one secret, oldest first; a removed secret keeps its versions until purged. */
@@ -1105,7 +1113,7 @@ export class Vault {
   storeVersion(ref: SecretRef, secret: SecretRow | undefined, value: Buffer, options: PutOptions = {}, now = this.now()): number {
     checkValueSize(value);
     const key = this.requireKey();
-    const uid = secret?.uid ?? randomBytes(16);
+    const uid = secret?.uid ?? publicRandom(16);
     const version = (secret?.highest_version ?? 0) + 1;
     const v: VersionRow = {
       secret_id: 0, version, nonce: Buffer.alloc(0), ciphertext: Buffer.alloc(0), size: value.length,

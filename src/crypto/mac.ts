@@ -1,4 +1,4 @@
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { encodeAad } from './aead.js';
 
 /**
@@ -19,12 +19,4 @@ export function mac(key: Buffer, label: string, fields: ReadonlyArray<Field>): B
 
 export function macEqual(a: Buffer | null | undefined, b: Buffer): boolean {
   return a !== null && a !== undefined && a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** An unkeyed digest over a list of field lists (the state digest hashes MACs, which are keyed already). */
-export function digest(label: string, rows: Iterable<ReadonlyArray<Field>>): Buffer {
-  const h = createHash('sha256');
-  h.update(encodeAad(label, []));
-  for (const row of rows) h.update(encodeAad('row', row));
-  return h.digest();
 }

@@ -10,7 +10,7 @@ import type { GrantRow } from './grants.js';
 import * as meta from './meta.js';
 import { SCHEMA_VERSION } from './schema.js';
 import * as secrets from './secrets.js';
-import type { ListedSecret, SecretRow, VersionRow } from './secrets.js';
+import type { ListedRow, SecretRow, VersionRow } from './secrets.js';
 import * as slots from './slots.js';
 import type { SlotKind, SlotRow } from './slots.js';
 import type { Store } from './store.js';
@@ -116,10 +116,13 @@ export class SqliteStore implements Store {
   secretMacs(): Array<{ id: number; mac: Buffer | null }> {
     return secrets.secretMacs(this.db);
   }
+  secretDigestRows(): Iterable<Buffer> {
+    return secrets.secretDigestRows(this.db);
+  }
   currentSecrets(ns: string | null): SecretRow[] {
     return secrets.currentSecrets(this.db, ns);
   }
-  listedSecrets(ns: string | null): ListedSecret[] {
+  listedSecrets(ns: string | null): Iterable<ListedRow> {
     return secrets.listedSecrets(this.db, ns);
   }
   currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {

@@ -3,7 +3,7 @@ import type { AuditFilter, AuditRecord } from '../audit/query.js';
 import type { AuditVerification } from '../audit/verify.js';
 import type { Actor } from '../audit/actor.js';
 import type { GrantRow } from './grants.js';
-import type { ListedSecret, SecretRow, VersionRow } from './secrets.js';
+import type { ListedRow, SecretRow, VersionRow } from './secrets.js';
 import type { SlotKind, SlotRow } from './slots.js';
 
 /**
@@ -68,9 +68,18 @@ export interface Store {
   findSecret(ns: string, name: string): SecretRow | undefined;
   allSecrets(): SecretRow[];
   secretMacs(): Array<{ id: number; mac: Buffer | null }>;
+  /**
+   * Optional: the secret rows of the state digest, secretMacs() already encoded as
+   * stateDigest (src/core/integrity.ts) encodes each, in id order, in pieces: a store that can
+   * make those bytes itself (SQLite) spares the core a row object and a Buffer per secret.
+   */
+  secretDigestRows?(): Iterable<Buffer>;
   currentSecrets(ns: string | null): SecretRow[];
-  /** what `vault list` shows of the current secrets (no uid, MAC or id), by namespace and name */
-  listedSecrets(ns: string | null): ListedSecret[];
+  /**
+   * what `vault list` shows of the current secrets, by namespace and name, as rows (ListedRow:
+   * the namespace only when `ns` is null); iterate to the end before the next call
+   */
+  listedSecrets(ns: string | null): Iterable<ListedRow>;
   /** a namespace's current secrets with their current version rows (undefined when missing), by name, in one query */
   currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }>;
   /** the names of a namespace's current secrets, by name */

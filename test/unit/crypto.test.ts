@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hkdfSync, pbkdf2Sync, scryptSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { encodeAad, KEY_BYTES, NONCE_BYTES, open, seal, TAG_BYTES, wipe } from '../../src/crypto/aead.js';
+import { encodeAad, KEY_BYTES, NONCE_BYTES, open, publicRandom, seal, TAG_BYTES, wipe } from '../../src/crypto/aead.js';
 import {
   canonicalParams,
   checkKdfBounds,
@@ -439,4 +439,32 @@ describe('the passphrase KDF policy (VaultContext.passphraseKdf)', () => {
       );
     }
   });
+});
+
+test('publicRandom hands out each byte of its pool once: the sizes asked, no two draws sharing memory, a draw too big for the pool made alone', () => {
+  const draws: Buffer[] = [];
+  // 3,000 draws of 12 and 16 bytes cross several 4 KiB pools, and a pool's tail that is too short for the next draw.
+  for (let i = 0; i < 3000; i++) draws.push(publicRandom(i % 2 === 0 ? 12 : 16));
+  draws.push(publicRandom(4090), publicRandom(12), publicRandom(5000));
+  assert.deepEqual(draws.slice(-3).map((d) => d.length), [4090, 12, 5000]);
+  assert.equal(draws.filter((d, i) => i < 3000 && d.length !== (i % 2 === 0 ? 12 : 16)).length, 0);
+  assert.equal(new Set(draws.map((d) => d.toString('hex'))).size, draws.length);
+  // No overlap: zeroing one draw leaves every other as it was.
+  const before = draws.map((d) => Buffer.from(d));
+  for (let i = 0; i < draws.length; i += 2) draws[i]!.fill(0);
+  for (let i = 1; i < draws.length; i += 2) assert.deepEqual(draws[i], before[i], `draw ${i}`);
+  // Not all zero, not constant: 16 KiB of it has both halves of every bit well represented.
+  const bytes = Buffer.concat(before.slice(0, 1200));
+  let ones = 0;
+  for (const b of bytes) for (let k = 0; k < 8; k++) ones += (b >> k) & 1;
+  assert.ok(Math.abs(ones / (bytes.length * 8) - 0.5) < 0.02, `ones ${ones} of ${bytes.length * 8}`);
+});
+
+test('seal draws a fresh nonce each time: 2,000 seals of one value under one key, 2,000 nonces and ciphertexts, each opening', () => {
+  const key = Buffer.alloc(KEY_BYTES, 1);
+  const aad = encodeAad('test', ['x']);
+  const sealed = Array.from({ length: 2000 }, () => seal(key, Buffer.from('same value'), aad));
+  assert.equal(new Set(sealed.map((s) => s.nonce.toString('hex'))).size, 2000);
+  assert.equal(new Set(sealed.map((s) => s.box.toString('hex'))).size, 2000);
+  for (const s of sealed) assert.equal(open(key, s.nonce, s.box, aad)?.toString(), 'same value');
 });

@@ -5,6 +5,20 @@ import { printable } from '../output.js';
 import { dateOnly, printTable } from '../render.js';
 import { Session } from '../session.js';
 
+/** One secret in `vault list --json`, keys in this order; `rotationDue` only when set. */
+interface ListItem {
+  ns: string;
+  name: string;
+  version: number;
+  description: string | null;
+  created: string | null;
+  updated: string | null;
+  expires: string | null;
+  expired: boolean;
+  notSecret: boolean;
+  rotationDue?: true;
+}
+
 export function register(program: Command, io: IO): void {
   program
     .command('list')
@@ -18,20 +32,34 @@ export function register(program: Command, io: IO): void {
       const items = s.withVault(false, (vault) => vault.list({ ...(ns !== undefined ? { ns } : {}), ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}) }));
       const list = await items;
       if (s.json) {
-        s.outJson(
-          list.map((i) => ({
+        // Secrets stored together share their times (an import stores 10,000 in a second, each
+        // created and updated at once): each run of one time is formatted once.
+        // (No expiry, the usual case, leaves the last time formatted in place.)
+        let lastMs = NaN;
+        let lastIso: string | null = null;
+        const iso = (ms: number | null): string | null => {
+          if (ms === null) return null;
+          if (ms !== lastMs) {
+            lastIso = isoTime(ms);
+            lastMs = ms;
+          }
+          return lastIso;
+        };
+        s.outJsonArray(list, (i) => {
+          const item: ListItem = {
             ns: i.ns,
             name: i.name,
             version: i.version,
             description: i.description,
-            created: isoTime(i.createdAt),
-            updated: isoTime(i.updatedAt),
-            expires: isoTime(i.expiresAt),
+            created: iso(i.createdAt),
+            updated: iso(i.updatedAt),
+            expires: iso(i.expiresAt),
             expired: i.expired,
             notSecret: i.notSecret,
-            ...(i.rotationDue ? { rotationDue: true } : {}),
-          })),
-        );
+          };
+          if (i.rotationDue) item.rotationDue = true;
+          return item;
+        });
       } else if (io.stdout.isTTY === true) {
         if (list.length === 0) {
           s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);

@@ -4,7 +4,7 @@ import { verifyRows, type AuditVerification } from '../../audit/verify.js';
 import type { Actor } from '../../audit/actor.js';
 import { VaultError } from '../../core/errors.js';
 import type { GrantRow } from '../grants.js';
-import type { ListedSecret, SecretRow, VersionRow } from '../secrets.js';
+import type { ListedRow, SecretRow, VersionRow } from '../secrets.js';
 import type { SlotKind, SlotRow } from '../slots.js';
 import type { Store } from '../store.js';
 import { PgError, SyncPg } from './bridge.js';
@@ -593,12 +593,16 @@ export class PgStore implements Store {
   currentSecrets(ns: string | null): SecretRow[] {
     return this.q(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE removed_at IS NULL AND ($1::text IS NULL OR ns = $1) ORDER BY ns COLLATE "C", name COLLATE "C"`, [ns]) as unknown as SecretRow[];
   }
-  listedSecrets(ns: string | null): ListedSecret[] {
-    return this.q(
+  listedSecrets(ns: string | null): ListedRow[] {
+    const rows = this.q(
       `SELECT ns, name, current_version, description, created_at, updated_at, expires_at, not_secret, rotation_due FROM secrets
        WHERE removed_at IS NULL AND ($1::text IS NULL OR ns = $1) ORDER BY ns COLLATE "C", name COLLATE "C"`,
       [ns],
-    ) as unknown as ListedSecret[];
+    );
+    return rows.map((r) => [
+      r.name as string, r.current_version as number, r.description as string | null, r.created_at as number, r.updated_at as number,
+      r.expires_at as number | null, r.not_secret as number, r.rotation_due as number, ...(ns === null ? [r.ns as string] : []),
+    ] as ListedRow);
   }
   currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
     const rows = this.q(
