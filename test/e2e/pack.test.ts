@@ -15,7 +15,9 @@ import { freshVault, ROOT, runCommand, tempDir } from '../helpers/cli.js';
  */
 
 function npm(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('npm', args, { cwd, env, encoding: 'utf8', timeout: 240_000 });
+  // scripts/test.js keeps NODE_EXTRA_CA_CERTS from the test processes; npm may need it for the registry.
+  const ca = process.env.VAULT_TEST_CA_CERTS;
+  const r = spawnSync('npm', args, { cwd, env: ca ? { NODE_EXTRA_CA_CERTS: ca, ...env } : env, encoding: 'utf8', timeout: 240_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
