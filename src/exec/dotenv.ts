@@ -63,8 +63,13 @@ export interface DotenvLines {
  * Never throws: text dotenv cannot read is ignored, as dotenv ignores it.
  */
 export function parseDotenv(src: string): Record<string, string> {
+  return dotenvObject(scan(src));
+}
+
+/** The object `parseDotenv` gives, from a scan already made (parseDotenvLines). */
+export function dotenvObject(lines: DotenvLines): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const { key, value } of scan(src).entries) out[key] = value;
+  for (const { key, value } of lines.entries) out[key] = value;
   return out;
 }
 

@@ -70,9 +70,8 @@ function blobsFromHex(hex: string, lengths: ReadonlyArray<number | null>): Array
 
 /** The MAC of every secret, by id: what the state digest covers. */
 export function secretMacs(db: Database): Array<{ id: number; mac: Buffer | null }> {
-  // As hex (see blobsFromHex): one pooled Buffer per MAC instead of one made in native code.
-  const rows = stmt(db, 'SELECT id, length(mac), hex(mac) FROM secrets ORDER BY id').raw(true).all() as Array<[number, number | null, string]>;
-  return rows.map((r) => ({ id: r[0], mac: r[1] === null ? null : Buffer.from(r[2], 'hex') }));
+  // The state digest of a file vault reads secretDigestRows instead; this is the plain form.
+  return stmt(db, 'SELECT id, mac FROM secrets ORDER BY id').all() as Array<{ id: number; mac: Buffer | null }>;
 }
 
 /** Secrets per piece of secretDigestRows: about 150 KB of text from SQLite each. */

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Vault } from '../../src/core/vault.js';
 import type { KdfSpec } from '../../src/crypto/kdf.js';
-import { passphraseVault, PASSPHRASE, runInProcess, tempDir, type RunOptions } from '../helpers/cli.js';
+import { passphraseVault, PASSPHRASE, runInProcess, tempDir, type InProcessOptions } from '../helpers/cli.js';
+import { sql } from '../helpers/sqlite.js';
 
 /** This file is about today's KDF defaults: its in-process runs write them, as the binary does. */
-const cli = (args: string[], options: Omit<RunOptions, 'cwd' | 'timeoutMs'> = {}) => runInProcess(args, { ...options, realKdf: true });
-import { sql } from '../helpers/sqlite.js';
+const cli = (args: string[], options: InProcessOptions = {}) => runInProcess(args, { ...options, realKdf: true });
 
 interface StatusSlot {
   id: string;

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vault } from '../../src/core/vault.js';
 import { addMasterKey } from '../../src/unlock/slots.js';
-import { PASSPHRASE, tempDir } from './cli.js';
+import { PASSPHRASE, tempDir, TEST_KDF } from './cli.js';
 
 /**
  * A new vault made through the library with the cheapest passphrase KDF the bounds allow
@@ -19,7 +19,7 @@ export async function cheapVault(options: { anchors?: string; location?: string 
   const state = join(dir, 'state');
   mkdirSync(state, { mode: 0o700 });
   const anchors = options.anchors ?? join(state, 'vault', 'anchors');
-  const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), kdf: { name: 'scrypt', params: { N: 2 ** 14, r: 8, p: 1 } }, anchorDir: anchors });
+  const vault = await Vault.create(path, { passphrase: Buffer.from(PASSPHRASE), kdf: { name: 'scrypt', params: { ...TEST_KDF.scrypt } }, anchorDir: anchors });
   let masterKey: string;
   try {
     masterKey = (await addMasterKey(vault, 'tests')).key;

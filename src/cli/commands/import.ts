@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { checkImport, checkImportClashes, importSecrets, type ImportEntry } from '../../core/bulk.js';
 import { VaultError, errnoText } from '../../core/errors.js';
 import { wipe } from '../../crypto/aead.js';
-import { parseDotenvLines } from '../../exec/dotenv.js';
+import { dotenvObject, parseDotenvLines } from '../../exec/dotenv.js';
 import { readAll, type IO } from '../io.js';
 import { Session } from '../session.js';
 
@@ -40,11 +40,8 @@ export function register(program: Command, io: IO): void {
       const parsed = parseDotenvLines(text);
       // dotenv skips lines it cannot read without a word; so does import (same result), but says so.
       for (const { line } of parsed.invalid) s.warn(`${label}:${line}: skipped a line that is not NAME=VALUE`);
-      // parseDotenv(text), from the one scan: its entries folded into a plain object as dotenv
-      // does (a later duplicate wins, __proto__ is dropped).
-      const values: Record<string, string> = {};
-      for (const { key, value } of parsed.entries) values[key] = value;
-      const entries: ImportEntry[] = Object.entries(values).map(([name, value]) => ({ name, value: Buffer.from(value, 'utf8') }));
+      // parseDotenv(text), from the one scan
+      const entries: ImportEntry[] = Object.entries(dotenvObject(parsed)).map(([name, value]) => ({ name, value: Buffer.from(value, 'utf8') }));
       try {
         checkImport(entries);
         let result = { created: [] as string[], updated: [] as string[] };
