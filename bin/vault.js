@@ -28,17 +28,22 @@ function main() {
   // the env object it is given.
   const secrets = takeSecretVariables(process.env);
 
-  // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools.
-  process.stdout.on('error', (e) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+  // A closed pipe (`vault list | head -1`) ends the program quietly, as in other Unix tools. The
+  // handler goes on process.stdout when the CLI first asks for the stream: `vault get` in a
+  // script writes its value without one (src/cli/io.ts, directStdout).
+  const io = processIO({ ...process.env, ...secrets }, {
+    stdoutMade: (stdout) =>
+      stdout.on('error', (e) => {
+        if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        throw e;
+      }),
   });
 
-  run(process.argv.slice(2), processIO({ ...process.env, ...secrets })).then((status) => {
+  run(process.argv.slice(2), io).then((status) => {
     process.exitCode = status;
     // Exit as soon as stdout has drained. A keychain call that timed out cannot be cancelled inside
     // the native module and would otherwise keep the process alive until the keychain answers.
-    process.stdout.write('', () => process.exit(status));
+    io.afterStdout(() => process.exit(status));
   });
 }
 

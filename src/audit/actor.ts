@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { currentUser } from '../store/paths.js';
 
 export interface Actor {
   user: string;
@@ -13,12 +13,8 @@ let cached: Actor | undefined;
 /** Who is acting: the OS user, this pid and the parent's process name. */
 export function currentActor(): Actor {
   if (cached) return cached;
-  let user = '';
-  try {
-    user = userInfo().username;
-  } catch {
-    user = String(process.getuid?.() ?? '');
-  }
+  // The passwd lookup the vault file's checks made already (one per process).
+  const user = currentUser()?.name ?? String(process.getuid?.() ?? '');
   let parent = '';
   if (process.platform === 'linux') {
     try {

@@ -1,3 +1,4 @@
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { PassphraseKdfPolicy } from '../crypto/kdf.js';
 
@@ -16,20 +17,111 @@ export interface IO {
    * `vault` binary always uses today's defaults: no flag or variable weakens them.
    */
   passphraseKdf?: Partial<PassphraseKdfPolicy>;
+  /**
+   * The process's own stdout without a stream (processIO only; see DirectOutput): undefined
+   * once anything has asked for `stdout`, or when fd 1 may be a terminal. Output through
+   * Session (out, outFlushed, outJson, stdoutIsTTY) takes it when there is one.
+   */
+  directStdout?(): DirectOutput | undefined;
+  /** Whether stdin is a terminal, told without making its stream when fd 0 cannot be one (processIO only). */
+  stdinIsTTY?(): boolean;
 }
 
 /**
- * The process's own streams. stdin is made on first use: node builds it (a pipe, file or TTY
- * stream, and the stream modules behind it) only when asked, and most commands never read it.
+ * Writes to a file descriptor with write(2), blocking, before node has made a stream for it:
+ * the stream (and node's stream, net and tty modules behind it) costs ~5 ms to make, more than
+ * `vault get` spends on its value. Writes complete in order before `write` returns, so output
+ * that later goes through the stream follows them.
  */
-export function processIO(env: NodeJS.ProcessEnv = process.env): IO {
+export interface DirectOutput {
+  /**
+   * Writes `data` from its start; returns how many bytes were written. Fewer than all when
+   * the descriptor would block (a non-blocking pipe that is full) or failed (EPIPE): the caller
+   * hands the rest to the stream, which waits, or reports the error as it always does.
+   */
+  write(data: Uint8Array): number;
+}
+
+/** On a terminal, on Windows, or when fd cannot be checked: false (use the stream). */
+function neverATerminal(fd: number): boolean {
+  if (process.platform === 'win32') return false;
+  try {
+    const st = fstatSync(fd);
+    if (st.isFIFO() || st.isFile() || st.isSocket()) return true;
+    // A character device is a terminal unless it is /dev/null (where scripts send output they discard).
+    if (!st.isCharacterDevice()) return false;
+    const nul = statSync('/dev/null');
+    return nul.isCharacterDevice() && nul.rdev === st.rdev;
+  } catch {
+    return false;
+  }
+}
+
+function fdOutput(fd: number): DirectOutput {
+  return {
+    write(data: Uint8Array): number {
+      let done = 0;
+      try {
+        while (done < data.length) {
+          const n = writeSync(fd, data, done, data.length - done);
+          if (n <= 0) break;
+          done += n;
+        }
+      } catch {
+        // EAGAIN, EPIPE, ...: the stream takes the rest (see DirectOutput.write)
+      }
+      return done;
+    },
+  };
+}
+
+/** processIO's IO, with what the launcher needs at the start and at the end of a run. */
+export interface ProcessIO extends IO {
+  /** Calls `done` once everything written to stdout has been handed to the OS. */
+  afterStdout(done: () => void): void;
+}
+
+/**
+ * The process's own streams, each made on first use: node builds one (a pipe, file or TTY
+ * stream, and the stream, net or tty modules behind it, ~5 ms) only when asked. Most commands
+ * never read stdin nor write stderr, and `vault get` in a script writes its value to a pipe or
+ * file through directStdout. `stdoutMade` is called with process.stdout when it is first asked
+ * for (the launcher's EPIPE handler).
+ */
+export function processIO(env: NodeJS.ProcessEnv = process.env, hooks: { stdoutMade?: (stdout: NodeJS.WriteStream) => void } = {}): ProcessIO {
+  let made = false;
+  let direct: DirectOutput | null | undefined;
+  let stdinMade = false;
   return {
     get stdin() {
+      stdinMade = true;
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      if (!made) {
+        made = true;
+        hooks.stdoutMade?.(process.stdout);
+      }
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env,
+    directStdout() {
+      if (made) return undefined;
+      direct ??= neverATerminal(1) ? fdOutput(1) : null;
+      return direct ?? undefined;
+    },
+    stdinIsTTY() {
+      if (!stdinMade && neverATerminal(0)) return false;
+      return this.stdin.isTTY === true;
+    },
+    afterStdout(done) {
+      // Writes to the stream complete in order: an empty one's callback comes after the others'.
+      if (made) process.stdout.write('', done);
+      else done();
+    },
   };
 }
 

@@ -90,7 +90,12 @@ export class Session {
 
   /** stdin and stderr are terminals, --no-input not given, CI not set (SPEC §4). */
   get interactive(): boolean {
-    return this.io.stdin.isTTY === true && this.io.stderr.isTTY === true && this.opts.input !== false && !inCI(this.env);
+    return this.stdinIsTTY && this.io.stderr.isTTY === true && this.opts.input !== false && !inCI(this.env);
+  }
+
+  /** Whether stdin is a terminal; told without making node's stream where the IO can (IO.stdinIsTTY). */
+  get stdinIsTTY(): boolean {
+    return this.io.stdinIsTTY?.() ?? this.io.stdin.isTTY === true;
   }
 
   get stderrColor(): boolean {
@@ -98,12 +103,17 @@ export class Session {
   }
 
   get stdoutColor(): boolean {
-    return colorEnabled(this.io.stdout, this.env, this.opts.color !== false);
+    return colorEnabled({ isTTY: this.stdoutIsTTY }, this.env, this.opts.color !== false);
+  }
+
+  /** Whether stdout is a terminal; told without making node's stream where directStdout can. */
+  get stdoutIsTTY(): boolean {
+    return this.io.directStdout?.() === undefined && this.io.stdout.isTTY === true;
   }
 
   /** Data for stdout. */
   out(data: string | Buffer): void {
-    this.io.stdout.write(data);
+    this.write(data);
   }
 
   /**
@@ -112,18 +122,37 @@ export class Session {
    * Write errors (EPIPE) are left to the stream's error handler.
    */
   outFlushed(data: string | Buffer): Promise<void> {
+    const rest = this.writeDirect(data);
+    if (rest === null) return Promise.resolve();
     return new Promise((resolve) => {
-      this.io.stdout.write(data, () => resolve());
+      this.io.stdout.write(rest, () => resolve());
     });
   }
 
   outJson(value: unknown): void {
-    this.io.stdout.write(jsonText(value) + '\n');
+    this.write(jsonText(value) + '\n');
   }
 
   /** `outJson(items.map(toJson))`, the same bytes, written in pieces (see writeJsonArray). */
   outJsonArray<T>(items: readonly T[], toJson: (item: T) => unknown): void {
-    writeJsonArray((text) => this.io.stdout.write(text), items, toJson);
+    writeJsonArray((text) => this.write(text), items, toJson);
+  }
+
+  private write(data: string | Buffer): void {
+    const rest = this.writeDirect(data);
+    if (rest !== null) this.io.stdout.write(rest);
+  }
+
+  /**
+   * Writes `data` straight to the process's stdout when the IO can (IO.directStdout): null
+   * when all of it went; else what is left for the stream (all of it without a direct way).
+   */
+  private writeDirect(data: string | Buffer): string | Buffer | null {
+    const direct = this.io.directStdout?.();
+    if (direct === undefined) return data;
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const n = direct.write(bytes);
+    return n === bytes.length ? null : bytes.subarray(n);
   }
 
   /** A message for stderr, silenced by --quiet. */

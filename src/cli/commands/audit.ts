@@ -145,7 +145,7 @@ export function register(program: Command, io: IO): void {
       const records = await s.withVault(false, (vault) => vault.auditLog(filter));
       if (s.json) {
         s.out(records.map((r) => jsonText(auditJson(r)) + '\n').join(''));
-      } else if (io.stdout.isTTY === true) {
+      } else if (s.stdoutIsTTY) {
         if (records.length === 0) {
           s.info('no audit entries match');
           return;

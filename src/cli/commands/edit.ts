@@ -90,7 +90,7 @@ export function register(program: Command, io: IO): void {
           wipe(content);
           // As git runs core.editor: through sh, so "code --wait" or a quoted path works.
           const { env } = childEnvironment(s.env, new Map());
-          const result = await runChild({ file: '/bin/sh', args: ['-c', editorScript(editor), editor, file], env, terminal: io.stdin.isTTY === true });
+          const result = await runChild({ file: '/bin/sh', args: ['-c', editorScript(editor), editor, file], env, terminal: s.stdinIsTTY });
           if (!result.started) throw new VaultError('error', `cannot run the editor: ${result.message}`);
           if (result.status !== 0) {
             throw new VaultError('error', `the editor (${editor}) exited with status ${result.status}; nothing saved`, {

@@ -81,9 +81,13 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
     s.info(`wrote ${flags.output}`);
     return;
   }
-  if (op === 'export' && io.stdout.isTTY === true && output.length > 0) s.warn('printing secret values in plaintext to the terminal');
+  if (op === 'export' && s.stdoutIsTTY && output.length > 0) s.warn('printing secret values in plaintext to the terminal');
   // Zeroed once written: a stream may hold the buffer itself until then.
-  io.stdout.write(output, () => output.fill(0));
+  try {
+    await s.outFlushed(output);
+  } finally {
+    output.fill(0);
+  }
 }
 
 const COMMANDS: ReadonlyArray<{ op: 'env' | 'export'; description: string; formats: string }> = [

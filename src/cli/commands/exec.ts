@@ -148,7 +148,7 @@ export function register(program: Command, io: IO, state: RunState): void {
         file,
         args,
         env,
-        terminal: io.stdin.isTTY === true,
+        terminal: s.stdinIsTTY,
         // The process's own stdout and stderr are done with a chunk once it is written.
         ...(flags.mask ? { output: { stdout: io.stdout, stderr: io.stderr, filter: () => new Masker(patterns!), releasesChunks: io.stdout === process.stdout && io.stderr === process.stderr } } : {}),
       });

@@ -43,7 +43,7 @@ export function register(program: Command, io: IO): void {
             s.outJson({ ns: secret.ns, name: secret.name, version: secret.version, ...jsonValue(secret.value), expires: isoTime(secret.expiresAt) });
           } else {
             // Writes complete in order: once the last one has, the value may be wiped.
-            if (flags.newline && io.stdout.isTTY === true) {
+            if (flags.newline && s.stdoutIsTTY) {
               s.out(secret.value);
               await s.outFlushed('\n');
             } else {

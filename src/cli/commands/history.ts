@@ -24,7 +24,7 @@ export function register(program: Command, io: IO): void {
         });
         return;
       }
-      if (io.stdout.isTTY === true) {
+      if (s.stdoutIsTTY) {
         if (removed) s.info(`${formatRef(ref)} was removed; vault rollback ${formatRef(ref)} VERSION restores it`);
         await printTable(
           s,

@@ -38,7 +38,7 @@ export function register(program: Command, io: IO): void {
       const slots = await s.withVault(false, (vault) => vault.slots());
       if (s.json) {
         s.outJson(slots.map((sl) => ({ id: sl.id, kind: sl.kind, label: sl.label, created: isoTime(sl.createdAt), lastUsed: isoTime(sl.lastUsedAt), state: sl.state })));
-      } else if (io.stdout.isTTY === true) {
+      } else if (s.stdoutIsTTY) {
         await printTable(
           s,
           ['ID', 'KIND', 'LABEL', 'CREATED', 'LAST USED', 'STATE'],

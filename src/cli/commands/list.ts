@@ -60,7 +60,7 @@ export function register(program: Command, io: IO): void {
           if (i.rotationDue) item.rotationDue = true;
           return item;
         });
-      } else if (io.stdout.isTTY === true) {
+      } else if (s.stdoutIsTTY) {
         if (list.length === 0) {
           s.info(ns === undefined ? 'no secrets' : `no secrets in namespace ${ns}`);
           return;

@@ -54,7 +54,7 @@ export function register(program: Command, io: IO): void {
             keyChanged: changed(m.name, m.fingerprint),
           })),
         );
-      } else if (io.stdout.isTTY === true) {
+      } else if (s.stdoutIsTTY) {
         if (members.length === 0) {
           s.info('no members');
           return;

@@ -80,7 +80,7 @@ export function register(program: Command, io: IO): void {
           } else {
             if (flags.print) {
               s.out(value);
-              if (io.stdout.isTTY === true) s.out('\n');
+              if (s.stdoutIsTTY) s.out('\n');
             }
             s.info(`rotated ${formatRef(ref)} to version ${version}${generate !== undefined ? ` (generated: ${generate} ${charset} characters)` : ''}`);
           }
