@@ -14,6 +14,13 @@ const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', '@modelco
  */
 const UNUSED_BUILTINS = ['child_process', 'internal/child_process', 'dgram', 'internal/dgram', 'readline', 'http', 'https', 'zlib', 'tls', 'worker_threads'];
 
+/**
+ * What node loads to make a stream for stdout, stdin or stderr: a pipe's is a net.Socket, a
+ * terminal's a tty.WriteStream, a file's a SyncWriteStream (~5 ms). `vault get` in a script
+ * makes none: it writes its value with write(2) (src/cli/io.ts, directStdout).
+ */
+const STREAM_BUILTINS = ['net', 'tty', 'internal/fs/sync_write_stream'];
+
 test('vault get in a script loads no prompt, table, keychain or colour module', async () => {
   const v = await freshVault();
   try {
@@ -57,6 +64,7 @@ test('vault get loads one bundle, compiled from its code cache, better-sqlite3\'
     assert.deepEqual(deps, ['better-sqlite3/build/Release/better_sqlite3.node']);
     assert.ok(builtins.has('crypto') && builtins.has('fs'), 'the trace saw the built-ins vault uses');
     assert.deepEqual(UNUSED_BUILTINS.filter((b) => builtins.has(b)), []);
+    assert.deepEqual(STREAM_BUILTINS.filter((b) => builtins.has(b)), []);
   } finally {
     v.cleanup();
   }
