@@ -35,11 +35,11 @@ export interface IO {
  */
 export interface DirectOutput {
   /**
-   * Writes `data` from its start; returns how many bytes were written. Fewer than all when
-   * the descriptor would block (a non-blocking pipe that is full) or failed (EPIPE): the caller
-   * hands the rest to the stream, which waits, or reports the error as it always does.
+   * Writes `data`; returns null when all of it was written, else the rest, unwritten. A rest
+   * is left when the descriptor would block (a non-blocking pipe that is full) or failed
+   * (EPIPE): the caller hands it to the stream, which waits, or reports the error as always.
    */
-  write(data: Uint8Array): number;
+  write(data: string | Uint8Array): string | Uint8Array | null;
 }
 
 /** On a terminal, on Windows, or when fd cannot be checked: false (use the stream). */
@@ -59,18 +59,31 @@ function neverATerminal(fd: number): boolean {
 
 function fdOutput(fd: number): DirectOutput {
   return {
-    write(data: Uint8Array): number {
+    write(data: string | Uint8Array): string | Uint8Array | null {
+      let bytes: Uint8Array;
       let done = 0;
       try {
-        while (done < data.length) {
-          const n = writeSync(fd, data, done, data.length - done);
+        if (typeof data === 'string') {
+          // Text is encoded by the write itself, without a Buffer of it. A part written is
+          // rare (a full non-blocking pipe, a signal): the rest is then taken as bytes.
+          const n = writeSync(fd, data);
+          if (n === Buffer.byteLength(data)) return null;
+          bytes = Buffer.from(data);
+          done = Math.max(n, 0);
+        } else {
+          bytes = data;
+        }
+        while (done < bytes.length) {
+          const n = writeSync(fd, bytes, done, bytes.length - done);
           if (n <= 0) break;
           done += n;
         }
       } catch {
         // EAGAIN, EPIPE, ...: the stream takes the rest (see DirectOutput.write)
+        if (done === 0) return data;
+        bytes ??= typeof data === 'string' ? Buffer.from(data) : data;
       }
-      return done;
+      return done >= bytes.length ? null : bytes.subarray(done);
     },
   };
 }

@@ -150,9 +150,8 @@ export class Session {
   private writeDirect(data: string | Buffer): string | Buffer | null {
     const direct = this.io.directStdout?.();
     if (direct === undefined) return data;
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const n = direct.write(bytes);
-    return n === bytes.length ? null : bytes.subarray(n);
+    const rest = direct.write(data);
+    return rest === null || typeof rest === 'string' ? rest : Buffer.from(rest.buffer, rest.byteOffset, rest.length);
   }
 
   /** A message for stderr, silenced by --quiet. */
