@@ -10,7 +10,7 @@
 'use strict';
 if (require.main === module) main();
 // scripts/code-cache.js compiles the bundle the same way to write its code cache.
-else module.exports = { loadBundle };
+else module.exports = { loadBundle, bundleFor };
 
 function main() {
   process.on('SIGUSR1', () => {});
@@ -21,7 +21,7 @@ function main() {
   const location = vaultLocation(process.argv.slice(2)) ?? process.env.VAULT_PATH;
   if (location !== undefined && /^postgres(ql)?:\/\//i.test(location)) require('../dist/cli/pg-early.cjs').start(location);
 
-  const { run, processIO, takeSecretVariables } = loadBundle().exports;
+  const { run, processIO, takeSecretVariables } = loadBundle(true, bundleFor(process.argv.slice(2))).exports;
 
   // The master key and passphrases leave process.env (and the kernel's copy of the environment,
   // which /proc/PID/environ shows to other processes of this user) and reach the CLI only in
@@ -59,8 +59,27 @@ function vaultLocation(argv) {
 }
 
 /**
- * Loads the CLI bundle, dist/cli/main.cjs, as require() would, but compiled with V8's code
- * cache when the build left one for this very bundle (dist/cli/main.cache, see
+ * The bundle for argv. The commands scripts run on every start have a bundle of their own,
+ * with only the code that command can reach (scripts/bundle.js, OWN_BUNDLES): less to read and
+ * to deserialize. Any other command, help, completion, and no command at all load main.cjs,
+ * which has them all. The command word is found as the CLI finds it (src/cli/program.ts,
+ * findCommand: the first word that is neither a global flag nor the value of --vault or --ns,
+ * before any `--`; test/unit/bundles.test.ts holds the two to the same answers).
+ */
+function bundleFor(argv) {
+  const OWN_BUNDLE = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a === '--vault' || a === '--ns') i++;
+    else if (!a.startsWith('-')) return Object.hasOwn(OWN_BUNDLE, a) ? OWN_BUNDLE[a] : 'main';
+  }
+  return 'main';
+}
+
+/**
+ * Loads a CLI bundle, dist/cli/NAME.cjs, as require() would, but compiled with V8's code
+ * cache when the build left one for this very bundle (dist/cli/NAME.cache, see
  * scripts/code-cache.js): V8 then skips parsing and compiling the functions a command runs.
  * The cache is used only when its first line names the build id that ends the bundle; V8
  * itself refuses one made by another V8 version or with other flags (then it compiles from
@@ -71,17 +90,18 @@ function vaultLocation(argv) {
  * __vaultImport, this file's own import(): a script compiled by node:vm cannot import() on
  * Node 20 without an experimental flag. Both resolve from the package's node_modules.
  */
-function loadBundle(useCache = true) {
+function loadBundle(useCache = true, name = 'main') {
   const { readFileSync } = require('node:fs');
   const { dirname, join } = require('node:path');
   const { Script } = require('node:vm');
-  const Module = require('node:module');
-  const file = join(__dirname, '..', 'dist', 'cli', 'main.cjs');
+  // require('node:module') would also load node's ES module loader (~0.5 ms): this is the class.
+  const Module = module.constructor;
+  const file = join(__dirname, '..', 'dist', 'cli', `${name}.cjs`);
   const source = readFileSync(file, 'utf8');
   let cachedData;
   if (useCache) {
     try {
-      const cache = readFileSync(join(dirname(file), 'main.cache'));
+      const cache = readFileSync(join(dirname(file), `${name}.cache`));
       const eol = cache.indexOf(10);
       if (eol > 0 && source.endsWith(`\n${cache.toString('latin1', 0, eol)}\n`)) cachedData = cache.subarray(eol + 1);
     } catch {
@@ -95,5 +115,5 @@ function loadBundle(useCache = true) {
   require.cache[file] = mod;
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, dirname(file), (specifier) => import(specifier));
   mod.loaded = true;
-  return { exports: mod.exports, script };
+  return { exports: mod.exports, script, file };
 }

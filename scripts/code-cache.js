@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Writes dist/cli/main.cache: V8's code cache of the CLI bundle, read by bin/vault.js. Run by
-// scripts/bundle.js (`npm run build`) right after the bundle is made, with the bundle's build id
-// line as its argument, in a process of its own
+// Writes dist/cli/NAME.cache: V8's code cache of the CLI bundle NAME.cjs (main, or a command's
+// own), read by bin/vault.js. Run by scripts/bundle.js (`npm run build`) right after the bundle
+// is made, with its name and build id line as arguments, in a process of its own
 // (V8 accepts a cache only under the flags it was made with: plain node's).
 //
 // V8 puts in a code cache the functions compiled so far, and compiles most functions only when
@@ -19,13 +19,16 @@ import { importSecrets } from '../dist/src/core/bulk.js';
 import { Vault } from '../dist/src/core/vault.js';
 import { addMasterKey } from '../dist/src/unlock/slots.js';
 
-// The build id line that scripts/bundle.js ended the bundle with: the cache's first line.
-const idLine = process.argv[2];
-if (!/^\/\/# vaultBuild=[0-9a-f]+$/.test(idLine ?? '')) throw new Error('usage: node scripts/code-cache.js "//# vaultBuild=ID" (run by scripts/bundle.js)');
+// The bundle (main, or a command's own: see scripts/bundle.js) and the build id line that
+// scripts/bundle.js ended it with: the cache's first line.
+const [name, idLine] = process.argv.slice(2);
+if (!/^[a-z]+$/.test(name ?? '') || !/^\/\/# vaultBuild=[0-9a-f]+$/.test(idLine ?? '')) {
+  throw new Error('usage: node scripts/code-cache.js NAME "//# vaultBuild=ID" (run by scripts/bundle.js)');
+}
 
 const require = createRequire(import.meta.url);
 const { loadBundle } = require('../bin/vault.js');
-const { exports: cli, script } = loadBundle(false);
+const { exports: cli, script, file } = loadBundle(false, name);
 
 const base = mkdtempSync(join(tmpdir(), 'vault-code-cache-'));
 try {
@@ -40,7 +43,8 @@ try {
     vault.close();
   }
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base, XDG_STATE_HOME: join(base, 'state'), XDG_RUNTIME_DIR: base, VAULT_PATH: path, VAULT_MASTER_KEY: key, VAULT_SESSION: 'off' };
-  const commands = [
+  // A command's own bundle runs its own command only (it has no other).
+  const ALL = [
     [['get', 'WARM_A']],
     [['put', 'WARM_C'], 'value-c\n'],
     [['list']],
@@ -50,6 +54,8 @@ try {
     [['exec', '--', 'true']],
     [['get', 'WARM_A']],
   ];
+  const commands = name === 'main' ? ALL : ALL.filter(([argv]) => argv[0] === name);
+  if (commands.length === 0) throw new Error(`scripts/code-cache.js: no warm-up command for the ${name} bundle`);
   for (const [argv, input] of commands) {
     const err = [];
     const sink = (chunks) => Object.assign(new Writable({ write(c, _e, cb) { chunks.push(Buffer.from(c)); cb(); } }), { isTTY: false });
@@ -61,4 +67,4 @@ try {
   rmSync(base, { recursive: true, force: true });
 }
 
-writeFileSync(join(require.resolve('../dist/cli/main.cjs'), '..', 'main.cache'), Buffer.concat([Buffer.from(`${idLine}\n`, 'latin1'), script.createCachedData()]));
+writeFileSync(file.replace(/\.cjs$/, '.cache'), Buffer.concat([Buffer.from(`${idLine}\n`, 'latin1'), script.createCachedData()]));

@@ -40,7 +40,7 @@ test('vault get in a script loads no prompt, table, keychain or colour module', 
   }
 });
 
-test('vault get loads one bundle, compiled from its code cache, better-sqlite3\'s addon by path, and no built-in it does not use', async () => {
+test('vault get loads its own bundle, compiled from its code cache, better-sqlite3\'s addon by path, and no built-in it does not use', async () => {
   const v = await freshVault();
   try {
     const put = await runCommand(process.execPath, [BIN, 'put', 'TOKEN'], { env: v.env, input: 'abc123\n' });
@@ -52,12 +52,13 @@ test('vault get loads one bundle, compiled from its code cache, better-sqlite3\'
     assert.equal(get.status, 0, get.stderr);
     assert.equal(get.out, 'abc123');
     const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-    const bundle = join(ROOT, 'dist', 'cli', 'main.cjs');
-    // The bundle is compiled once, and V8 took the code cache the build made for it.
+    // get's own bundle (only the code get reaches; scripts/bundle.js), compiled once, and V8
+    // took the code cache the build made for it.
+    const bundle = join(ROOT, 'dist', 'cli', 'get.cjs');
     assert.deepEqual(loaded.filter((l) => l.startsWith('compiled:')), [`compiled:${bundle} cache=accepted`]);
     const files = loaded.filter((l) => !l.startsWith('builtin:') && !l.startsWith('compiled:'));
     const builtins = new Set(loaded.filter((l) => l.startsWith('builtin:')).map((l) => l.slice('builtin:'.length)));
-    // The trace itself, the launcher, the one bundle (commander, better-sqlite3's JavaScript and every vault module in it).
+    // The trace itself, the launcher, the one bundle (commander, better-sqlite3's JavaScript and every vault module get uses).
     assert.deepEqual(files.filter((f) => !f.includes('/node_modules/')), [join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), BIN, bundle]);
     // From node_modules: better-sqlite3's addon only, loaded by path (no `bindings` search).
     const deps = files.filter((f) => f.includes('/node_modules/')).map((f) => f.slice(f.lastIndexOf('/node_modules/') + '/node_modules/'.length));
@@ -72,7 +73,7 @@ test('vault get loads one bundle, compiled from its code cache, better-sqlite3\'
 
 test('a code cache that is not this build\'s, or that V8 refuses, costs a compile from source and nothing else', async () => {
   const v = await freshVault();
-  const cache = readFileSync(join(ROOT, 'dist', 'cli', 'main.cache'));
+  const cache = readFileSync(join(ROOT, 'dist', 'cli', 'get.cache'));
   const eol = cache.indexOf(10);
   // Another build's id (one character changed): not offered to V8. Cut short: V8 refuses it.
   const otherBuild = Buffer.from(cache);
@@ -89,8 +90,8 @@ test('a code cache that is not this build\'s, or that V8 refuses, costs a compil
         mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
         copyFileSync(BIN, join(dir, 'bin', 'vault.js'));
         copyFileSync(join(ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
-        copyFileSync(join(ROOT, 'dist', 'cli', 'main.cjs'), join(dir, 'dist', 'cli', 'main.cjs'));
-        writeFileSync(join(dir, 'dist', 'cli', 'main.cache'), data);
+        copyFileSync(join(ROOT, 'dist', 'cli', 'get.cjs'), join(dir, 'dist', 'cli', 'get.cjs'));
+        writeFileSync(join(dir, 'dist', 'cli', 'get.cache'), data);
         symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
         const trace = join(dir, 'require.txt');
         const get = await runCommand(process.execPath, ['--require', join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), join(dir, 'bin', 'vault.js'), 'get', 'TOKEN'], {
@@ -98,7 +99,7 @@ test('a code cache that is not this build\'s, or that V8 refuses, costs a compil
         });
         assert.deepEqual([get.status, get.out, get.stderr], [0, 'abc123', ''], what);
         const compiled = readFileSync(trace, 'utf8').split('\n').filter((l) => l.startsWith('compiled:'));
-        assert.deepEqual(compiled, [`compiled:${join(dir, 'dist', 'cli', 'main.cjs')} cache=${expected}`], what);
+        assert.deepEqual(compiled, [`compiled:${join(dir, 'dist', 'cli', 'get.cjs')} cache=${expected}`], what);
       } finally {
         cleanup();
       }

@@ -28,7 +28,8 @@ test('npm pack ships only the allowlist: the launcher, the bundled CLI, the libr
   const files = pack!.files.map((f) => f.path);
   const tops = [...new Set(files.map((f) => (f.startsWith('dist/') ? f.split('/').slice(0, 2).join('/') : f)))].sort();
   assert.deepEqual(tops, ['LICENSE', 'README.md', 'bin/package.json', 'bin/vault.js', 'dist/cli', 'dist/src', 'docs/security.md', 'package.json']);
-  assert.ok(files.includes('dist/cli/main.cjs') && files.includes('dist/cli/main.cache') && files.includes('dist/cli/agent.js'));
+  for (const bundle of ['main', 'get', 'list', 'exec']) assert.ok(files.includes(`dist/cli/${bundle}.cjs`) && files.includes(`dist/cli/${bundle}.cache`), bundle);
+  assert.ok(files.includes('dist/cli/agent.js'));
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'));
   assert.equal(files.filter((f) => f.startsWith('dist/src/cli/') || f.startsWith('dist/test/') || f.endsWith('.db')).length, 0);
   assert.match(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^MIT License\n/);

@@ -264,7 +264,7 @@ test('early connection: a URL in --vault X, --vault=X or VAULT_PATH starts the o
   const v = await pgVault();
   try {
     await ok(v, ['put', 'EARLY'], 'early-value\n');
-    const EARLY = ['dist/cli/pg-early.cjs', 'dist/cli/main.cjs'];
+    const EARLY = ['dist/cli/pg-early.cjs', 'dist/cli/get.cjs'];
     const cases: Array<[string, string[], Record<string, string | undefined>]> = [
       ['VAULT_PATH', ['get', 'EARLY'], v.env],
       ['--vault X', ['--vault', v.path, 'get', 'EARLY'], { ...v.env, VAULT_PATH: undefined }],
@@ -324,7 +324,7 @@ test('early connection: a file vault never loads pg-early.cjs nor starts a worke
       const r = await traced(v, args, env);
       assert.deepEqual([r.status, r.out, r.stderr], [0, 'file-value', ''], args.join(' '));
       assert.deepEqual(r.workers, [], args.join(' '));
-      assert.deepEqual(r.loaded, ['dist/cli/main.cjs'], args.join(' '));
+      assert.deepEqual(r.loaded, ['dist/cli/get.cjs'], args.join(' '));
     }
   } finally {
     file.cleanup();

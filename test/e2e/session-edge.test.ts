@@ -204,7 +204,7 @@ test('vault get through a session loads no prompt, table, keychain or colour mod
     );
     assert.deepEqual([get.status, get.out, get.stderr], [0, 'abc123', '']);
     const loaded = [...readFileSync(trace, 'utf8').split('\n'), ...readFileSync(required, 'utf8').split('\n')].filter(Boolean);
-    assert.ok(loaded.includes(join(ROOT, 'dist', 'cli', 'main.cjs')), 'the trace saw the bundle');
+    assert.ok(loaded.includes(join(ROOT, 'dist', 'cli', 'get.cjs')), 'the trace saw get\'s bundle');
     assert.deepEqual(loaded.filter((u) => ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', 'child_process'].some((h) => u.includes(h))), []);
   } finally {
     v.cleanup();

@@ -41,7 +41,7 @@ export interface EarlyConnection {
 
 /**
  * Where the launcher leaves the early connection. The launcher's code (dist/cli/pg-early.cjs)
- * and the store's (dist/cli/main.cjs) are separate bundles with separate module state, so the
+ * and the store's (dist/cli/main.cjs, or a command's own bundle) are separate bundles with separate module state, so the
  * hand-over is one global slot, taken at most once.
  */
 const SLOT = Symbol.for('vault.pg.early');
