@@ -100,13 +100,15 @@ function idleExpiresAt(): number {
 }
 
 function reply(conn: Socket, answer: Record<string, unknown>, payload?: Buffer): void {
-  conn.write(JSON.stringify(answer) + '\n');
+  const line = JSON.stringify(answer) + '\n';
   if (payload) {
-    // The socket keeps a reference until written: the copy is zeroed once it has been.
-    const copy = Buffer.from(payload);
-    conn.write(copy, () => copy.fill(0));
+    // One write, so the client reads the answer in one piece. The socket keeps a reference
+    // until written: the copy is zeroed once it has been.
+    const copy = Buffer.concat([Buffer.from(line), payload]);
+    conn.end(copy, () => copy.fill(0));
+  } else {
+    conn.end(line);
   }
-  conn.end();
 }
 
 function serve(conn: Socket): void {
