@@ -10,9 +10,10 @@ const HEAVY = ['@inquirer', 'cli-table3', '@napi-rs/keyring', 'chalk', '@modelco
 /**
  * Node built-ins `vault get` has no use for. commander requires node:child_process at load
  * time (for executable subcommands, which vault has none of); the bundle stubs it
- * (scripts/bundle.js), and with it go net's datagram and readline parts.
+ * (scripts/bundle.js), and with it go net's datagram and readline parts. node:module (which
+ * loads node's ES module loader) is needed by neither the launcher nor the bundle.
  */
-const UNUSED_BUILTINS = ['child_process', 'internal/child_process', 'dgram', 'internal/dgram', 'readline', 'http', 'https', 'zlib', 'tls', 'worker_threads'];
+const UNUSED_BUILTINS = ['child_process', 'internal/child_process', 'dgram', 'internal/dgram', 'readline', 'http', 'https', 'zlib', 'tls', 'worker_threads', 'module'];
 
 /**
  * What node loads to make a stream for stdout, stdin or stderr: a pipe's is a net.Socket, a
