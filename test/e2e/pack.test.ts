@@ -86,6 +86,13 @@ test('the packed tarball installs into an empty directory and runs: --version, i
       assert.deepEqual([out.status, out.out, out.stderr], [0, '', 'stored default/PACKED version 1\n']);
       out = await runCommand(bin, ['get', 'PACKED'], { cwd: app, env: v.env });
       assert.deepEqual([out.status, out.out, out.stderr], [0, 'from-the-tarball', '']);
+      // npm put better-sqlite3 beside vault-cli (hoisted): get's bundle finds its addon there by
+      // path, as require() finds the package, and never asks the `bindings` package.
+      const trace = join(app, 'require.txt');
+      out = await runCommand(process.execPath, ['--require', join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), bin, 'get', 'PACKED'], { cwd: app, env: { ...v.env, TRACE_REQUIRE_FILE: trace } });
+      assert.deepEqual([out.status, out.out, out.stderr], [0, 'from-the-tarball', '']);
+      const loaded = readFileSync(trace, 'utf8').split('\n').filter((l) => l.startsWith('/') && l.includes('/node_modules/'));
+      assert.deepEqual(loaded.map((l) => l.slice(realpathSync(app).length)), ['/node_modules/vault-cli/bin/vault.js', '/node_modules/vault-cli/dist/cli/get.cjs', '/node_modules/better-sqlite3/build/Release/better_sqlite3.node']);
     } finally {
       v.cleanup();
     }
