@@ -8,9 +8,16 @@
 // runs, the shebang points the inspector at [ff02::1]:9229, an address no socket can be bound
 // to (link-local multicast without a scope): the inspector fails to start instead of listening.
 'use strict';
+/**
+ * The command words with a bundle of their own, and its name: the command's module (src/cli/
+ * commands/NAME.ts), alone in dist/cli/NAME.cjs. scripts/bundle.js builds one for each name
+ * here; bundleFor below picks it.
+ */
+const OWN_BUNDLE = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec' };
+
 if (require.main === module) main();
 // scripts/code-cache.js compiles the bundle the same way to write its code cache.
-else module.exports = { loadBundle, bundleFor };
+else module.exports = { loadBundle, bundleFor, OWN_BUNDLE };
 
 function main() {
   process.on('SIGUSR1', () => {});
@@ -60,14 +67,13 @@ function vaultLocation(argv) {
 
 /**
  * The bundle for argv. The commands scripts run on every start have a bundle of their own,
- * with only the code that command can reach (scripts/bundle.js, OWN_BUNDLES): less to read and
+ * with only the code that command can reach (OWN_BUNDLE, built by scripts/bundle.js): less to read and
  * to deserialize. Any other command, help, completion, and no command at all load main.cjs,
  * which has them all. The command word is found as the CLI finds it (src/cli/program.ts,
  * findCommand: the first word that is neither a global flag nor the value of --vault or --ns,
  * before any `--`; test/unit/bundles.test.ts holds the two to the same answers).
  */
 function bundleFor(argv) {
-  const OWN_BUNDLE = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') break;

@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
 rmSync('dist/cli', { recursive: true, force: true });
@@ -61,15 +62,15 @@ const plainRequire = {
  * (dist/cli/NAME.cjs, with its own code cache): the same program, but every other command
  * module replaced by a stub, so a `vault get` reads, and V8 deserializes, only the code that
  * `get` can reach (208 of 343 KB, and a code cache of 283 instead of 397 KB: 2-4 ms a start).
- * bin/vault.js picks the bundle by the command word (OWN_BUNDLE there: the same words as
- * here); any other word, help and completion load main.cjs, which has every command. A
+ * Which ones: the names in bin/vault.js's OWN_BUNDLE, which picks the bundle by the command
+ * word; any other word, help and completion load main.cjs, which has every command. A
  * command's module registers only its own words (src/cli/program.ts, addCommands), so for
  * those words both bundles build the same program: test/unit/bundles.test.ts holds them to
  * the same output.
  */
-const OWN_BUNDLES = { get: ['get'], list: ['list'], exec: ['exec'] };
+const OWN_BUNDLES = [...new Set(Object.values(createRequire(import.meta.url)('../bin/vault.js').OWN_BUNDLE))];
 
-/** Every command module but `keep`'s, as a stub that refuses to register. */
+/** Every command module but `keep` (src/cli/commands/KEEP.ts), as a stub that refuses to register. */
 function onlyCommands(keep) {
   return {
     name: 'only-commands',
@@ -77,7 +78,7 @@ function onlyCommands(keep) {
       b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) => {
         if (!/[\\/]dist[\\/]src[\\/]cli[\\/]program\.js$/.test(args.importer)) return undefined;
         const name = args.path.slice('./commands/'.length, -'.js'.length);
-        return keep.includes(name) ? undefined : { path: name, namespace: 'only-commands' };
+        return name === keep ? undefined : { path: name, namespace: 'only-commands' };
       });
       b.onLoad({ filter: /.*/, namespace: 'only-commands' }, (args) => {
         const refuse = `() => { throw new Error('internal error: the ${args.path} command is not in this bundle'); }`;
@@ -87,7 +88,7 @@ function onlyCommands(keep) {
   };
 }
 
-for (const [name, commands] of [['main', null], ...Object.entries(OWN_BUNDLES)]) {
+for (const name of ['main', ...OWN_BUNDLES]) {
   const file = `dist/cli/${name}.cjs`;
   await build({
     entryPoints: ['dist/src/cli/main.js'],
@@ -98,7 +99,7 @@ for (const [name, commands] of [['main', null], ...Object.entries(OWN_BUNDLES)])
     target: 'node20',
     // @modelcontextprotocol/sdk (vault mcp only) is imported at run time by src/mcp/server.ts.
     external: ['bindings', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3', '@modelcontextprotocol/sdk'],
-    plugins: commands === null ? [lazyChildProcess, plainRequire] : [lazyChildProcess, plainRequire, onlyCommands(commands)],
+    plugins: name === 'main' ? [lazyChildProcess, plainRequire] : [lazyChildProcess, plainRequire, onlyCommands(name)],
     // Our modules use import.meta.url (the package version lookup, the addon path); in one
     // CommonJS file it is this file's URL.
     define: { 'import.meta.url': '__vaultBundleUrl' },

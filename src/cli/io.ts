@@ -39,7 +39,7 @@ export interface DirectOutput {
    * is left when the descriptor would block (a non-blocking pipe that is full) or failed
    * (EPIPE): the caller hands it to the stream, which waits, or reports the error as always.
    */
-  write(data: string | Uint8Array): string | Uint8Array | null;
+  write(data: string | Buffer): string | Buffer | null;
 }
 
 /** On a terminal, on Windows, or when fd cannot be checked: false (use the stream). */
@@ -59,30 +59,26 @@ function neverATerminal(fd: number): boolean {
 
 function fdOutput(fd: number): DirectOutput {
   return {
-    write(data: string | Uint8Array): string | Uint8Array | null {
-      let bytes: Uint8Array;
+    write(data: string | Buffer): string | Buffer | null {
+      let bytes = typeof data === 'string' ? null : data;
       let done = 0;
       try {
         if (typeof data === 'string') {
           // Text is encoded by the write itself, without a Buffer of it. A part written is
           // rare (a full non-blocking pipe, a signal): the rest is then taken as bytes.
-          const n = writeSync(fd, data);
-          if (n === Buffer.byteLength(data)) return null;
+          done = writeSync(fd, data);
+          if (done === Buffer.byteLength(data)) return null;
           bytes = Buffer.from(data);
-          done = Math.max(n, 0);
-        } else {
-          bytes = data;
         }
-        while (done < bytes.length) {
+        while (bytes !== null && done < bytes.length) {
           const n = writeSync(fd, bytes, done, bytes.length - done);
           if (n <= 0) break;
           done += n;
         }
       } catch {
         // EAGAIN, EPIPE, ...: the stream takes the rest (see DirectOutput.write)
-        if (done === 0) return data;
-        bytes ??= typeof data === 'string' ? Buffer.from(data) : data;
       }
+      if (bytes === null || done === 0) return data;
       return done >= bytes.length ? null : bytes.subarray(done);
     },
   };

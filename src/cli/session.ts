@@ -149,9 +149,7 @@ export class Session {
    */
   private writeDirect(data: string | Buffer): string | Buffer | null {
     const direct = this.io.directStdout?.();
-    if (direct === undefined) return data;
-    const rest = direct.write(data);
-    return rest === null || typeof rest === 'string' ? rest : Buffer.from(rest.buffer, rest.byteOffset, rest.length);
+    return direct === undefined ? data : direct.write(data);
   }
 
   /** A message for stderr, silenced by --quiet. */
