@@ -57,11 +57,29 @@ export interface ReadResult {
   refs: ResolvedSecret[];
 }
 
+/**
+ * One secret a read will open: only what the read needs from its rows, so that at 10,000
+ * secrets no full row (its MAC, description, times) stays alive until the values are out.
+ */
 interface Planned {
-  ref: SecretRef;
-  secret: SecretRow | undefined;
+  ns: string;
+  name: string;
+  /** how a reference was asked for ("ns/NAME@3"); null for a namespace secret (see labelOf) */
+  label: string | null;
+  /** the secret's uid, which the value's associated data binds (null: none stored) */
+  uid: Buffer | null;
+  notSecret: boolean;
+  /** the version wanted, and its row (undefined when there is none) */
+  version: number;
   row: VersionRow | undefined;
-  label: string;
+}
+
+function planned(ns: string, name: string, label: string | null, secret: SecretRow | undefined, version: number, row: VersionRow | undefined): Planned {
+  return { ns, name, label, uid: secret?.uid ?? null, notSecret: secret?.not_secret === 1, version, row };
+}
+
+function labelOf(p: Planned): string {
+  return p.label ?? formatRef(p);
 }
 
 /** Checks a selection's names and prefix; usage error when one is not a valid name. */
@@ -100,25 +118,24 @@ function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]
     const wanted = only === undefined ? null : new Set(only);
     const keep = (name: string): boolean => (wanted !== null ? wanted.has(name) : prefix === undefined || name.startsWith(prefix));
     if (rows) {
+      // One row at a time: each secret's full row is garbage once its MAC is checked.
       for (const { secret, row } of vault.currentWithVersions(req.ns)) {
-        if (!keep(secret.name)) continue;
-        const ref = { ns: secret.ns, name: secret.name };
-        secrets.push({ ref, secret, row, label: formatRef(ref) });
+        if (keep(secret.name)) secrets.push(planned(secret.ns, secret.name, null, secret, secret.current_version, row));
       }
     }
     if (only !== undefined) {
-      const have = new Set(rows ? secrets.map((s) => s.ref.name) : vault.currentNames(req.ns));
+      const have = new Set(rows ? secrets.map((s) => s.name) : vault.currentNames(req.ns));
       for (const name of only) if (!have.has(name)) missing.push(formatRef({ ns: req.ns, name }));
     }
   }
   const refs: Planned[] = [];
   for (const wanted of req.refs ?? []) {
-    const ref = { ns: wanted.ns, name: wanted.name };
-    const secret = vault.findSecret(ref, false);
-    const row = secret ? vault.findVersion(secret.id, wanted.version ?? secret.current_version) : undefined;
+    const secret = vault.findSecret(wanted, false);
+    const version = wanted.version ?? secret?.current_version ?? 0;
+    const row = secret ? vault.findVersion(secret.id, version) : undefined;
     const label = refLabel(wanted);
     if (!row && !missing.includes(label)) missing.push(label);
-    refs.push({ ref, secret, row, label });
+    refs.push(planned(wanted.ns, wanted.name, label, secret, version, row));
   }
   return { secrets, refs, missing };
 }
@@ -156,7 +173,7 @@ export function checkExists(vault: Vault, req: ReadRequest): void {
 export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result: ReadResult) => T): T {
   return vault.audited({ op: req.op, ns: req.ns, detail: req.detail ?? null }, (entry) => {
     const p = plan(vault, req);
-    const detail: Record<string, unknown> = { ...req.detail, ...namesDetail('names', p.secrets.map((s) => s.ref.name)) };
+    const detail: Record<string, unknown> = { ...req.detail, ...namesDetail('names', p.secrets.map((s) => s.name)) };
     if (req.refs !== undefined && req.refs.length > 0) detail.refs = req.refs.map(refLabel);
     entry.detail = detail;
     // Not recorded, as everywhere (see Vault.get): the CLI refuses these before unlocking
@@ -164,13 +181,13 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
     if (p.missing.length > 0) throw new Unrecorded(notFound(p.missing));
     // A current secret whose current version row is gone, while its record (under its MAC) names it: tampering.
     const orphan = p.secrets.find((s) => s.row === undefined);
-    if (orphan) throw integrityFailure(orphan.ref, orphan.secret!.current_version);
-    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow; secret: SecretRow }>;
+    if (orphan) throw integrityFailure(orphan, orphan.version);
+    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow }>;
     if (!req.allowExpired) {
       const now = vault.time();
       const expired = all.find((s) => s.row.expires_at !== null && s.row.expires_at <= now);
       if (expired) {
-        throw new VaultError('expired', `secret ${expired.label} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
+        throw new VaultError('expired', `secret ${labelOf(expired)} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
           hint: 'store a new value with vault rotate, or pass --allow-expired',
         });
       }
@@ -183,11 +200,11 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
         [p.secrets, result.secrets],
         [p.refs, result.refs],
       ] as const) {
-        for (const s of list as Array<Planned & { row: VersionRow; secret: SecretRow }>) {
-          const value = vault.openVersion(s.secret, s.row);
-          if (!value) throw integrityFailure(s.ref, s.row.version);
+        for (const s of list as Array<Planned & { row: VersionRow }>) {
+          const value = vault.openValue(s.uid, s.row);
+          if (!value) throw integrityFailure(s, s.row.version);
           values.push(value);
-          out.push({ ns: s.ref.ns, name: s.ref.name, version: s.row.version, value, expiresAt: s.row.expires_at, notSecret: s.secret.not_secret === 1 });
+          out.push({ ns: s.ns, name: s.name, version: s.row.version, value, expiresAt: s.row.expires_at, notSecret: s.notSecret });
         }
       }
       // A refusal from prepare (a value no environment can carry) is recorded as denied.
@@ -200,12 +217,12 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
 }
 
 /** Refuses a read whose environment the child could not be started with (E2BIG), from sizes alone. */
-function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<{ ref: SecretRef; row: VersionRow }>): void {
+function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<SecretRef & { row: VersionRow }>): void {
   let total = limit.used;
   for (const s of all) {
-    const one = Buffer.byteLength(s.ref.name, 'utf8') + 1 + s.row.size + 1;
+    const one = Buffer.byteLength(s.name, 'utf8') + 1 + s.row.size + 1;
     if (limit.each > 0 && one > limit.each) {
-      throw new VaultError('usage', `secret ${formatRef(s.ref)} is ${s.row.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
+      throw new VaultError('usage', `secret ${formatRef(s)} is ${s.row.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
         hint: 'leave it out with --only or --prefix, or read it with vault get',
       });
     }

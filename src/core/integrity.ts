@@ -1,6 +1,6 @@
-import { encodeAad, wipe } from '../crypto/aead.js';
+import { encodeAad, encodeAadAfter, wipe } from '../crypto/aead.js';
 import { createHash } from 'node:crypto';
-import { mac, macEqual, subkey, type Field } from '../crypto/mac.js';
+import { mac, macAfter, macEqual, subkey, type Field } from '../crypto/mac.js';
 import { FORMAT_VERSION } from '../keyring/keyring.js';
 import type { GrantRow } from '../store/grants.js';
 import type { SecretRow } from '../store/secrets.js';
@@ -21,9 +21,36 @@ function opt(v: string | number | null): Field[] {
   return v === null ? [0, ''] : [1, v];
 }
 
+/** A field list's optional value, pushed as opt() gives it (no array per call: the bulk reads make two per secret). */
+function pushOpt(fields: Field[], v: string | number | null): void {
+  if (v === null) fields.push(0, '');
+  else fields.push(1, v);
+}
+
+const VALUE_LABEL = 'vault/secret/v2';
+const SECRET_MAC_LABEL = 'vault/secret-mac/v1';
+
+/**
+ * The encoded label and vault id that begin every value's associated data and every secret
+ * MAC's input, kept for the last vault id asked for: a bulk read encodes them once, not once
+ * per secret. They hold nothing secret.
+ */
+let prefixes: { vaultId: string; value: Buffer; secretMac: Buffer } | null = null;
+
+function prefixesOf(vaultId: string): { value: Buffer; secretMac: Buffer } {
+  if (prefixes === null || prefixes.vaultId !== vaultId) {
+    prefixes = { vaultId, value: encodeAad(VALUE_LABEL, [vaultId, FORMAT_VERSION]), secretMac: encodeAad(SECRET_MAC_LABEL, [vaultId]) };
+  }
+  return prefixes;
+}
+
 /** Associated data of a version's ciphertext. */
 export function valueAad(vaultId: string, uid: Buffer, v: { version: number; expires_at: number | null; origin: string; created_at: number }): Buffer {
-  return encodeAad('vault/secret/v2', [vaultId, FORMAT_VERSION, uid, v.version, ...opt(v.expires_at), v.origin, v.created_at]);
+  // encodeAad('vault/secret/v2', [vaultId, FORMAT_VERSION, uid, v.version, ...opt(v.expires_at), v.origin, v.created_at])
+  const fields: Field[] = [uid, v.version];
+  pushOpt(fields, v.expires_at);
+  fields.push(v.origin, v.created_at);
+  return encodeAadAfter(prefixesOf(vaultId).value, VALUE_LABEL, fields);
 }
 
 /** Release 0.1's associated data (read once, by the upgrade). */
@@ -55,14 +82,18 @@ export function forgetSecretMacKey(dataKey?: Buffer | null): void {
 }
 
 export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
-  return mac(secretMacKey(dataKey), 'vault/secret-mac/v1', [
-    vaultId, row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version,
-    ...opt(row.description), row.created_at, row.updated_at, ...opt(row.removed_at), ...opt(row.expires_at),
-    // Only a set flag adds a field: rows written before migration 5 keep their MAC.
-    ...(row.not_secret ? ['not-secret'] : []),
-    // Likewise rotation_due (migration 6): the server cannot clear the mark unnoticed.
-    ...(row.rotation_due ? ['rotation-due'] : []),
-  ]);
+  // mac(key, 'vault/secret-mac/v1', [vaultId, uid, ns, name, current, highest, ...opt(description),
+  // created, updated, ...opt(removed), ...opt(expires), 'not-secret'?, 'rotation-due'?])
+  const fields: Field[] = [row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version];
+  pushOpt(fields, row.description);
+  fields.push(row.created_at, row.updated_at);
+  pushOpt(fields, row.removed_at);
+  pushOpt(fields, row.expires_at);
+  // Only a set flag adds a field: rows written before migration 5 keep their MAC.
+  if (row.not_secret) fields.push('not-secret');
+  // Likewise rotation_due (migration 6): the server cannot clear the mark unnoticed.
+  if (row.rotation_due) fields.push('rotation-due');
+  return macAfter(secretMacKey(dataKey), prefixesOf(vaultId).secretMac, SECRET_MAC_LABEL, fields);
 }
 
 export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): boolean {

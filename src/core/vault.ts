@@ -1070,17 +1070,16 @@ export class Vault {
   }
 
   /**
-   * A namespace's current secrets with their current version rows, by name, in one query;
-   * each secret's MAC checked when a key is held (as currentSecrets).
+   * A namespace's current secrets with their current version rows, by name, in one query, one
+   * at a time (nothing else may run on the store until the iteration ends); each secret's MAC
+   * checked when a key is held (as currentSecrets), before it is handed out.
    */
-  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
-    const rows = this.store.currentWithVersions(ns);
-    if (this.dataKey && this.format === FORMAT_VERSION) {
-      for (const { secret } of rows) {
-        if (!secretMacOk(this.id, this.dataKey, secret)) throw integrity(`secret ${formatRef(secret)} failed its integrity check: its record was edited or rolled back`);
-      }
+  *currentWithVersions(ns: string): Generator<{ secret: SecretRow; row: VersionRow | undefined }> {
+    const check = this.dataKey !== null && this.format === FORMAT_VERSION;
+    for (const pair of this.store.currentWithVersions(ns)) {
+      if (check && !secretMacOk(this.id, this.dataKey!, pair.secret)) throw integrity(`secret ${formatRef(pair.secret)} failed its integrity check: its record was edited or rolled back`);
+      yield pair;
     }
-    return rows;
   }
 
   /** A namespace's current secrets, by name; each one's MAC checked when a key is held. */
@@ -1101,9 +1100,14 @@ export class Vault {
 
   /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
   openVersion(secret: SecretRow, row: VersionRow): Buffer | null {
+    return this.openValue(secret.uid, row);
+  }
+
+  /** openVersion with only the secret's uid (a bulk read keeps no more of the row). */
+  openValue(uid: Buffer | null, row: VersionRow): Buffer | null {
     const key = this.requireKey();
-    if (!secret.uid) return null;
-    return open(key, row.nonce, row.ciphertext, valueAad(this.id, secret.uid, row));
+    if (!uid) return null;
+    return open(key, row.nonce, row.ciphertext, valueAad(this.id, uid, row));
   }
 
   /**

@@ -63,22 +63,61 @@ export function open(key: Buffer, nonce: Buffer, box: Buffer, aad: Buffer): Buff
  * UTF-8 bytes, so that no two different field lists encode to the same bytes.
  */
 export function encodeAad(label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
+  return encodeAadAfter(null, label, fields);
+}
+
+/**
+ * encodeAad(label, [...lead, ...fields]) when `prefix` is encodeAad(label, lead): for a label and
+ * leading fields that stay the same over many calls (a vault's id), encoded once.
+ */
+export function encodeAadAfter(prefix: Buffer | null, label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
   // One allocation, sized first: the bulk commands encode one of these per secret (or two), so
-  // short ASCII text, which names, namespaces, ids and numbers are, is measured and copied here
-  // in JavaScript rather than through a native call per field.
-  let size = 4 + textLength(label);
-  for (const field of fields) size += 4 + (Buffer.isBuffer(field) ? field.length : textLength(typeof field === 'string' ? field : String(field)));
-  const out = Buffer.allocUnsafe(size);
-  let at = putText(out, 0, label);
+  // short ASCII text, which names, namespaces and ids are, and whole numbers are measured and
+  // copied here in JavaScript rather than through a native call or a string per field.
+  let size = prefix === null ? 4 + textLength(label) : prefix.length;
   for (const field of fields) {
-    if (Buffer.isBuffer(field)) {
+    size += 4 + (typeof field === 'number' ? numberLength(field) : Buffer.isBuffer(field) ? field.length : textLength(field));
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = prefix === null ? putText(out, 0, label) : prefix.copy(out, 0);
+  for (const field of fields) {
+    if (typeof field === 'number') {
+      at = putNumber(out, at, field);
+    } else if (Buffer.isBuffer(field)) {
       at = out.writeUInt32BE(field.length, at);
       at += field.copy(out, at);
     } else {
-      at = putText(out, at, typeof field === 'string' ? field : String(field));
+      at = putText(out, at, field);
     }
   }
   return out;
+}
+
+/** How many decimal digits String(n) has when n is a whole number from 0 to 2^53 - 1; -1 otherwise. */
+function digits(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return -1;
+  let count = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+  return count;
+}
+
+/** The UTF-8 length of String(n). */
+function numberLength(n: number): number {
+  const count = digits(n);
+  return count === -1 ? textLength(String(n)) : count;
+}
+
+/** Writes String(n) as a field (its length, then its digits) at `at`; returns the end. */
+function putNumber(out: Buffer, at: number, n: number): number {
+  const count = digits(n);
+  if (count === -1) return putText(out, at, String(n));
+  at = out.writeUInt32BE(count, at);
+  let rest = n;
+  for (let i = at + count - 1; i >= at; i--) {
+    out[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return at + count;
 }
 
 /** The UTF-8 length of `text`: counted here when it is short ASCII. */

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { encodeAad } from './aead.js';
+import { encodeAad, encodeAadAfter } from './aead.js';
 
 /**
  * Keyed MACs over canonical field lists (HMAC-SHA256), and the subkeys they use. Every MAC
@@ -15,6 +15,11 @@ export function subkey(key: Buffer, label: string): Buffer {
 
 export function mac(key: Buffer, label: string, fields: ReadonlyArray<Field>): Buffer {
   return createHmac('sha256', key).update(encodeAad(label, fields)).digest();
+}
+
+/** mac(key, label, [...lead, ...fields]) when `prefix` is encodeAad(label, lead) (see encodeAadAfter). */
+export function macAfter(key: Buffer, prefix: Buffer, label: string, fields: ReadonlyArray<Field>): Buffer {
+  return createHmac('sha256', key).update(encodeAadAfter(prefix, label, fields)).digest();
 }
 
 export function macEqual(a: Buffer | null | undefined, b: Buffer): boolean {

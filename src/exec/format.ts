@@ -10,7 +10,7 @@
  */
 import { VaultError } from '../core/errors.js';
 import { isValidName } from '../core/names.js';
-import { parseDotenv } from './dotenv.js';
+import { parseDotenvLines } from './dotenv.js';
 
 export interface FormatEntry {
   name: string;
@@ -65,6 +65,7 @@ const SHELL_END = Buffer.from(`'\n`, 'latin1');
  */
 export function formatDotenv(entries: FormatEntry[]): Buffer {
   checkEntries(entries);
+  const texts: string[] = [];
   let out = '';
   for (const { name, value } of entries) {
     const text = decodeUtf8(value);
@@ -79,15 +80,18 @@ export function formatDotenv(entries: FormatEntry[]): Buffer {
         hint: 'the shell and JSON formats can carry it',
       });
     }
+    texts.push(text);
     out += `${name}=${encoded}\n`;
   }
   // The rules above are derived from dotenv's parser; reading the result back with a parser that
   // matches dotenv exactly turns any gap in that derivation into an error instead of a silently
-  // different secret in someone's .env file.
-  const back = parseDotenv(out);
-  for (const { name, value } of entries) {
-    if (back[name] !== decodeUtf8(value)) {
-      throw new VaultError('error', `internal error: dotenv output for secret ${name} does not read back unchanged`);
+  // different secret in someone's .env file. Read back, it must be exactly these entries in
+  // this order (parseDotenvLines leaves out a __proto__ entry, as dotenv drops it).
+  const back = parseDotenvLines(out).entries;
+  for (let i = 0; i < entries.length || i < back.length; i++) {
+    const entry = entries[Math.min(i, entries.length - 1)]!;
+    if (i >= entries.length || back[i]?.key !== entry.name || back[i]!.value !== texts[i]) {
+      throw new VaultError('error', `internal error: dotenv output for secret ${entry.name} does not read back unchanged`);
     }
   }
   return Buffer.from(out, 'utf8');

@@ -146,7 +146,7 @@ export function currentSecrets(db: Database, ns: string | null): SecretRow[] {
  * bulk reads (exec, env, export) at 10,000 secrets ran one query per secret. `row` is
  * undefined when the current version's row is missing.
  */
-export function currentWithVersions(db: Database, ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+export function* currentWithVersions(db: Database, ns: string): Generator<{ secret: SecretRow; row: VersionRow | undefined }> {
   // raw(): rows as arrays, no object with 19 named keys built per row. The four BLOBs come as
   // one hex text with their lengths (see blobsFromHex).
   const rows = stmt(
@@ -158,8 +158,8 @@ export function currentWithVersions(db: Database, ns: string): Array<{ secret: S
      WHERE s.removed_at IS NULL AND s.ns = ? ORDER BY s.name`,
   )
     .raw(true)
-    .all(ns) as unknown[][];
-  return rows.map((r) => {
+    .iterate(ns) as IterableIterator<unknown[]>;
+  for (const r of rows) {
     const [uid, mac, nonce, ciphertext] = blobsFromHex(r[21] as string, [r[17] as number | null, r[18] as number | null, r[19] as number | null, r[20] as number | null]);
     const secret: SecretRow = {
       id: r[0] as number, ns: r[1] as string, name: r[2] as string, uid: uid!, current_version: r[3] as number,
@@ -172,8 +172,8 @@ export function currentWithVersions(db: Database, ns: string): Array<{ secret: S
       secret_id: secret.id, version: r[10] as number, nonce: nonce!, ciphertext: ciphertext!, size: r[11] as number,
       expires_at: r[12] as number | null, origin: r[13] as string, created_at: r[14] as number,
     };
-    return { secret, row };
-  });
+    yield { secret, row };
+  }
 }
 
 /** The names of a namespace's current secrets (a check before unlocking needs no more). */

@@ -125,7 +125,7 @@ export class SqliteStore implements Store {
   listedSecrets(ns: string | null): Iterable<ListedRow> {
     return secrets.listedSecrets(this.db, ns);
   }
-  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }> {
+  currentWithVersions(ns: string): Iterable<{ secret: SecretRow; row: VersionRow | undefined }> {
     return secrets.currentWithVersions(this.db, ns);
   }
   currentNames(ns: string): string[] {

@@ -80,8 +80,11 @@ export interface Store {
    * the namespace only when `ns` is null); iterate to the end before the next call
    */
   listedSecrets(ns: string | null): Iterable<ListedRow>;
-  /** a namespace's current secrets with their current version rows (undefined when missing), by name, in one query */
-  currentWithVersions(ns: string): Array<{ secret: SecretRow; row: VersionRow | undefined }>;
+  /**
+   * a namespace's current secrets with their current version rows (undefined when missing), by
+   * name, in one query; iterate to the end before the next call
+   */
+  currentWithVersions(ns: string): Iterable<{ secret: SecretRow; row: VersionRow | undefined }>;
   /** the names of a namespace's current secrets, by name */
   currentNames(ns: string): string[];
   /** every secret row of a namespace (removed ones and tombstones too), by name */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hkdfSync, pbkdf2Sync, scryptSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { encodeAad, KEY_BYTES, NONCE_BYTES, open, publicRandom, seal, TAG_BYTES, wipe } from '../../src/crypto/aead.js';
+import { encodeAad, encodeAadAfter, KEY_BYTES, NONCE_BYTES, open, publicRandom, seal, TAG_BYTES, wipe } from '../../src/crypto/aead.js';
 import {
   canonicalParams,
   checkKdfBounds,
@@ -259,11 +259,17 @@ describe('encodeAad', () => {
     // Text at and around the 64-character fast path, with non-ASCII at its first, middle and
     // last position, a lone surrogate (written as U+FFFD), a pair, and a DEL.
     const texts = ['', 'A', 'x'.repeat(63), 'x'.repeat(64), 'x'.repeat(65), 'é' + 'x'.repeat(63), 'x'.repeat(31) + 'ü' + 'x'.repeat(32), 'x'.repeat(63) + '€', '\ud800', 'a\ud83d\ude00b', '\x7f\x00', 'ns/NAME_1'];
-    const numbers = [0, 1, 2 ** 53 - 1, -5, 1.5];
+    // Whole numbers are written digit by digit; the rest go through String().
+    const numbers = [0, -0, 1, 9, 10, 99, 100, 1796303031553, 2 ** 53 - 1, 2 ** 53, 1e21, -5, 1.5, NaN, Infinity];
     const buffers = [Buffer.alloc(0), Buffer.from([0xff, 0, 0x80]), Buffer.alloc(100, 0x61)];
     for (const label of ['vault/secret/v1', 'é-label', 'y'.repeat(70)]) {
       for (const fields of [texts, numbers, buffers, [...texts, ...numbers, ...buffers].reverse()] as Array<Array<string | number | Buffer>>) {
         assert.deepEqual(encodeAad(label, fields), reference(label, fields), JSON.stringify([label, fields.map(String)]));
+        // A prefix encoded once (a vault id) and the rest after it: the same bytes.
+        for (const cut of [0, 1, fields.length]) {
+          const prefix = encodeAad(label, fields.slice(0, cut));
+          assert.deepEqual(encodeAadAfter(prefix, label, fields.slice(cut)), reference(label, fields), `${cut}: ${JSON.stringify([label, fields.map(String)])}`);
+        }
       }
     }
   });
