@@ -58,24 +58,70 @@ export interface ReadResult {
 }
 
 /**
- * One secret a read will open: only what the read needs from its rows, so that at 10,000
- * secrets no full row (its MAC, description, times) stays alive until the values are out.
+ * One secret a read will open: only what the read needs from its rows. Its bytes (nonce,
+ * ciphertext, associated data) are in the read's Arena, so that at 10,000 secrets no row
+ * object, MAC or Buffer per secret stays alive until the values are out: the young-generation
+ * collections that run meanwhile copy what is alive, and this is most of what was.
  */
 interface Planned {
   ns: string;
   name: string;
   /** how a reference was asked for ("ns/NAME@3"); null for a namespace secret (see labelOf) */
   label: string | null;
-  /** the secret's uid, which the value's associated data binds (null: none stored) */
-  uid: Buffer | null;
   notSecret: boolean;
-  /** the version wanted, and its row (undefined when there is none) */
+  /** the version wanted */
   version: number;
-  row: VersionRow | undefined;
+  /** whether its row exists; the rest is meaningful only then */
+  found: boolean;
+  expiresAt: number | null;
+  size: number;
+  /** where its nonce, ciphertext and associated data start and end in the arena; -1: no uid stored */
+  nonceAt: number;
+  boxAt: number;
+  aadAt: number;
+  endAt: number;
 }
 
-function planned(ns: string, name: string, label: string | null, secret: SecretRow | undefined, version: number, row: VersionRow | undefined): Planned {
-  return { ns, name, label, uid: secret?.uid ?? null, notSecret: secret?.not_secret === 1, version, row };
+/**
+ * The bytes a read keeps between finding its secrets and opening them, none of them secret,
+ * appended to one growing buffer outside V8's heap.
+ */
+class Arena {
+  private bytes = Buffer.allocUnsafeSlow(1 << 16);
+  private used = 0;
+
+  /** Appends `part`; returns where it ends. */
+  add(part: Buffer): number {
+    if (this.used + part.length > this.bytes.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + part.length));
+      this.bytes.copy(bigger, 0, 0, this.used);
+      this.bytes = bigger;
+    }
+    this.used += part.copy(this.bytes, this.used);
+    return this.used;
+  }
+
+  get end(): number {
+    return this.used;
+  }
+
+  slice(from: number, to: number): Buffer {
+    return this.bytes.subarray(from, to);
+  }
+}
+
+function planned(vault: Vault, arena: Arena, ns: string, name: string, label: string | null, secret: SecretRow | undefined, version: number, row: VersionRow | undefined): Planned {
+  const p: Planned = {
+    ns, name, label, notSecret: secret?.not_secret === 1, version, found: row !== undefined,
+    expiresAt: row?.expires_at ?? null, size: row?.size ?? 0, nonceAt: -1, boxAt: -1, aadAt: -1, endAt: -1,
+  };
+  if (row !== undefined && secret?.uid) {
+    p.nonceAt = arena.end;
+    p.boxAt = arena.add(row.nonce);
+    p.aadAt = arena.add(row.ciphertext);
+    p.endAt = arena.add(vault.valueAad(secret.uid, row));
+  }
+  return p;
 }
 
 function labelOf(p: Planned): string {
@@ -110,7 +156,8 @@ function refLabel(ref: VersionedRef): string {
  * secrets (one query for the namespace); without it (checkExists, before unlocking) only the
  * names are looked at.
  */
-function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]; refs: Planned[]; missing: string[] } {
+function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]; refs: Planned[]; missing: string[]; arena: Arena } {
+  const arena = new Arena();
   const missing: string[] = [];
   const secrets: Planned[] = [];
   if (req.select) {
@@ -120,7 +167,7 @@ function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]
     if (rows) {
       // One row at a time: each secret's full row is garbage once its MAC is checked.
       for (const { secret, row } of vault.currentWithVersions(req.ns)) {
-        if (keep(secret.name)) secrets.push(planned(secret.ns, secret.name, null, secret, secret.current_version, row));
+        if (keep(secret.name)) secrets.push(planned(vault, arena, secret.ns, secret.name, null, secret, secret.current_version, row));
       }
     }
     if (only !== undefined) {
@@ -135,9 +182,9 @@ function plan(vault: Vault, req: ReadRequest, rows = true): { secrets: Planned[]
     const row = secret ? vault.findVersion(secret.id, version) : undefined;
     const label = refLabel(wanted);
     if (!row && !missing.includes(label)) missing.push(label);
-    refs.push(planned(wanted.ns, wanted.name, label, secret, version, row));
+    refs.push(planned(vault, arena, wanted.ns, wanted.name, label, secret, version, row));
   }
-  return { secrets, refs, missing };
+  return { secrets, refs, missing, arena };
 }
 
 function notFound(missing: string[]): VaultError {
@@ -180,31 +227,32 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
     // (checkExists), and the library must give the same answer to the same question.
     if (p.missing.length > 0) throw new Unrecorded(notFound(p.missing));
     // A current secret whose current version row is gone, while its record (under its MAC) names it: tampering.
-    const orphan = p.secrets.find((s) => s.row === undefined);
+    const orphan = p.secrets.find((s) => !s.found);
     if (orphan) throw integrityFailure(orphan, orphan.version);
-    const all = [...p.secrets, ...p.refs] as Array<Planned & { row: VersionRow }>;
+    const all = [...p.secrets, ...p.refs];
     if (!req.allowExpired) {
       const now = vault.time();
-      const expired = all.find((s) => s.row.expires_at !== null && s.row.expires_at <= now);
+      const expired = all.find((s) => s.expiresAt !== null && s.expiresAt <= now);
       if (expired) {
-        throw new VaultError('expired', `secret ${labelOf(expired)} expired at ${new Date(expired.row.expires_at!).toISOString()}`, {
+        throw new VaultError('expired', `secret ${labelOf(expired)} expired at ${new Date(expired.expiresAt!).toISOString()}`, {
           hint: 'store a new value with vault rotate, or pass --allow-expired',
         });
       }
     }
     if (req.envLimit) checkEnvLimit(req.envLimit, all);
     const values: Buffer[] = [];
+    const bytes = (from: number, to: number): Buffer => p.arena.slice(from, to);
     try {
       const result: ReadResult = { secrets: [], refs: [] };
       for (const [list, out] of [
         [p.secrets, result.secrets],
         [p.refs, result.refs],
       ] as const) {
-        for (const s of list as Array<Planned & { row: VersionRow }>) {
-          const value = vault.openValue(s.uid, s.row);
-          if (!value) throw integrityFailure(s, s.row.version);
+        for (const s of list) {
+          const value = s.nonceAt === -1 ? null : vault.openSealed(bytes(s.nonceAt, s.boxAt), bytes(s.boxAt, s.aadAt), bytes(s.aadAt, s.endAt));
+          if (!value) throw integrityFailure(s, s.version);
           values.push(value);
-          out.push({ ns: s.ns, name: s.name, version: s.row.version, value, expiresAt: s.row.expires_at, notSecret: s.notSecret });
+          out.push({ ns: s.ns, name: s.name, version: s.version, value, expiresAt: s.expiresAt, notSecret: s.notSecret });
         }
       }
       // A refusal from prepare (a value no environment can carry) is recorded as denied.
@@ -217,12 +265,12 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
 }
 
 /** Refuses a read whose environment the child could not be started with (E2BIG), from sizes alone. */
-function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<SecretRef & { row: VersionRow }>): void {
+function checkEnvLimit(limit: NonNullable<ReadRequest['envLimit']>, all: Array<SecretRef & { size: number }>): void {
   let total = limit.used;
   for (const s of all) {
-    const one = Buffer.byteLength(s.name, 'utf8') + 1 + s.row.size + 1;
+    const one = Buffer.byteLength(s.name, 'utf8') + 1 + s.size + 1;
     if (limit.each > 0 && one > limit.each) {
-      throw new VaultError('usage', `secret ${formatRef(s)} is ${s.row.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
+      throw new VaultError('usage', `secret ${formatRef(s)} is ${s.size} bytes, over this system's limit of ${limit.each} bytes for one environment variable`, {
         hint: 'leave it out with --only or --prefix, or read it with vault get',
       });
     }

@@ -1100,14 +1100,19 @@ export class Vault {
 
   /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
   openVersion(secret: SecretRow, row: VersionRow): Buffer | null {
-    return this.openValue(secret.uid, row);
+    this.requireKey();
+    if (!secret.uid) return null;
+    return this.openSealed(row.nonce, row.ciphertext, this.valueAad(secret.uid, row));
   }
 
-  /** openVersion with only the secret's uid (a bulk read keeps no more of the row). */
-  openValue(uid: Buffer | null, row: VersionRow): Buffer | null {
-    const key = this.requireKey();
-    if (!uid) return null;
-    return open(key, row.nonce, row.ciphertext, valueAad(this.id, uid, row));
+  /** The associated data a version's ciphertext is sealed with (needs no key). */
+  valueAad(uid: Buffer, row: VersionRow): Buffer {
+    return valueAad(this.id, uid, row);
+  }
+
+  /** Decrypts a ciphertext with its associated data (valueAad); null when it fails its check. Needs the key. */
+  openSealed(nonce: Buffer, box: Buffer, aad: Buffer): Buffer | null {
+    return open(this.requireKey(), nonce, box, aad);
   }
 
   /**

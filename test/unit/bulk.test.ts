@@ -141,3 +141,30 @@ test('importSecrets writes all in one transaction with one entry, or nothing on 
     cleanup();
   }
 });
+
+test('readSecrets over many secrets of many sizes: each value, version and flag as stored, namespace secrets then references', async () => {
+  const { vault, cleanup } = await cheapVault();
+  try {
+    // 1,500 secrets, some of them large, so that what a read keeps between finding and opening
+    // them outgrows its first buffer several times, once by more than double at a time.
+    const value = (i: number): string => (i === 700 ? 'L'.repeat(300_000) : `${i}:`.padEnd(i % 97 === 0 ? 20_000 : 1 + (i % 40), String.fromCharCode(97 + (i % 26))));
+    const names = Array.from({ length: 1500 }, (_, i) => `S${String(i).padStart(4, '0')}`);
+    importSecrets(vault, 'default', names.map((name, i) => ({ name, value: Buffer.from(value(i)) })));
+    put(vault, 'default', 'S0003', 'second');
+    vault.put({ ns: 'default', name: 'PLAIN' }, Buffer.from('not secret'), { force: true, notSecret: true });
+    put(vault, 'other', 'R', 'referenced');
+    const got = readSecrets(vault, { op: 'exec', ns: 'default', select: {}, refs: [{ ns: 'other', name: 'R' }, { ns: 'default', name: 'S0003', version: 1 }] }, (r) => ({
+      secrets: r.secrets.map((s) => [s.ns, s.name, s.version, s.value.toString(), s.notSecret]),
+      refs: r.refs.map((s) => [s.ns, s.name, s.version, s.value.toString(), s.notSecret]),
+    }));
+    const expected = [['default', 'PLAIN', 1, 'not secret', true], ...names.map((name, i) => ['default', name, name === 'S0003' ? 2 : 1, name === 'S0003' ? 'second' : value(i), false])];
+    assert.equal(got.secrets.length, expected.length);
+    assert.deepEqual(got.secrets, expected);
+    assert.deepEqual(got.refs, [
+      ['other', 'R', 1, 'referenced', false],
+      ['default', 'S0003', 1, value(3), false],
+    ]);
+  } finally {
+    cleanup();
+  }
+});
