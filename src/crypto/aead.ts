@@ -71,33 +71,54 @@ export function encodeAad(label: string, fields: ReadonlyArray<string | number |
  * leading fields that stay the same over many calls (a vault's id), encoded once.
  */
 export function encodeAadAfter(prefix: Buffer | null, label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
-  // One allocation, sized first: the bulk commands encode one of these per secret (or two), so
-  // short ASCII text, which names, namespaces and ids are, and whole numbers are measured and
-  // copied here in JavaScript rather than through a native call or a string per field.
+  // One allocation, sized first: the bulk commands encode two of these per secret, so short
+  // ASCII text (names, namespaces, ids) and whole numbers are measured and copied here in
+  // JavaScript, not through a native call, a string or a bounds-checked write per field.
   let size = prefix === null ? 4 + textLength(label) : prefix.length;
-  for (const field of fields) {
-    size += 4 + (typeof field === 'number' ? numberLength(field) : Buffer.isBuffer(field) ? field.length : textLength(field));
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    size += 4 + (typeof field === 'string' ? textLength(field) : typeof field === 'number' ? numberLength(field) : field.length);
   }
   const out = Buffer.allocUnsafe(size);
-  let at = prefix === null ? putText(out, 0, label) : prefix.copy(out, 0);
-  for (const field of fields) {
-    if (typeof field === 'number') {
-      at = putNumber(out, at, field);
-    } else if (Buffer.isBuffer(field)) {
-      at = out.writeUInt32BE(field.length, at);
-      at += field.copy(out, at);
-    } else {
+  let at = 0;
+  if (prefix === null) {
+    at = putText(out, 0, label);
+  } else {
+    out.set(prefix, 0);
+    at = prefix.length;
+  }
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    if (typeof field === 'string') {
       at = putText(out, at, field);
+    } else if (typeof field === 'number') {
+      at = putNumber(out, at, field);
+    } else {
+      at = putLength(out, at, field.length);
+      out.set(field, at);
+      at += field.length;
     }
   }
   return out;
 }
 
+/** A field's 4-byte big-endian length at `at` (size is below 2^32: a Buffer's length); returns the end. */
+function putLength(out: Buffer, at: number, length: number): number {
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  return at + 4;
+}
+
+/** 10^1 .. 10^15: a whole number below 10^k has at most k digits. */
+const POWERS = Array.from({ length: 15 }, (_, k) => 10 ** (k + 1));
+
 /** How many decimal digits String(n) has when n is a whole number from 0 to 2^53 - 1; -1 otherwise. */
 function digits(n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) return -1;
   let count = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+  while (count <= POWERS.length && n >= POWERS[count - 1]!) count++;
   return count;
 }
 
@@ -111,11 +132,12 @@ function numberLength(n: number): number {
 function putNumber(out: Buffer, at: number, n: number): number {
   const count = digits(n);
   if (count === -1) return putText(out, at, String(n));
-  at = out.writeUInt32BE(count, at);
+  at = putLength(out, at, count);
   let rest = n;
   for (let i = at + count - 1; i >= at; i--) {
-    out[i] = 0x30 + (rest % 10);
-    rest = Math.floor(rest / 10);
+    const digit = rest % 10;
+    out[i] = 0x30 + digit;
+    rest = (rest - digit) / 10;
   }
   return at + count;
 }
@@ -130,7 +152,7 @@ function textLength(text: string): number {
 /** Writes `text`'s 4-byte big-endian UTF-8 length, then its UTF-8 bytes, at `at`; returns the end. */
 function putText(out: Buffer, at: number, text: string): number {
   const length = textLength(text);
-  at = out.writeUInt32BE(length, at);
+  at = putLength(out, at, length);
   if (length === text.length && length <= 64) {
     // ASCII: one byte per character.
     for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);

@@ -286,6 +286,21 @@ function stripQuotePairs(s: string): string {
 
 function scan(src: string): DotenvLines {
   const text = src.replace(/\r\n?/g, '\n');
+  return locate(text, matchAll(text));
+}
+
+/**
+ * The entries of `parseDotenvLines(src).entries`, keys and values only, in file order: what a
+ * writer reads its own output back with (no line numbers, no skipped lines).
+ */
+export function dotenvEntries(src: string): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  for (const { key, value } of matchAll(src.replace(/\r\n?/g, '\n'))) if (key !== '__proto__') out.push({ key, value });
+  return out;
+}
+
+/** Every entry dotenv's regex finds in `text` (line endings already LF), __proto__ included. */
+function matchAll(text: string): RawMatch[] {
   const s = new Scanner(text);
   const matches: RawMatch[] = [];
   let pos = 0;
@@ -300,7 +315,7 @@ function scan(src: string): DotenvLines {
       pos = m.end;
     }
   }
-  return locate(text, matches);
+  return matches;
 }
 
 function locate(text: string, matches: RawMatch[]): DotenvLines {

@@ -10,7 +10,7 @@
  */
 import { VaultError } from '../core/errors.js';
 import { isValidName } from '../core/names.js';
-import { parseDotenvLines } from './dotenv.js';
+import { dotenvEntries } from './dotenv.js';
 
 export interface FormatEntry {
   name: string;
@@ -86,8 +86,8 @@ export function formatDotenv(entries: FormatEntry[]): Buffer {
   // The rules above are derived from dotenv's parser; reading the result back with a parser that
   // matches dotenv exactly turns any gap in that derivation into an error instead of a silently
   // different secret in someone's .env file. Read back, it must be exactly these entries in
-  // this order (parseDotenvLines leaves out a __proto__ entry, as dotenv drops it).
-  const back = parseDotenvLines(out).entries;
+  // this order (dotenvEntries leaves out a __proto__ entry, as dotenv drops it).
+  const back = dotenvEntries(out);
   for (let i = 0; i < entries.length || i < back.length; i++) {
     const entry = entries[Math.min(i, entries.length - 1)]!;
     if (i >= entries.length || back[i]?.key !== entry.name || back[i]!.value !== texts[i]) {
@@ -196,12 +196,15 @@ function bareForm(v: string): FormResult {
  * literal single quotes come first.
  */
 function encodeDotenvValue(v: string): string | { reasons: string[] } {
-  const forms = v.includes('\n') ? [doubleForm, singleForm, backtickForm, bareForm] : [singleForm, doubleForm, backtickForm, bareForm];
-  const reasons: string[] = [];
+  const forms = v.includes('\n') ? NEWLINE_FIRST : SINGLE_FIRST;
+  let reasons: string[] | null = null;
   for (const form of forms) {
     const r = form(v);
     if ('text' in r) return r.text;
-    reasons.push(r.reason);
+    (reasons ??= []).push(r.reason);
   }
-  return { reasons };
+  return { reasons: reasons ?? [] };
 }
+
+const NEWLINE_FIRST = [doubleForm, singleForm, backtickForm, bareForm];
+const SINGLE_FIRST = [singleForm, doubleForm, backtickForm, bareForm];

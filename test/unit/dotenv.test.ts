@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dotenv from 'dotenv';
-import { parseDotenv, parseDotenvLines } from '../../src/exec/dotenv.js';
+import { dotenvEntries, parseDotenv, parseDotenvLines } from '../../src/exec/dotenv.js';
 
 const CORPUS: Array<[string, string, Record<string, string>]> = [
   ["basic", "A=1\nB=two\n", {"A":"1","B":"two"}],
@@ -88,6 +88,8 @@ for (const [name, input, expected] of CORPUS) {
     const folded: Record<string, string> = {};
     for (const e of parseDotenvLines(input).entries) folded[e.key] = e.value;
     assertSameObject(folded, expected);
+    // what formatDotenv reads its output back with: the same entries, without line numbers
+    assert.deepStrictEqual(dotenvEntries(input), parseDotenvLines(input).entries.map(({ key, value }) => ({ key, value })));
   });
 }
 
@@ -150,6 +152,7 @@ test('seeded random dotenv files parse exactly as dotenv parses them', () => {
     const expected = dotenv.parse(input);
     if (Object.keys(expected).length > 0) nonEmpty++;
     assertSameObject(parseDotenv(input), expected);
+    assert.deepStrictEqual(dotenvEntries(input), parseDotenvLines(input).entries.map(({ key, value }) => ({ key, value })));
   }
   // Guards the generator itself: a generator that only produced junk would prove nothing.
   assert.ok(nonEmpty > 400, `only ${nonEmpty} generated files had entries`);
