@@ -97,7 +97,8 @@ class Arena {
       this.bytes.copy(bigger, 0, 0, this.used);
       this.bytes = bigger;
     }
-    this.used += part.copy(this.bytes, this.used);
+    this.bytes.set(part, this.used);
+    this.used += part.length;
     return this.used;
   }
 
@@ -304,18 +305,24 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A value as environment text; `what` names it in the refusal ("secret default/A"). */
 export function envText(value: Buffer, what: string): string {
-  if (value.includes(0)) {
-    throw new VaultError('usage', `${what} holds a NUL byte, which an environment variable cannot carry`, {
-      hint: 'vault get prints it as exact bytes',
-    });
-  }
+  let text: string;
   try {
-    return strictUtf8.decode(value);
+    text = strictUtf8.decode(value);
   } catch {
+    if (value.includes(0)) throw nulRefusal(what);
     throw new VaultError('usage', `${what} is not valid UTF-8, which cannot be passed in an environment variable`, {
       hint: 'vault get prints it as exact bytes',
     });
   }
+  // In valid UTF-8 a NUL byte is U+0000 and nothing else is: the string is searched, not the bytes.
+  if (text.includes('\0')) throw nulRefusal(what);
+  return text;
+}
+
+function nulRefusal(what: string): VaultError {
+  return new VaultError('usage', `${what} holds a NUL byte, which an environment variable cannot carry`, {
+    hint: 'vault get prints it as exact bytes',
+  });
 }
 
 export interface EnvOptions extends Selection {
