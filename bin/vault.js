@@ -13,7 +13,7 @@
  * commands/NAME.ts), alone in dist/cli/NAME.cjs. scripts/bundle.js builds one for each name
  * here; bundleFor below picks it.
  */
-const OWN_BUNDLE = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec' };
+const OWN_BUNDLE = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec', env: 'env', export: 'env' };
 
 if (require.main === module) main();
 // scripts/code-cache.js compiles the bundle the same way to write its code cache.

@@ -27,7 +27,7 @@ if (!/^[a-z]+$/.test(name ?? '') || !/^\/\/# vaultBuild=[0-9a-f]+$/.test(idLine 
 }
 
 const require = createRequire(import.meta.url);
-const { loadBundle } = require('../bin/vault.js');
+const { loadBundle, OWN_BUNDLE } = require('../bin/vault.js');
 const { exports: cli, script, file } = loadBundle(false, name);
 
 const base = mkdtempSync(join(tmpdir(), 'vault-code-cache-'));
@@ -43,7 +43,7 @@ try {
     vault.close();
   }
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base, XDG_STATE_HOME: join(base, 'state'), XDG_RUNTIME_DIR: base, VAULT_PATH: path, VAULT_MASTER_KEY: key, VAULT_SESSION: 'off' };
-  // A command's own bundle runs its own command only (it has no other).
+  // A command's own bundle runs its own commands only (it has no other).
   const ALL = [
     [['get', 'WARM_A']],
     [['put', 'WARM_C'], 'value-c\n'],
@@ -54,7 +54,7 @@ try {
     [['exec', '--', 'true']],
     [['get', 'WARM_A']],
   ];
-  const commands = name === 'main' ? ALL : ALL.filter(([argv]) => argv[0] === name);
+  const commands = name === 'main' ? ALL : ALL.filter(([argv]) => OWN_BUNDLE[argv[0]] === name);
   if (commands.length === 0) throw new Error(`scripts/code-cache.js: no warm-up command for the ${name} bundle`);
   for (const [argv, input] of commands) {
     const err = [];

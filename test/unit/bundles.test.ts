@@ -19,7 +19,7 @@ const launcher = createRequire(import.meta.url)(BIN) as {
   loadBundle: (useCache: boolean, name: string) => { exports: { run: (argv: string[], io: IO) => Promise<number> }; file: string };
 };
 
-const OWN: Record<string, string> = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec' };
+const OWN: Record<string, string> = { get: 'get', list: 'list', ls: 'list', exec: 'exec', run: 'exec', env: 'env', export: 'env' };
 
 test('the launcher finds the command word where the CLI does, and picks its bundle', () => {
   // Nothing is printed: the IO is only held by commander's output functions.
@@ -31,7 +31,7 @@ test('the launcher finds the command word where the CLI does, and picks its bund
     [], ['get', 'A'], ['ls'], ['run', '--', 'get'], ['exec', '--', 'list'], ['--json', 'get', 'A'], ['--vault', 'get', 'list'],
     ['--ns', 'ls', 'exec'], ['--vault=x', 'get', 'A'], ['--ns=get', 'list'], ['--', 'get'], ['--quiet', '--', 'list'],
     ['put', 'get'], ['help', 'get'], ['getx'], ['--no-color', '--debug', 'exec', '--', 'true'], ['--vault'], ['-x', 'list'],
-    ['__complete', 'get'], ['completion'], ['constructor'], ['toString'], ['history', 'A'],
+    ['__complete', 'get'], ['completion'], ['constructor'], ['toString'], ['history', 'A'], ['env'], ['--ns', 'env', 'export'], ['export', '--format', 'json'], ['exports'],
   ];
   for (const argv of cases) {
     const at = findCommand(program, argv);
@@ -43,7 +43,7 @@ test('the launcher finds the command word where the CLI does, and picks its bund
 
 test('the build made exactly these bundles, each with its code cache', () => {
   const files = readdirSync(join(ROOT, 'dist', 'cli')).filter((f) => /\.(cjs|cache)$/.test(f) && !f.startsWith('pg-')).sort();
-  assert.deepEqual(files, ['exec.cache', 'exec.cjs', 'get.cache', 'get.cjs', 'list.cache', 'list.cjs', 'main.cache', 'main.cjs']);
+  assert.deepEqual(files, ['env.cache', 'env.cjs', 'exec.cache', 'exec.cjs', 'get.cache', 'get.cjs', 'list.cache', 'list.cjs', 'main.cache', 'main.cjs']);
 });
 
 function sink(chunks: Buffer[]): Writable & { isTTY: boolean } {
@@ -65,12 +65,16 @@ test('each command\'s own bundle answers as main.cjs does: values, help, usage e
     const main = launcher.loadBundle(true, 'main').exports;
     const put = await runIn(main, ['put', 'TOKEN', '--description', 'a token'], env, 's3cret-value\n');
     assert.equal(put.status, 0, put.err);
-    const own = { get: launcher.loadBundle(true, 'get').exports, list: launcher.loadBundle(true, 'list').exports, exec: launcher.loadBundle(true, 'exec').exports };
+    const own = {
+      get: launcher.loadBundle(true, 'get').exports, list: launcher.loadBundle(true, 'list').exports,
+      exec: launcher.loadBundle(true, 'exec').exports, env: launcher.loadBundle(true, 'env').exports,
+    };
     const cases: string[][] = [
       ['get', 'TOKEN'], ['get', '--json', 'TOKEN'], ['--json', 'get', 'TOKEN'], ['get', 'TOKEN', '--version', '1'], ['get', 'NOPE'], ['get', 'tokn'],
       ['get'], ['get', 'TOKEN', '--bogus'], ['get', '--help'], ['--vault', join(v.dir, 'none.db'), 'get', 'TOKEN'], ['get', 'TOKEN', 'extra'],
       ['list'], ['ls', '--json'], ['list', '--all-ns'], ['list', '--help'], ['list', 'extra'], ['--ns', 'Bad/ns', 'list'],
       ['exec', '--', 'true'], ['run', '--', 'sh', '-c', 'exit 3'], ['exec'], ['exec', '--only', 'NOPE', '--', 'true'], ['run', '--help'], ['exec', '--bogus', '--', 'true'],
+      ['env'], ['env', '--format', 'shell'], ['--json', 'env'], ['env', '--only', 'NOPE'], ['env', '--format', 'xml'], ['export'], ['export', '--format', 'json', '--prefix', 'TO'], ['export', '--help'], ['export', 'extra'],
     ];
     for (const argv of cases) {
       const name = launcher.bundleFor(argv) as keyof typeof own;
@@ -81,6 +85,7 @@ test('each command\'s own bundle answers as main.cjs does: values, help, usage e
     }
     // The value itself, so that equal outputs are not two equal failures.
     assert.deepEqual(await runIn(own.get, ['get', 'TOKEN'], env), { status: 0, out: 's3cret-value', err: '' });
+    assert.deepEqual(await runIn(own.env, ['export', '--format', 'json'], env), { status: 0, out: '{"TOKEN":"s3cret-value"}\n', err: '' });
   } finally {
     v.cleanup();
   }
