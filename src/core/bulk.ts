@@ -256,6 +256,10 @@ export function readSecrets<T>(vault: Vault, req: ReadRequest, prepare: (result:
           out.push({ ns: s.ns, name: s.name, version: s.version, value, expiresAt: s.expiresAt, notSecret: s.notSecret });
         }
       }
+      // What the read kept to open them is garbage from here on, not alive while prepare works.
+      p.secrets.length = 0;
+      p.refs.length = 0;
+      all.length = 0;
       // A refusal from prepare (a value no environment can carry) is recorded as denied.
       return prepare(result);
     } catch (e) {

@@ -61,7 +61,8 @@ async function printSecrets(io: IO, cmd: Command, op: 'env' | 'export', flags: E
     return readSecrets(vault, request, (r) => {
       try {
         if (op === 'env') refuseNul(r.secrets);
-        const entries: FormatEntry[] = r.secrets.map((x) => ({ name: x.name, value: x.value }));
+        // A resolved secret is a format entry (name, value): no second object per secret.
+        const entries: FormatEntry[] = r.secrets;
         return FORMATS[format](entries);
       } finally {
         wipe(...r.secrets.map((x) => x.value));
