@@ -87,13 +87,13 @@ interface Planned {
  * appended to one growing buffer outside V8's heap.
  */
 class Arena {
-  private bytes = Buffer.allocUnsafeSlow(1 << 16);
+  private bytes = EMPTY;
   private used = 0;
 
   /** Appends `part`; returns where it ends. */
   add(part: Buffer): number {
     if (this.used + part.length > this.bytes.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + part.length));
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + part.length, 1 << 16));
       this.bytes.copy(bigger, 0, 0, this.used);
       this.bytes = bigger;
     }
@@ -110,6 +110,8 @@ class Arena {
     return this.bytes.subarray(from, to);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function planned(vault: Vault, arena: Arena, ns: string, name: string, label: string | null, secret: SecretRow | undefined, version: number, row: VersionRow | undefined): Planned {
   const p: Planned = {
