@@ -40,6 +40,28 @@ const lazyChildProcess = {
 };
 
 /**
+ * node:crypto, with the stream modules it loads itself, costs about 5 ms a start, and a command
+ * that reads no value (`vault list`, help, completion) never calls it. Our modules import it by
+ * name at their top; in the CLI bundles it becomes an object with a getter for each of its
+ * exports that loads the real module on first use. The getters return node's own functions
+ * and objects, so the code that calls them is unchanged.
+ */
+const CRYPTO_EXPORTS = Object.keys(createRequire(import.meta.url)('node:crypto'));
+const lazyCrypto = {
+  name: 'lazy-crypto',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
+      /[\\/]dist[\\/]src[\\/]/.test(args.importer) ? { path: 'crypto', namespace: 'lazy-crypto' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-crypto' }, () => ({
+      contents: "let real; const load = () => (real ??= require('node:crypto'));\n" +
+        `for (const name of ${JSON.stringify(CRYPTO_EXPORTS)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * A module that loads a built-in lazily does it with createRequire(import.meta.url) (ES module
  * source: the library is not bundled). In a CommonJS bundle that is plain require(), and the
  * import of node:module goes: loading it also loads node's ES module loader (~0.5 ms a start).
@@ -99,7 +121,7 @@ for (const name of ['main', ...OWN_BUNDLES]) {
     target: 'node20',
     // @modelcontextprotocol/sdk (vault mcp only) is imported at run time by src/mcp/server.ts.
     external: ['bindings', '@napi-rs/keyring', '@inquirer/prompts', 'cli-table3', '@modelcontextprotocol/sdk'],
-    plugins: name === 'main' ? [lazyChildProcess, plainRequire] : [lazyChildProcess, plainRequire, onlyCommands(name)],
+    plugins: name === 'main' ? [lazyChildProcess, lazyCrypto, plainRequire] : [lazyChildProcess, lazyCrypto, plainRequire, onlyCommands(name)],
     // Our modules use import.meta.url (the package version lookup, the addon path); in one
     // CommonJS file it is this file's URL.
     define: { 'import.meta.url': '__vaultBundleUrl' },

@@ -1,5 +1,5 @@
 import { mac, macEqual } from '../crypto/mac.js';
-import { anchorPath, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
+import { anchorFile, anchorName, readAnchor, writeAnchor, type AnchorRecord } from '../store/anchor.js';
 import { VaultError } from './errors.js';
 import { integrity } from '../keyring/keyring.js';
 
@@ -19,11 +19,26 @@ export interface AnchorView {
 }
 
 export class RollbackAnchor {
-  /** null: anchors are off (the library's anchorDir: null) */
-  readonly file: string | null;
+  /** the vault's real path, resolved when it was opened; null: anchors are off (the library's anchorDir: null) */
+  private readonly real: string | null;
+  private path: string | undefined;
 
-  constructor(dir: string | null, private readonly vaultId: string, vaultPath: string) {
-    this.file = dir === null ? null : anchorPath(dir, vaultId, vaultPath);
+  constructor(
+    private readonly dir: string | null,
+    private readonly vaultId: string,
+    vaultPath: string,
+  ) {
+    this.real = dir === null ? null : anchorName(vaultPath);
+  }
+
+  /**
+   * The anchor file, null when anchors are off. Named on first use: the name hashes the real
+   * path with SHA-256, and a command that never unlocks (`vault list`) does not load
+   * node:crypto for it.
+   */
+  get file(): string | null {
+    if (this.dir === null || this.real === null) return null;
+    return (this.path ??= anchorFile(this.dir, this.vaultId, this.real));
   }
 
   private mac(key: Buffer, state: number, audit: number, format: number): string {

@@ -28,13 +28,18 @@ export function anchorDir(env: NodeJS.ProcessEnv): string {
   return join(state, 'vault', 'anchors');
 }
 
-export function anchorPath(dir: string, vaultId: string, vaultPath: string): string {
-  let real = vaultPath;
+/** The vault's real path (the path as given when it is not there yet): what names its anchor. */
+export function anchorName(vaultPath: string): string {
   try {
-    real = realpathSync(vaultPath);
+    return realpathSync(vaultPath);
   } catch {
     // not there (yet): the path as given
+    return vaultPath;
   }
+}
+
+/** The anchor file of the vault `vaultId` whose real path is `real` (see anchorName). */
+export function anchorFile(dir: string, vaultId: string, real: string): string {
   const hash = createHash('sha256').update(real).digest('hex').slice(0, 16);
   return join(dir, `${vaultId}-${hash}.json`);
 }

@@ -72,6 +72,31 @@ test('vault get loads its own bundle, compiled from its code cache, better-sqlit
   }
 });
 
+test('vault list, which reads no value, loads its own bundle and not node:crypto', async () => {
+  const v = await freshVault();
+  try {
+    for (const name of ['B_TOKEN', 'A_TOKEN']) {
+      const put = await runCommand(process.execPath, [BIN, 'put', name], { env: v.env, input: 'abc123\n' });
+      assert.equal(put.status, 0, put.stderr);
+    }
+    const trace = join(v.dir, 'require.txt');
+    const list = await runCommand(process.execPath, ['--require', join(ROOT, 'test', 'fixtures', 'trace-require.cjs'), BIN, 'list'], {
+      env: { ...v.env, TRACE_REQUIRE_FILE: trace },
+    });
+    assert.equal(list.status, 0, list.stderr);
+    assert.equal(list.out, 'A_TOKEN\nB_TOKEN\n');
+    const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    assert.deepEqual(loaded.filter((l) => l.startsWith('compiled:')), [`compiled:${join(ROOT, 'dist', 'cli', 'list.cjs')} cache=accepted`]);
+    const builtins = new Set(loaded.filter((l) => l.startsWith('builtin:')).map((l) => l.slice('builtin:'.length)));
+    assert.ok(builtins.has('fs'), 'the trace saw the built-ins vault uses');
+    // node:crypto (with the stream modules it loads: about 5 ms) is loaded on first use (the
+    // bundle's lazy-crypto, scripts/bundle.js), and listing names uses none of it.
+    assert.deepEqual(['crypto', 'stream', ...UNUSED_BUILTINS, ...STREAM_BUILTINS].filter((b) => builtins.has(b)), []);
+  } finally {
+    v.cleanup();
+  }
+});
+
 test('a code cache that is not this build\'s, or that V8 refuses, costs a compile from source and nothing else', async () => {
   const v = await freshVault();
   const cache = readFileSync(join(ROOT, 'dist', 'cli', 'get.cache'));
