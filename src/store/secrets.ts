@@ -151,7 +151,8 @@ export function* currentWithVersions(db: Database, ns: string): Generator<{ secr
   // one hex text with their lengths (see blobsFromHex).
   const rows = stmt(
     db,
-    `SELECT s.id, s.ns, s.name, s.current_version, s.highest_version, s.description, s.created_at, s.updated_at, s.removed_at, s.expires_at,
+    // The namespace and removed_at are what the WHERE clause makes them, so they are not read.
+    `SELECT s.id, s.name, s.current_version, s.highest_version, s.description, s.created_at, s.updated_at, s.expires_at,
        v.version, v.size, v.expires_at, v.origin, v.created_at, s.not_secret, s.rotation_due,
        length(s.uid), length(s.mac), length(v.nonce), length(v.ciphertext), hex(s.uid) || hex(s.mac) || hex(v.nonce) || hex(v.ciphertext)
      FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
@@ -160,17 +161,17 @@ export function* currentWithVersions(db: Database, ns: string): Generator<{ secr
     .raw(true)
     .iterate(ns) as IterableIterator<unknown[]>;
   for (const r of rows) {
-    const [uid, mac, nonce, ciphertext] = blobsFromHex(r[21] as string, [r[17] as number | null, r[18] as number | null, r[19] as number | null, r[20] as number | null]);
+    const [uid, mac, nonce, ciphertext] = blobsFromHex(r[19] as string, [r[15] as number | null, r[16] as number | null, r[17] as number | null, r[18] as number | null]);
     const secret: SecretRow = {
-      id: r[0] as number, ns: r[1] as string, name: r[2] as string, uid: uid!, current_version: r[3] as number,
-      highest_version: r[4] as number, description: r[5] as string | null, created_at: r[6] as number, updated_at: r[7] as number,
-      removed_at: r[8] as number | null, expires_at: r[9] as number | null, mac: mac!,
-      not_secret: r[15] as number, rotation_due: r[16] as number,
+      id: r[0] as number, ns, name: r[1] as string, uid: uid!, current_version: r[2] as number,
+      highest_version: r[3] as number, description: r[4] as string | null, created_at: r[5] as number, updated_at: r[6] as number,
+      removed_at: null, expires_at: r[7] as number | null, mac: mac!,
+      not_secret: r[13] as number, rotation_due: r[14] as number,
     };
     // A version row has a nonce and a ciphertext (NOT NULL): none means no row matched.
-    const row: VersionRow | undefined = r[10] === null ? undefined : {
-      secret_id: secret.id, version: r[10] as number, nonce: nonce!, ciphertext: ciphertext!, size: r[11] as number,
-      expires_at: r[12] as number | null, origin: r[13] as string, created_at: r[14] as number,
+    const row: VersionRow | undefined = r[8] === null ? undefined : {
+      secret_id: secret.id, version: r[8] as number, nonce: nonce!, ciphertext: ciphertext!, size: r[9] as number,
+      expires_at: r[10] as number | null, origin: r[11] as string, created_at: r[12] as number,
     };
     yield { secret, row };
   }
