@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI (our modules and commander) into ONE CommonJS file, dist/cli/main.cjs, that
-// bin/vault.js loads (and, for get, list and exec, a smaller bundle of the same program with
+// bin/vault.js loads (and, for get, list, exec and env/export, a smaller bundle of the same program with
 // only that command: OWN_BUNDLES below): `vault get` is a start-up-bound command (see npm run bench), and a
 // CommonJS entry skips node's ES module loader (resolution, linking and evaluation through
 // promises), which cost ~9 ms per start. Each command's modules stay lazily evaluated: esbuild
