@@ -21,45 +21,39 @@ import { build } from 'esbuild';
 rmSync('dist/cli', { recursive: true, force: true });
 
 /**
+ * A built-in loaded on first use: imports of node:NAME from the modules `importer` matches
+ * become an object with a getter for each of `exports` that loads the real module when first
+ * read. The getters return node's own functions and objects, so the code that calls them is
+ * unchanged.
+ */
+function lazyBuiltin(name, importer, exports) {
+  const namespace = `lazy-${name}`;
+  return {
+    name: namespace,
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`^(node:)?${name}$`) }, (args) => (importer.test(args.importer) ? { path: name, namespace } : undefined));
+      b.onLoad({ filter: /.*/, namespace }, () => ({
+        contents: `let real; const load = () => (real ??= require('node:${name}'));\n` +
+          `for (const name of ${JSON.stringify(exports)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
  * commander requires node:child_process at load time, for executable subcommands vault never
  * uses; loading it pulls in net, dgram, stream and readline internals. Inside commander it
- * becomes a stub that loads the real module only if one of its functions is ever called.
+ * loads only if one of the two functions commander calls is ever read.
  */
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: "let real; const load = () => (real ??= require('node:child_process'));\n" +
-        'module.exports = { spawn: (...a) => load().spawn(...a), execFile: (...a) => load().execFile(...a) };\n',
-      loader: 'js',
-    }));
-  },
-};
+const lazyChildProcess = lazyBuiltin('child_process', /[\\/]node_modules[\\/]commander[\\/]/, ['spawn', 'execFile']);
 
 /**
  * node:crypto, with the stream modules it loads itself, costs about 5 ms a start, and a command
  * that reads no value (`vault list`, help, completion) never calls it. Our modules import it by
- * name at their top; in the CLI bundles it becomes an object with a getter for each of its
- * exports that loads the real module on first use. The getters return node's own functions
- * and objects, so the code that calls them is unchanged.
+ * name at their top; in the CLI bundles it loads when one of its exports is first read.
  */
-const CRYPTO_EXPORTS = Object.keys(createRequire(import.meta.url)('node:crypto'));
-const lazyCrypto = {
-  name: 'lazy-crypto',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
-      /[\\/]dist[\\/]src[\\/]/.test(args.importer) ? { path: 'crypto', namespace: 'lazy-crypto' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-crypto' }, () => ({
-      contents: "let real; const load = () => (real ??= require('node:crypto'));\n" +
-        `for (const name of ${JSON.stringify(CRYPTO_EXPORTS)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });\n`,
-      loader: 'js',
-    }));
-  },
-};
+const lazyCrypto = lazyBuiltin('crypto', /[\\/]dist[\\/]src[\\/]/, Object.keys(createRequire(import.meta.url)('node:crypto')));
 
 /**
  * A module that loads a built-in lazily does it with createRequire(import.meta.url) (ES module
