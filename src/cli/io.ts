@@ -42,6 +42,9 @@ export interface DirectOutput {
   write(data: string | Buffer): string | Buffer | null;
 }
 
+/** /dev/null's device number, looked up once (exec asks about fd 0 and fd 1); null: not a character device. */
+let devNull: number | null | undefined;
+
 /** On a terminal, on Windows, or when fd cannot be checked: false (use the stream). */
 function neverATerminal(fd: number): boolean {
   if (process.platform === 'win32') return false;
@@ -50,8 +53,11 @@ function neverATerminal(fd: number): boolean {
     if (st.isFIFO() || st.isFile() || st.isSocket()) return true;
     // A character device is a terminal unless it is /dev/null (where scripts send output they discard).
     if (!st.isCharacterDevice()) return false;
-    const nul = statSync('/dev/null');
-    return nul.isCharacterDevice() && nul.rdev === st.rdev;
+    if (devNull === undefined) {
+      const nul = statSync('/dev/null');
+      devNull = nul.isCharacterDevice() ? nul.rdev : null;
+    }
+    return devNull === st.rdev;
   } catch {
     return false;
   }
@@ -101,6 +107,8 @@ export function processIO(env: NodeJS.ProcessEnv = process.env, hooks: { stdoutM
   let made = false;
   let direct: DirectOutput | null | undefined;
   let stdinMade = false;
+  /** fd 0 is a pipe, file, socket or /dev/null (it does not change while the process runs) */
+  let stdinNotTTY: boolean | undefined;
   return {
     get stdin() {
       stdinMade = true;
@@ -123,7 +131,7 @@ export function processIO(env: NodeJS.ProcessEnv = process.env, hooks: { stdoutM
       return direct ?? undefined;
     },
     stdinIsTTY() {
-      if (!stdinMade && neverATerminal(0)) return false;
+      if (!stdinMade && (stdinNotTTY ??= neverATerminal(0))) return false;
       return this.stdin.isTTY === true;
     },
     afterStdout(done) {

@@ -17,11 +17,11 @@ import type { SecretRef } from './names.js';
  *    digest; the counter, also kept in the rollback anchor outside the file, orders states.
  */
 
-function opt(v: string | number | null): Field[] {
-  return v === null ? [0, ''] : [1, v];
-}
-
-/** A field list's optional value, pushed as opt() gives it (no array per call: the bulk reads make two per secret). */
+/**
+ * An optional field, pushed onto a field list as two: 0 and '' when absent, 1 and the value when
+ * present (absent and empty never encode alike). Pushed, not spread from an array: the bulk reads
+ * encode two lists per secret.
+ */
 function pushOpt(fields: Field[], v: string | number | null): void {
   if (v === null) fields.push(0, '');
   else fields.push(1, v);
@@ -46,7 +46,7 @@ function prefixesOf(vaultId: string): { value: Buffer; secretMac: Buffer } {
 
 /** Associated data of a version's ciphertext. */
 export function valueAad(vaultId: string, uid: Buffer, v: { version: number; expires_at: number | null; origin: string; created_at: number }): Buffer {
-  // encodeAad('vault/secret/v2', [vaultId, FORMAT_VERSION, uid, v.version, ...opt(v.expires_at), v.origin, v.created_at])
+  // encodeAad('vault/secret/v2', [vaultId, FORMAT_VERSION, uid, v.version, expires_at?, v.origin, v.created_at])
   const fields: Field[] = [uid, v.version];
   pushOpt(fields, v.expires_at);
   fields.push(v.origin, v.created_at);
@@ -82,8 +82,8 @@ export function forgetSecretMacKey(dataKey?: Buffer | null): void {
 }
 
 export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow, 'id' | 'mac'>): Buffer {
-  // mac(key, 'vault/secret-mac/v1', [vaultId, uid, ns, name, current, highest, ...opt(description),
-  // created, updated, ...opt(removed), ...opt(expires), 'not-secret'?, 'rotation-due'?])
+  // mac(key, 'vault/secret-mac/v1', [vaultId, uid, ns, name, current, highest, description?,
+  // created, updated, removed?, expires?, 'not-secret'?, 'rotation-due'?])
   const fields: Field[] = [row.uid ?? Buffer.alloc(0), row.ns, row.name, row.current_version, row.highest_version];
   pushOpt(fields, row.description);
   fields.push(row.created_at, row.updated_at);
@@ -108,11 +108,18 @@ export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): b
 export function grantMac(vaultId: string, dataKey: Buffer, row: Omit<GrantRow, 'id' | 'mac'>): Buffer {
   const key = subkey(dataKey, 'vault/grant-mac/v1');
   try {
-    return mac(key, 'vault/grant-mac/v1', [
-      vaultId, row.uid, row.name, row.secrets, ...opt(row.ns), ...opt(row.prefix), row.hosts, ...opt(row.commands),
-      ...opt(row.expires_at), ...opt(row.max_uses), ...opt(row.rate), row.reveal, row.created_at, row.uses,
-      ...opt(row.last_used_at), row.recent,
-    ]);
+    const fields: Field[] = [vaultId, row.uid, row.name, row.secrets];
+    pushOpt(fields, row.ns);
+    pushOpt(fields, row.prefix);
+    fields.push(row.hosts);
+    pushOpt(fields, row.commands);
+    pushOpt(fields, row.expires_at);
+    pushOpt(fields, row.max_uses);
+    pushOpt(fields, row.rate);
+    fields.push(row.reveal, row.created_at, row.uses);
+    pushOpt(fields, row.last_used_at);
+    fields.push(row.recent);
+    return mac(key, 'vault/grant-mac/v1', fields);
   } finally {
     wipe(key);
   }

@@ -19,16 +19,12 @@ export interface AnchorView {
 }
 
 export class RollbackAnchor {
-  /** the vault's real path, resolved when it was opened; null: anchors are off (the library's anchorDir: null) */
-  private readonly real: string | null;
+  /** the anchors directory and the vault's real path, resolved when it was opened; null: anchors are off (the library's anchorDir: null) */
+  private readonly where: { dir: string; real: string } | null;
   private path: string | undefined;
 
-  constructor(
-    private readonly dir: string | null,
-    private readonly vaultId: string,
-    vaultPath: string,
-  ) {
-    this.real = dir === null ? null : anchorName(vaultPath);
+  constructor(dir: string | null, private readonly vaultId: string, vaultPath: string) {
+    this.where = dir === null ? null : { dir, real: anchorName(vaultPath) };
   }
 
   /**
@@ -37,8 +33,8 @@ export class RollbackAnchor {
    * node:crypto for it.
    */
   get file(): string | null {
-    if (this.dir === null || this.real === null) return null;
-    return (this.path ??= anchorFile(this.dir, this.vaultId, this.real));
+    if (this.where === null) return null;
+    return (this.path ??= anchorFile(this.where.dir, this.vaultId, this.where.real));
   }
 
   private mac(key: Buffer, state: number, audit: number, format: number): string {

@@ -295,8 +295,13 @@ function scan(src: string): DotenvLines {
  */
 export function dotenvEntries(src: string): Array<{ key: string; value: string }> {
   const out: Array<{ key: string; value: string }> = [];
-  for (const { key, value } of matchAll(src.replace(/\r\n?/g, '\n'))) if (key !== '__proto__') out.push({ key, value });
+  for (const { key, value } of matchAll(src.replace(/\r\n?/g, '\n'))) if (!droppedKey(key)) out.push({ key, value });
   return out;
+}
+
+/** A key dotenv reads but drops: it assigns into a plain object, where `__proto__` does nothing. */
+function droppedKey(key: string): boolean {
+  return key === '__proto__';
 }
 
 /** Every entry dotenv's regex finds in `text` (line endings already LF), __proto__ included. */
@@ -352,7 +357,7 @@ function locate(text: string, matches: RawMatch[]): DotenvLines {
   for (const m of matches) {
     reportGap(covered, m.start);
     covered = m.end;
-    if (m.key === '__proto__') invalidLines.add(lineOf(m.keyStart));
+    if (droppedKey(m.key)) invalidLines.add(lineOf(m.keyStart));
     else entries.push({ key: m.key, value: m.value, line: lineOf(m.keyStart) });
   }
   reportGap(covered, text.length);
