@@ -143,7 +143,8 @@ export class MaskPatterns {
   readonly matcher: Matcher;
   /**
    * @internal A few patterns also get an Aho–Corasick automaton that is dense throughout
-   * (one table read per byte, faster than the Matcher's hashing); many would not fit.
+   * (one table read per byte, faster than the Matcher's hashing at every position); many
+   * would not fit. Not when the Matcher looks at every 4th position or sparser.
    */
   readonly automaton: Automaton | undefined;
   /** the number of distinct patterns */
@@ -167,7 +168,8 @@ export class MaskPatterns {
     let total = 0;
     for (const p of list) total += p.length;
     let automaton: Automaton | undefined;
-    if (options.engine === 'automaton' || (options.engine === undefined && total < SMALL_PATTERNS)) {
+    // The Matcher looking at every 4th position or sparser beats one table read per byte.
+    if (options.engine === 'automaton' || (options.engine === undefined && total < SMALL_PATTERNS && this.matcher.stride < 4)) {
       automaton = new Automaton(list);
       if (options.engine === undefined && automaton.states > automaton.denseRows) automaton = undefined;
     }
@@ -529,18 +531,36 @@ export class Matcher {
   private readonly prefix1 = new Uint8Array(256);
   private readonly prefix2 = new Uint8Array(65536);
   private readonly prefix3: Set<number> = new Set();
+  /**
+   * 1, or the step between the positions looked at (every pattern is at least stride + 7
+   * bytes long). Then `filter` holds each pattern's first `stride` 8-byte windows, and a
+   * window's hash leads to its bucket, `entries[bucketStart[b]]` to `entries[bucketStart[b + 1]]`,
+   * each `pattern × MAX_STRIDE + offset of the window in it`.
+   */
+  readonly stride: number;
+  private readonly bucketShift: number;
+  private readonly bucketStart: Int32Array;
+  private readonly entries: Int32Array;
+  /** (start, pattern) pairs found at one sampled position; ~pattern when it is pending */
+  private readonly sampled: number[] = [];
 
   /** `patterns`: distinct, at least MIN_MASK_LENGTH chars, one byte per char (latin1). */
   constructor(patterns: string[]) {
     this.count = patterns.length;
     let total = 0;
     let longest = 0;
+    let shortest = Infinity;
     for (const p of patterns) {
       if (p.length < MIN_MASK_LENGTH) throw new Error('Matcher: a pattern is shorter than MIN_MASK_LENGTH');
       total += p.length;
       if (p.length > longest) longest = p.length;
+      if (p.length < shortest) shortest = p.length;
     }
     this.longest = longest;
+    // Every occurrence of a pattern of L >= 8 bytes holds the 8-byte window at each of its
+    // first L - 7 positions, so it holds one at a position that is a multiple of L - 7 (or of
+    // any smaller number). Looking only there is enough when every pattern is that long.
+    this.stride = shortest >= 9 && shortest !== Infinity ? Math.min(MAX_STRIDE, shortest - 7) : 1;
     this.bytes = Buffer.from(patterns.join(''), 'latin1');
     this.start = new Int32Array(patterns.length);
     this.length = new Int32Array(patterns.length);
@@ -594,32 +614,79 @@ export class Matcher {
       const to = this.groupStart[g + 1]!;
       if (to - from > 1) this.ids.subarray(from, to).sort(byLength);
     }
-    // Patterns of 8 bytes or more (nearly all) go into the filter by their first 8 bytes,
-    // shorter ones by their first 4: a 4-byte prefix of many patterns (hex digits, `sk_l`)
-    // is common in output, an 8-byte one is not.
-    let long = 0;
-    for (let i = 0; i < patterns.length; i++) if (this.length[i]! >= 8) long++;
-    // Blocked: both bits of a pattern are in one 32-bit word (one memory access per byte);
-    // one to two patterns per word, which lets about 1% of positions through. The filter is
-    // read at a random place for every byte, so its size matters more than that: for 10,000
-    // values (~107,000 patterns) it is 256 KiB and stays in the L2 cache, where one pattern
-    // per word (1 MiB) ran 1.3-1.6x slower.
-    const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(long) - 1));
-    const shortBits = Math.min(30, Math.max(12, 32 - Math.clz32(patterns.length - long) + 4));
-    this.filterShift = 32 - filterBits;
-    this.shortShift = 32 - shortBits;
-    this.filter = new Int32Array(1 << filterBits);
-    this.shortFilter = new Int32Array(1 << (shortBits - 5));
-    const set = (bits: Int32Array, f: number): void => {
-      bits[f >>> 5] = bits[f >>> 5]! | (1 << (f & 31));
-    };
-    for (let i = 0; i < patterns.length; i++) {
-      const o = this.start[i]!;
-      const w = this.bytes.readInt32LE(o);
-      if (this.length[i]! >= 8) {
-        const h = Math.imul(w ^ Math.imul(this.bytes.readInt32LE(o + 4), HASH2), HASH);
-        this.filter[h >>> this.filterShift] = this.filter[h >>> this.filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
-      } else set(this.shortFilter, Math.imul(w, HASH) >>> this.shortShift);
+    if (this.stride > 1) {
+      // The sampled index: each pattern under each of its first `stride` 8-byte windows.
+      const entries = patterns.length * this.stride;
+      const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(entries) - 1));
+      const bucketBits = Math.min(30, Math.max(4, 32 - Math.clz32(entries)));
+      this.filterShift = 32 - filterBits;
+      this.bucketShift = 32 - bucketBits;
+      this.filter = new Int32Array(1 << filterBits);
+      this.shortFilter = new Int32Array(0);
+      this.shortShift = 0;
+      const stride = this.stride;
+      const filter = this.filter;
+      const filterShift = this.filterShift;
+      const bucketShift = this.bucketShift;
+      const hashes = new Int32Array(entries);
+      const bucketStart = new Int32Array((1 << bucketBits) + 1);
+      const bytes = this.bytes;
+      for (let i = 0, e = 0; i < patterns.length; i++) {
+        // The first window, then each next one a byte further on.
+        let o = this.start[i]!;
+        let w = bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24);
+        let v = bytes[o + 4]! | (bytes[o + 5]! << 8) | (bytes[o + 6]! << 16) | (bytes[o + 7]! << 24);
+        for (let j = 0; ; j++, e++) {
+          const h = Math.imul(w ^ Math.imul(v, HASH2), HASH);
+          filter[h >>> filterShift] = filter[h >>> filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+          hashes[e] = h;
+          bucketStart[(h >>> bucketShift) + 1]!++;
+          if (j + 1 === stride) {
+            e++;
+            break;
+          }
+          w = (w >>> 8) | (v << 24);
+          v = (v >>> 8) | (bytes[o + 8]! << 24);
+          o++;
+        }
+      }
+      for (let b = 0; b < 1 << bucketBits; b++) bucketStart[b + 1] = bucketStart[b + 1]! + bucketStart[b]!;
+      const list = new Int32Array(entries);
+      const fill = bucketStart.slice(0, 1 << bucketBits);
+      for (let i = 0, e = 0; i < patterns.length; i++) for (let j = 0; j < stride; j++, e++) list[fill[hashes[e]! >>> bucketShift]!++] = i * MAX_STRIDE + j;
+      this.bucketStart = bucketStart;
+      this.entries = list;
+    } else {
+      // Patterns of 8 bytes or more (nearly all) go into the filter by their first 8 bytes,
+      // shorter ones by their first 4: a 4-byte prefix of many patterns (hex digits, `sk_l`)
+      // is common in output, an 8-byte one is not.
+      let long = 0;
+      for (let i = 0; i < patterns.length; i++) if (this.length[i]! >= 8) long++;
+      // Blocked: both bits of a pattern are in one 32-bit word (one memory access per byte);
+      // one to two patterns per word, which lets about 1% of positions through. The filter is
+      // read at a random place for every byte, so its size matters more than that: for 10,000
+      // values (~107,000 patterns) it is 256 KiB and stays in the L2 cache, where one pattern
+      // per word (1 MiB) ran 1.3-1.6x slower.
+      const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(long) - 1));
+      const shortBits = Math.min(30, Math.max(12, 32 - Math.clz32(patterns.length - long) + 4));
+      this.filterShift = 32 - filterBits;
+      this.shortShift = 32 - shortBits;
+      this.filter = new Int32Array(1 << filterBits);
+      this.shortFilter = new Int32Array(1 << (shortBits - 5));
+      const set = (bits: Int32Array, f: number): void => {
+        bits[f >>> 5] = bits[f >>> 5]! | (1 << (f & 31));
+      };
+      for (let i = 0; i < patterns.length; i++) {
+        const o = this.start[i]!;
+        const w = this.bytes.readInt32LE(o);
+        if (this.length[i]! >= 8) {
+          const h = Math.imul(w ^ Math.imul(this.bytes.readInt32LE(o + 4), HASH2), HASH);
+          this.filter[h >>> this.filterShift] = this.filter[h >>> this.filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+        } else set(this.shortFilter, Math.imul(w, HASH) >>> this.shortShift);
+      }
+      this.bucketShift = 0;
+      this.bucketStart = new Int32Array(0);
+      this.entries = new Int32Array(0);
     }
     // One look at a pattern followed by the start of one, so the rare paths (a hit, a held
     // tail) have been taken once before the first real chunk: the optimised scanning loop
@@ -640,6 +707,7 @@ export class Matcher {
    * caller scans from there with more data. With `final` (no more input), nothing is pending.
    */
   match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
+    if (this.stride > 1) return this.matchSampled(data, final, all, hits);
     const n = data.length;
     let p = 0;
     if (n >= 8) {
@@ -661,6 +729,94 @@ export class Matcher {
     // The last positions with 4 to 7 bytes left: looked up directly.
     for (; p + 4 <= n; p++) if (this.candidates(data, p, data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), final, all, hits)) return p;
     return final ? n : this.tail(data);
+  }
+
+  /**
+   * `match` when every pattern is at least stride + 7 bytes long: the 8-byte window is
+   * looked at only at every stride-th position. An occurrence starting at s holds the window
+   * at the one such position from s to s + stride - 1, so a look there finds it, and the
+   * starts a look finds lie after those of the look before: hits stay in order of start.
+   * Starts after the last position with 8 bytes to look at are looked up one by one.
+   */
+  private matchSampled(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
+    const n = data.length;
+    const k = this.stride;
+    let p = 0;
+    if (n >= 8) {
+      const { filter, filterShift } = this;
+      for (const last = n - 8; p <= last; p += k) {
+        const w = data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24);
+        const v = data[p + 4]! | (data[p + 5]! << 8) | (data[p + 6]! << 16) | (data[p + 7]! << 24);
+        const h = Math.imul(w ^ Math.imul(v, HASH2), HASH);
+        const bits = (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+        if ((filter[h >>> filterShift]! & bits) === bits) {
+          const undecided = this.sampleAt(data, p, h, final, all, hits);
+          if (undecided !== -1) return undecided;
+        }
+      }
+    }
+    // Every start up to the last look (p - k) is decided; the rest have under 8 + k bytes.
+    for (p = p < k ? 0 : p - k + 1; p + 4 <= n; p++) if (this.candidates(data, p, data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), final, all, hits)) return p;
+    return final ? n : this.tail(data);
+  }
+
+  /**
+   * The patterns whose window at some offset j < stride hashes to `h`, compared at p - j;
+   * pushes the hits in order of start (longest first at a start), as `candidates` does.
+   * Returns the first undecided start, or -1.
+   */
+  private sampleAt(data: Uint8Array, p: number, h: number, final: boolean, all: boolean, hits: number[]): number {
+    const { entries, bucketStart, bytes, start, length } = this;
+    const b = h >>> this.bucketShift;
+    const found = this.sampled;
+    found.length = 0;
+    const n = data.length;
+    for (let e = bucketStart[b]!, end = bucketStart[b + 1]!; e < end; e++) {
+      const x = entries[e]!;
+      const id = (x / MAX_STRIDE) | 0;
+      const s = p - (x - id * MAX_STRIDE);
+      if (s < 0) continue;
+      const len = length[id]!;
+      const avail = n - s;
+      const stop = s + (len < avail ? len : avail);
+      const o = start[id]! - s;
+      let q = s;
+      while (q < stop && data[q] === bytes[o + q]) q++;
+      if (q < stop) continue;
+      if (len <= avail) found.push(s, id);
+      else if (!final) found.push(s, ~id);
+    }
+    if (found.length === 0) return -1;
+    // In order of start, longest first at a start (a pending pattern is longer than any
+    // complete one at its start). Nearly always a single pair.
+    for (let i = 2; i < found.length; i += 2) {
+      const s = found[i]!;
+      const id = found[i + 1]!;
+      const len = length[id < 0 ? ~id : id]!;
+      let j = i;
+      while (j > 0 && (found[j - 2]! > s || (found[j - 2]! === s && length[found[j - 1]! < 0 ? ~found[j - 1]! : found[j - 1]!]! < len))) {
+        found[j] = found[j - 2]!;
+        found[j + 1] = found[j - 1]!;
+        j -= 2;
+      }
+      found[j] = s;
+      found[j + 1] = id;
+    }
+    for (let i = 0; i < found.length; ) {
+      const s = found[i]!;
+      let pending = false;
+      let pushed = false;
+      for (; i < found.length && found[i] === s; i += 2) {
+        const id = found[i + 1]!;
+        if (id < 0) pending = true;
+        else if (!pushed || all) {
+          hits.push(s, id);
+          pushed = true;
+        }
+      }
+      if (pending) return s;
+    }
+    return -1;
   }
 
   /** Compares the patterns whose first 4 bytes are `w` at `p`; true when `p` is undecided. */
@@ -711,6 +867,9 @@ export class Matcher {
 /** Fibonacci hashing: the top bits of key × 2^32/φ. */
 const HASH = 0x9e3779b1 | 0;
 const HASH2 = 0x85ebca6b | 0;
+
+/** The largest step between the positions the Matcher looks at (see Matcher.stride). */
+const MAX_STRIDE = 8;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
 

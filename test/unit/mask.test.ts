@@ -352,6 +352,8 @@ test('stream: thousands of values agree with the reference', () => {
   const patterns = new MaskPatterns(values);
   assert.equal(patterns.matcher.count, patterns.size);
   assert.equal(patterns.automaton, undefined, 'too many patterns for a dense automaton: the hash index is used');
+  // The shortest value is 11 characters (base64url of 8 bytes): every 4th position is looked at.
+  assert.equal(patterns.matcher.stride, 4);
   assert.ok(patterns.size > 4000 * 8, `${patterns.size} patterns`);
   const pieces: Buffer[] = [];
   for (let k = 0; k < 3000; k++) {
@@ -366,6 +368,42 @@ test('stream: thousands of values agree with the reference', () => {
   for (const seed of [1, 2]) {
     const got = feedRandomly(new Masker(patterns), data, rng(seed));
     assert.ok(got.equals(expected), `differs from the reference (seed ${seed})`);
+  }
+});
+
+test('stream: with long patterns only every stride-th position is looked at, and every stride from 2 to 8 agrees with the reference', () => {
+  const next = rng(12);
+  // A two-letter alphabet: windows repeat inside a pattern and across patterns (one bucket,
+  // many entries), occurrences overlap, and partial occurrences are everywhere.
+  const alphabet = Buffer.from('ab');
+  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => alphabet[next(2)]!));
+  for (let stride = 2; stride <= 9; stride++) {
+    for (let t = 0; t < 40; t++) {
+      const shortest = stride + 7;
+      const values = [word(shortest), ...Array.from({ length: next(6) }, () => word(shortest + next(12)))];
+      // From stride 4 on, the Matcher is chosen over the automaton; below, it is asked for.
+      const patterns = new MaskPatterns(values, stride < 4 ? { encodings: false, engine: 'hash' } : { encodings: false });
+      assert.equal(patterns.matcher.stride, Math.min(stride, 8));
+      assert.equal(patterns.automaton, undefined, 'the Matcher is used, not the automaton');
+      const pieces: Buffer[] = [];
+      for (let k = next(30); k > 0; k--) {
+        const v = values[next(values.length)]!;
+        const r = next(4);
+        pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
+      }
+      const data = Buffer.concat(pieces);
+      const expected = naiveMask(data, values.map((v) => v.toString('latin1')));
+      const got = feedRandomly(new Masker(patterns), data, next);
+      assert.equal(got.toString('latin1'), expected.toString('latin1'), JSON.stringify({ stride, values: values.map((v) => v.toString('latin1')), data: data.toString('latin1') }));
+      // In one write (the sampled loop over everything), and byte by byte (the position-by-position end).
+      const whole = new Masker(patterns);
+      assert.equal(Buffer.concat([whole.write(data), whole.end()]).toString('latin1'), expected.toString('latin1'));
+      const single = new Masker(patterns);
+      const out: Buffer[] = [];
+      for (let i = 0; i < data.length; i++) out.push(single.write(data.subarray(i, i + 1)));
+      out.push(single.end());
+      assert.equal(Buffer.concat(out).toString('latin1'), expected.toString('latin1'));
+    }
   }
 });
 
