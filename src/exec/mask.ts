@@ -184,9 +184,9 @@ export class MaskPatterns {
  * `write` returns at once every byte whose fate is decided; it keeps back only the longest
  * suffix that is still a proper prefix of some pattern (the shortest tail that could become
  * part of a match, or make one longer) — never more than the longest pattern's length − 1.
- * `end` releases the rest. Each position is looked at through a hash of its next 4 bytes
- * (see Matcher), so the cost per byte does not grow with the number of values; only the
- * held tail is looked at again with the next chunk.
+ * `end` releases the rest. Positions are looked at through a hash of the bytes there (see
+ * Matcher), so the cost per byte does not grow with the number of values; only the held
+ * tail is looked at again with the next chunk.
  */
 export class Masker {
   private readonly matcher: Matcher;
@@ -496,6 +496,9 @@ function scanTwoLanes(ac: Automaton, chunk: Uint8Array, state: number, hits: num
  * The patterns, indexed by their first 4 bytes (every pattern has at least MIN_MASK_LENGTH
  * = 4), looked up from rolling words of the input, so a byte costs a few multiplies and bit
  * tests whatever the number of patterns.
+ *
+ * When every pattern is at least 9 bytes long, only every `stride`-th position is looked at
+ * (see `stride` and `matchSampled`); what follows describes the look at every position.
  *
  * - `filter` is a blocked Bloom filter (two bits per pattern, both in one 32-bit word;
  *   one or two patterns per word, so one memory access per byte) over a hash of a pattern's first 8 bytes; `shortFilter` a bitmap over the
