@@ -140,7 +140,7 @@ export function maskSecrets(text: string, values: string[]): string {
  */
 export class MaskPatterns {
   /** @internal */
-  readonly matcher: Matcher;
+  readonly matcher: Matcher | SplitMatcher;
   /**
    * @internal A few patterns also get an Aho–Corasick automaton that is dense throughout
    * (one table read per byte, faster than the Matcher's hashing at every position); many
@@ -164,7 +164,7 @@ export class MaskPatterns {
     }
     this.size = patterns.size;
     const list = [...patterns];
-    this.matcher = new Matcher(list);
+    this.matcher = matcherFor(list);
     let total = 0;
     for (const p of list) total += p.length;
     let automaton: Automaton | undefined;
@@ -189,7 +189,7 @@ export class MaskPatterns {
  * tail is looked at again with the next chunk.
  */
 export class Masker {
-  private readonly matcher: Matcher;
+  private readonly matcher: Matcher | SplitMatcher;
   private readonly ac: Automaton | undefined;
   /** the automaton's state after the input so far */
   private state = 0;
@@ -535,12 +535,14 @@ export class Matcher {
   private readonly prefix2 = new Uint8Array(65536);
   private readonly prefix3: Set<number> = new Set();
   /**
-   * 1, or the step between the positions looked at (every pattern is at least stride + 7
-   * bytes long). Then `filter` holds each pattern's first `stride` 8-byte windows, and a
+   * 1, or the step between the positions looked at (every pattern is at least stride +
+   * window - 1 bytes long). Then `filter` holds each pattern's first `stride` windows, and a
    * window's hash leads to its bucket, `entries[bucketStart[b]]` to `entries[bucketStart[b + 1]]`,
    * each `pattern × MAX_STRIDE + offset of the window in it`.
    */
   readonly stride: number;
+  /** 8, or 4 for the few short patterns of a SplitMatcher */
+  readonly window: 4 | 8;
   private readonly bucketShift: number;
   private readonly bucketStart: Int32Array;
   private readonly entries: Int32Array;
@@ -548,7 +550,7 @@ export class Matcher {
   private readonly sampled: number[] = [];
 
   /** `patterns`: distinct, at least MIN_MASK_LENGTH chars, one byte per char (latin1). */
-  constructor(patterns: string[]) {
+  constructor(patterns: string[], window: 4 | 8 = 8) {
     this.count = patterns.length;
     let total = 0;
     let longest = 0;
@@ -563,7 +565,8 @@ export class Matcher {
     // Every occurrence of a pattern of L >= 8 bytes holds the 8-byte window at each of its
     // first L - 7 positions, so it holds one at a position that is a multiple of L - 7 (or of
     // any smaller number). Looking only there is enough when every pattern is that long.
-    this.stride = shortest >= 9 && shortest !== Infinity ? Math.min(MAX_STRIDE, shortest - 7) : 1;
+    this.window = window;
+    this.stride = shortest >= window + 1 && shortest !== Infinity ? Math.min(MAX_STRIDE, shortest - window + 1) : 1;
     this.bytes = Buffer.from(patterns.join(''), 'latin1');
     this.start = new Int32Array(patterns.length);
     this.length = new Int32Array(patterns.length);
@@ -618,7 +621,8 @@ export class Matcher {
       if (to - from > 1) this.ids.subarray(from, to).sort(byLength);
     }
     if (this.stride > 1) {
-      // The sampled index: each pattern under each of its first `stride` 8-byte windows.
+      // The sampled index: each pattern under each of its first `stride` windows (a 4-byte
+      // window hashes as an 8-byte one whose last 4 bytes are 0).
       const entries = patterns.length * this.stride;
       const filterBits = Math.min(30, Math.max(7, 32 - Math.clz32(entries) - 1));
       const bucketBits = Math.min(30, Math.max(4, 32 - Math.clz32(entries)));
@@ -638,7 +642,7 @@ export class Matcher {
         // The first window, then each next one a byte further on.
         let o = this.start[i]!;
         let w = bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24);
-        let v = bytes[o + 4]! | (bytes[o + 5]! << 8) | (bytes[o + 6]! << 16) | (bytes[o + 7]! << 24);
+        let v = window === 8 ? bytes[o + 4]! | (bytes[o + 5]! << 8) | (bytes[o + 6]! << 16) | (bytes[o + 7]! << 24) : 0;
         for (let j = 0; ; j++, e++) {
           const h = Math.imul(w ^ Math.imul(v, HASH2), HASH);
           filter[h >>> filterShift] = filter[h >>> filterShift]! | (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
@@ -648,8 +652,10 @@ export class Matcher {
             e++;
             break;
           }
-          w = (w >>> 8) | (v << 24);
-          v = (v >>> 8) | (bytes[o + 8]! << 24);
+          if (window === 8) {
+            w = (w >>> 8) | (v << 24);
+            v = (v >>> 8) | (bytes[o + 8]! << 24);
+          } else w = (w >>> 8) | (bytes[o + 4]! << 24);
           o++;
         }
       }
@@ -735,18 +741,27 @@ export class Matcher {
   }
 
   /**
-   * `match` when every pattern is at least stride + 7 bytes long: the 8-byte window is
+   * `match` when every pattern is at least stride + window - 1 bytes long: the window is
    * looked at only at every stride-th position. An occurrence starting at s holds the window
    * at the one such position from s to s + stride - 1, so a look there finds it, and the
    * starts a look finds lie after those of the look before: hits stay in order of start.
-   * Starts after the last position with 8 bytes to look at are looked up one by one.
+   * Starts after the last position with a whole window to look at are looked up one by one.
    */
   private matchSampled(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
     const n = data.length;
     const k = this.stride;
     let p = 0;
-    if (n >= 8) {
-      const { filter, filterShift } = this;
+    const { filter, filterShift } = this;
+    if (this.window === 4) {
+      for (const last = n - 4; p <= last; p += k) {
+        const h = Math.imul(data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), HASH);
+        const bits = (1 << (h & 31)) | (1 << ((h >>> 5) & 31));
+        if ((filter[h >>> filterShift]! & bits) === bits) {
+          const undecided = this.sampleAt(data, p, h, final, all, hits);
+          if (undecided !== -1) return undecided;
+        }
+      }
+    } else if (n >= 8) {
       for (const last = n - 8; p <= last; p += k) {
         const w = data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24);
         const v = data[p + 4]! | (data[p + 5]! << 8) | (data[p + 6]! << 16) | (data[p + 7]! << 24);
@@ -758,7 +773,7 @@ export class Matcher {
         }
       }
     }
-    // Every start up to the last look (p - k) is decided; the rest have under 8 + k bytes.
+    // Every start up to the last look (p - k) is decided; the rest have under window + k bytes.
     for (p = p < k ? 0 : p - k + 1; p + 4 <= n; p++) if (this.candidates(data, p, data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24), final, all, hits)) return p;
     return final ? n : this.tail(data);
   }
@@ -864,6 +879,91 @@ export class Matcher {
       } else if (this.prefix3.has(b0 | (data[p + 1]! << 8) | (data[p + 2]! << 16))) return p;
     }
     return n;
+  }
+}
+
+/**
+ * The Matcher for `patterns`. A single Matcher can step only by what its shortest pattern
+ * allows; so when all but a few patterns are long enough to be looked for at every 4th
+ * position or sparser, those few (a short value's forms) get a Matcher of their own, over
+ * 4-byte windows, and the two run side by side (SplitMatcher).
+ */
+function matcherFor(patterns: string[]): Matcher | SplitMatcher {
+  const few = Math.max(16, patterns.length >> 6);
+  // atMost[n]: the number of patterns of at most n bytes.
+  const atMost = new Int32Array(MAX_STRIDE + 7);
+  for (const p of patterns) if (p.length < atMost.length) atMost[p.length]!++;
+  for (let n = 1; n < atMost.length; n++) atMost[n] = atMost[n]! + atMost[n - 1]!;
+  for (let stride = MAX_STRIDE; stride >= 4; stride--) {
+    const short = atMost[stride + 6]!;
+    if (short === 0) break;
+    if (short <= few) {
+      const long: string[] = [];
+      const rest: string[] = [];
+      for (const p of patterns) (p.length < stride + 7 ? rest : long).push(p);
+      return new SplitMatcher(long, rest);
+    }
+  }
+  return new Matcher(patterns);
+}
+
+/**
+ * Two Matchers over one set of patterns with the interface of one: the long patterns, over
+ * 8-byte windows, and the few short ones, over 4-byte windows. Pattern ids number the long
+ * patterns first, then the short ones; hits come merged in order of start, the longest first
+ * at a start (a long pattern is longer than any short one); the undecided position is the
+ * earlier of the two.
+ */
+export class SplitMatcher {
+  readonly count: number;
+  readonly longest: number;
+  readonly length: Int32Array;
+  /** the smaller step of the two */
+  readonly stride: number;
+  /** @internal */
+  readonly long: Matcher;
+  /** @internal */
+  readonly short: Matcher;
+  private readonly longHits: number[] = [];
+  private readonly shortHits: number[] = [];
+
+  constructor(long: string[], short: string[]) {
+    this.long = new Matcher(long);
+    this.short = new Matcher(short, 4);
+    this.count = long.length + short.length;
+    this.longest = Math.max(this.long.longest, this.short.longest);
+    this.length = new Int32Array(this.count);
+    this.length.set(this.long.length);
+    this.length.set(this.short.length, long.length);
+    this.stride = Math.min(this.long.stride, this.short.stride);
+  }
+
+  /** Matcher.match over both sets of patterns. */
+  match(data: Uint8Array, final: boolean, all: boolean, hits: number[]): number {
+    const a = this.longHits;
+    const b = this.shortHits;
+    a.length = 0;
+    b.length = 0;
+    const undecided = Math.min(this.long.match(data, final, all, a), this.short.match(data, final, all, b));
+    // Hits after the undecided position are dropped: the caller looks there again. Those at
+    // it are kept, as Matcher.match keeps them (a complete shorter pattern is masked early).
+    const offset = this.long.count;
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      const s = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i]! : b[j]!;
+      if (s > undecided) break;
+      let pushed = false;
+      for (; i < a.length && a[i] === s; i += 2) {
+        hits.push(s, a[i + 1]!);
+        pushed = true;
+      }
+      for (; j < b.length && b[j] === s; j += 2) {
+        if (all || !pushed) hits.push(s, b[j + 1]! + offset);
+        pushed = true;
+      }
+    }
+    return undecided;
   }
 }
 

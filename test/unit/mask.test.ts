@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MASK, Masker, MaskPatterns, createMaskStream, encodedForms, maskSecrets, scan } from '../../src/exec/mask.js';
+import { MASK, Masker, Matcher, MaskPatterns, SplitMatcher, createMaskStream, encodedForms, maskSecrets, scan } from '../../src/exec/mask.js';
 
 test('maskSecrets: exact outputs', () => {
   assert.equal(maskSecrets('token=hunter22 ok', ['hunter22']), 'token=***** ok');
@@ -352,8 +352,13 @@ test('stream: thousands of values agree with the reference', () => {
   const patterns = new MaskPatterns(values);
   assert.equal(patterns.matcher.count, patterns.size);
   assert.equal(patterns.automaton, undefined, 'too many patterns for a dense automaton: the hash index is used');
-  // The shortest value is 11 characters (base64url of 8 bytes): every 4th position is looked at.
-  assert.equal(patterns.matcher.stride, 4);
+  // The values of 8 and 9 bytes (11 and 12 characters, about 330 of 44,000 patterns) are set
+  // apart (with those of 10 bytes too there would be more than 1/64 of the patterns): the rest
+  // is looked at every 7th position, they every 8th over 4-byte windows.
+  const m = patterns.matcher;
+  assert.ok(m instanceof SplitMatcher);
+  assert.deepEqual([m.long.window, m.long.stride, m.short.window, m.short.stride], [8, 7, 4, 8]);
+  assert.ok(m.short.count > 250 && m.short.count < 420, `${m.short.count} short patterns`);
   assert.ok(patterns.size > 4000 * 8, `${patterns.size} patterns`);
   const pieces: Buffer[] = [];
   for (let k = 0; k < 3000; k++) {
@@ -371,19 +376,35 @@ test('stream: thousands of values agree with the reference', () => {
   }
 });
 
-test('stream: with long patterns only every stride-th position is looked at, and every stride from 2 to 8 agrees with the reference', () => {
+/** Masks `data` three ways (random chunks, one write, byte by byte) and compares each with the reference. */
+function agreesWithReference(patterns: MaskPatterns, values: Buffer[], data: Buffer, next: (n: number) => number, context: object): void {
+  const expected = naiveMask(data, values.map((v) => v.toString('latin1'))).toString('latin1');
+  const why = JSON.stringify({ ...context, values: values.map((v) => v.toString('latin1')), data: data.toString('latin1') });
+  assert.equal(feedRandomly(new Masker(patterns), data, next).toString('latin1'), expected, why);
+  const whole = new Masker(patterns);
+  assert.equal(Buffer.concat([whole.write(data), whole.end()]).toString('latin1'), expected, why);
+  const single = new Masker(patterns);
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i++) out.push(single.write(data.subarray(i, i + 1)));
+  out.push(single.end());
+  assert.equal(Buffer.concat(out).toString('latin1'), expected, why);
+}
+
+test('stream: long patterns are looked at every stride-th position (one Matcher, every stride from 2 to 8), and agree with the reference', () => {
   const next = rng(12);
   // A two-letter alphabet: windows repeat inside a pattern and across patterns (one bucket,
   // many entries), occurrences overlap, and partial occurrences are everywhere.
-  const alphabet = Buffer.from('ab');
-  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => alphabet[next(2)]!));
-  for (let stride = 2; stride <= 9; stride++) {
-    for (let t = 0; t < 40; t++) {
-      const shortest = stride + 7;
-      const values = [word(shortest), ...Array.from({ length: next(6) }, () => word(shortest + next(12)))];
-      // From stride 4 on, the Matcher is chosen over the automaton; below, it is asked for.
-      const patterns = new MaskPatterns(values, stride < 4 ? { encodings: false, engine: 'hash' } : { encodings: false });
-      assert.equal(patterns.matcher.stride, Math.min(stride, 8));
+  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => 'ab'.charCodeAt(next(2))));
+  for (let shortest = 9; shortest <= 16; shortest++) {
+    for (let t = 0; t < 25; t++) {
+      // 17 values of the shortest length: too many to set apart, so one Matcher steps by shortest - 7.
+      const distinct = new Set<string>();
+      while (distinct.size < 17) distinct.add(word(shortest).toString('latin1'));
+      const values = [...[...distinct].map((v) => Buffer.from(v, 'latin1')), ...Array.from({ length: next(6) }, () => word(shortest + next(12)))];
+      // Below stride 4 the automaton would be chosen for so few patterns; the Matcher is asked for.
+      const patterns = new MaskPatterns(values, shortest < 11 ? { encodings: false, engine: 'hash' } : { encodings: false });
+      assert.ok(patterns.matcher instanceof Matcher);
+      assert.equal(patterns.matcher.stride, Math.min(shortest - 7, 8));
       assert.equal(patterns.automaton, undefined, 'the Matcher is used, not the automaton');
       const pieces: Buffer[] = [];
       for (let k = next(30); k > 0; k--) {
@@ -391,18 +412,42 @@ test('stream: with long patterns only every stride-th position is looked at, and
         const r = next(4);
         pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
       }
-      const data = Buffer.concat(pieces);
-      const expected = naiveMask(data, values.map((v) => v.toString('latin1')));
-      const got = feedRandomly(new Masker(patterns), data, next);
-      assert.equal(got.toString('latin1'), expected.toString('latin1'), JSON.stringify({ stride, values: values.map((v) => v.toString('latin1')), data: data.toString('latin1') }));
-      // In one write (the sampled loop over everything), and byte by byte (the position-by-position end).
-      const whole = new Masker(patterns);
-      assert.equal(Buffer.concat([whole.write(data), whole.end()]).toString('latin1'), expected.toString('latin1'));
-      const single = new Masker(patterns);
-      const out: Buffer[] = [];
-      for (let i = 0; i < data.length; i++) out.push(single.write(data.subarray(i, i + 1)));
-      out.push(single.end());
-      assert.equal(Buffer.concat(out).toString('latin1'), expected.toString('latin1'));
+      agreesWithReference(patterns, values, Buffer.concat(pieces), next, { shortest });
+    }
+  }
+});
+
+test('stream: beside a long value still undecided, a short one at the same place is masked at once (SplitMatcher)', () => {
+  const patterns = new MaskPatterns([b('abcd'), b('abcdefghijklmnopq'), b('zyxwvutsrqponmlk')], { encodings: false, engine: 'hash' });
+  assert.ok(patterns.matcher instanceof SplitMatcher);
+  const m = new Masker(patterns);
+  assert.equal(m.write(b('xabcdefg')).toString('latin1'), 'x*****');
+  assert.equal(m.write(b('hijklmnopq')).toString('latin1'), '');
+  assert.equal(m.write(b('! abcdzyxwvutsrqponml')).toString('latin1'), '! *****');
+  assert.equal(m.write(b('k.')).toString('latin1'), '*****.');
+  assert.equal(m.end().toString('latin1'), '');
+});
+
+test('stream: a few short values get a Matcher of their own over 4-byte windows beside the long ones (SplitMatcher), and agree with the reference', () => {
+  const next = rng(13);
+  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => 'ab'.charCodeAt(next(2))));
+  for (let shortest = 4; shortest <= 14; shortest++) {
+    for (let t = 0; t < 25; t++) {
+      const short = [word(shortest), ...Array.from({ length: next(3) }, () => word(shortest + next(15 - shortest)))];
+      const long = Array.from({ length: 3 + next(4) }, () => word(15 + next(10)));
+      const values = [...short, ...long];
+      const patterns = new MaskPatterns(values, { encodings: false, engine: 'hash' });
+      const m = patterns.matcher;
+      assert.ok(m instanceof SplitMatcher, 'the short values are set apart');
+      assert.equal(m.long.stride, 8);
+      assert.deepEqual([m.short.window, m.short.stride], [4, Math.min(8, Math.max(1, shortest - 3))]);
+      const pieces: Buffer[] = [];
+      for (let k = next(30); k > 0; k--) {
+        const v = values[next(values.length)]!;
+        const r = next(4);
+        pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
+      }
+      agreesWithReference(patterns, values, Buffer.concat(pieces), next, { shortest });
     }
   }
 });
@@ -444,7 +489,7 @@ test('stream: values sharing their first bytes (one index key, many candidates) 
 /** Values whose patterns give an automaton that is dense throughout (the two-lane case). */
 function laneValues(): { values: Buffer[]; patterns: MaskPatterns } {
   const values = [b('s3cr3t-token-0042'), b('hunter22'), b('Zm9v!bar:baz'), b('0123456789abcdef0123')];
-  const patterns = new MaskPatterns(values);
+  const patterns = new MaskPatterns(values, { engine: 'automaton' });
   const ac = patterns.automaton!;
   assert.ok(ac !== undefined && ac.denseRows === ac.states, 'a few values: the automaton is dense throughout');
   return { values, patterns };
