@@ -10,6 +10,11 @@
  *   BENCH_ROUNDS=41 npm run bench      # more rounds (bulk cases run a third as many)
  *   BENCH_PEERS=0 npm run bench        # no peers: do not install dotenvx into .bench/peers
  *
+ * Two floor rows show what any program on the chosen parts pays (better-sqlite3 and
+ * node:crypto loaded, the file opened and read once; for exec a child spawned too), without
+ * a line of vault's code: the start-up goals are ratios to bare node, and the floor is part
+ * of every command.
+ *
  * Peers, measured in the same run when available: `pass` (with gpg, a throwaway GnuPG home
  * and an unprotected key, so it measures start-up and decryption, not a pinentry) and
  * `dotenvx`: the one on PATH, else @dotenvx/dotenvx installed once into .bench/peers (git
@@ -88,8 +93,34 @@ const smallEnv = { VAULT_PATH: small.path, VAULT_MASTER_KEY: small.key };
 const bigEnv = { VAULT_PATH: big.path, VAULT_MASTER_KEY: big.key };
 let importRound = 0;
 
+/**
+ * The floor under the start-up goals: what any program on the chosen parts pays before it
+ * does a secret's work. It loads better-sqlite3 (its addon by path, as vault does) and
+ * node:crypto, opens the vault file, runs one SELECT and closes it; the exec floor also loads
+ * node:child_process and runs `true`. No vault code, no unlock, no audit entry.
+ */
+const floorScript = (exec: boolean): string => {
+  const file = join(work, exec ? 'floor-exec.cjs' : 'floor-get.cjs');
+  const addon = join(ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+  writeFileSync(
+    file,
+    [
+      `const Database = require(${JSON.stringify(join(ROOT, 'node_modules', 'better-sqlite3'))});`,
+      `const crypto = require('node:crypto');`,
+      `const db = new Database(process.env.VAULT_PATH, { nativeBinding: ${JSON.stringify(addon)} });`,
+      `db.prepare('SELECT count(*) FROM sqlite_master').get();`,
+      `crypto.createHash('sha256').update('x').digest();`,
+      `db.close();`,
+      exec ? `if (require('node:child_process').spawnSync('true', { stdio: 'inherit' }).status !== 0) process.exit(1);` : '',
+    ].join('\n'),
+  );
+  return file;
+};
+
 const cases: Case[] = [
   { key: 'node', argv: [process.execPath, '-e', ''], rounds: ROUNDS },
+  { key: 'floor-get', argv: [process.execPath, floorScript(false)], env: smallEnv, rounds: ROUNDS },
+  { key: 'floor-exec', argv: [process.execPath, floorScript(true)], env: smallEnv, rounds: ROUNDS },
   { key: 'get', argv: [process.execPath, BIN, 'get', 'SECRET_1'], env: smallEnv, rounds: ROUNDS },
   { key: 'exec', argv: [process.execPath, BIN, 'exec', '--', 'true'], env: smallEnv, rounds: ROUNDS },
   { key: 'list', argv: [process.execPath, BIN, 'list'], env: smallEnv, rounds: ROUNDS },
@@ -153,6 +184,10 @@ rows.push({ label: 'node -e "" (baseline)', figure: `${f1(node)} ms`, goal: '', 
 ratioRow('vault get (master key)', 'get', 1.5);
 ratioRow('vault exec -- true', 'exec', 1.7);
 ratioRow('vault list', 'list', 1.5);
+for (const [key, what] of [['floor-get', 'get'], ['floor-exec', 'exec -- true']] as const) {
+  const m = ms(key)!;
+  rows.push({ label: `floor of ${what}: better-sqlite3, node:crypto, open, one SELECT${key === 'floor-exec' ? ', spawn true' : ''}; no vault code`, figure: `${f1(m)} ms (${(m / node).toFixed(2)}× node)`, goal: '', met: null });
+}
 const get = ms('get')!;
 const pass = ms('pass');
 rows.push(
