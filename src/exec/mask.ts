@@ -896,7 +896,8 @@ function matcherFor(patterns: string[]): Matcher | SplitMatcher {
   for (let n = 1; n < atMost.length; n++) atMost[n] = atMost[n]! + atMost[n - 1]!;
   for (let stride = MAX_STRIDE; stride >= 4; stride--) {
     const short = atMost[stride + 6]!;
-    if (short === 0) break;
+    // None short: one Matcher steps by 8 or by what its shortest allows. All short: nothing to set apart.
+    if (short === 0 || short === patterns.length) break;
     if (short <= few) {
       const long: string[] = [];
       const rest: string[] = [];

@@ -439,6 +439,8 @@ test('stream: a few short values get a Matcher of their own over 4-byte windows 
       const patterns = new MaskPatterns(values, { encodings: false, engine: 'hash' });
       const m = patterns.matcher;
       assert.ok(m instanceof SplitMatcher, 'the short values are set apart');
+      // Only short ones (every form of a 5-byte value is under 15 bytes): nothing is set apart.
+      assert.ok(new MaskPatterns([b('pass1')], { engine: 'hash' }).matcher instanceof Matcher);
       assert.equal(m.long.stride, 8);
       assert.deepEqual([m.short.window, m.short.stride], [4, Math.min(8, Math.max(1, shortest - 3))]);
       const pieces: Buffer[] = [];
