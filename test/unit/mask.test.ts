@@ -376,6 +376,25 @@ test('stream: thousands of values agree with the reference', () => {
   }
 });
 
+/**
+ * Words over a two-letter alphabet, and texts of such words and of values, whole or cut (a
+ * head, a tail): windows repeat inside a pattern and across patterns (one bucket, many
+ * entries), occurrences overlap, and partial occurrences are everywhere.
+ */
+function abWords(next: (n: number) => number): { word: (n: number) => Buffer; text: (values: Buffer[]) => Buffer } {
+  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => 'ab'.charCodeAt(next(2))));
+  const text = (values: Buffer[]): Buffer => {
+    const pieces: Buffer[] = [];
+    for (let k = next(30); k > 0; k--) {
+      const v = values[next(values.length)]!;
+      const r = next(4);
+      pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
+    }
+    return Buffer.concat(pieces);
+  };
+  return { word, text };
+}
+
 /** Masks `data` three ways (random chunks, one write, byte by byte) and compares each with the reference. */
 function agreesWithReference(patterns: MaskPatterns, values: Buffer[], data: Buffer, next: (n: number) => number, context: object): void {
   const expected = naiveMask(data, values.map((v) => v.toString('latin1'))).toString('latin1');
@@ -392,27 +411,19 @@ function agreesWithReference(patterns: MaskPatterns, values: Buffer[], data: Buf
 
 test('stream: long patterns are looked at every stride-th position (one Matcher, every stride from 2 to 8), and agree with the reference', () => {
   const next = rng(12);
-  // A two-letter alphabet: windows repeat inside a pattern and across patterns (one bucket,
-  // many entries), occurrences overlap, and partial occurrences are everywhere.
-  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => 'ab'.charCodeAt(next(2))));
+  const ab = abWords(next);
   for (let shortest = 9; shortest <= 16; shortest++) {
     for (let t = 0; t < 25; t++) {
       // 17 values of the shortest length: too many to set apart, so one Matcher steps by shortest - 7.
       const distinct = new Set<string>();
-      while (distinct.size < 17) distinct.add(word(shortest).toString('latin1'));
-      const values = [...[...distinct].map((v) => Buffer.from(v, 'latin1')), ...Array.from({ length: next(6) }, () => word(shortest + next(12)))];
+      while (distinct.size < 17) distinct.add(ab.word(shortest).toString('latin1'));
+      const values = [...[...distinct].map((v) => Buffer.from(v, 'latin1')), ...Array.from({ length: next(6) }, () => ab.word(shortest + next(12)))];
       // Below stride 4 the automaton would be chosen for so few patterns; the Matcher is asked for.
       const patterns = new MaskPatterns(values, shortest < 11 ? { encodings: false, engine: 'hash' } : { encodings: false });
       assert.ok(patterns.matcher instanceof Matcher);
       assert.equal(patterns.matcher.stride, Math.min(shortest - 7, 8));
       assert.equal(patterns.automaton, undefined, 'the Matcher is used, not the automaton');
-      const pieces: Buffer[] = [];
-      for (let k = next(30); k > 0; k--) {
-        const v = values[next(values.length)]!;
-        const r = next(4);
-        pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
-      }
-      agreesWithReference(patterns, values, Buffer.concat(pieces), next, { shortest });
+      agreesWithReference(patterns, values, ab.text(values), next, { shortest });
     }
   }
 });
@@ -430,26 +441,20 @@ test('stream: beside a long value still undecided, a short one at the same place
 
 test('stream: a few short values get a Matcher of their own over 4-byte windows beside the long ones (SplitMatcher), and agree with the reference', () => {
   const next = rng(13);
-  const word = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => 'ab'.charCodeAt(next(2))));
+  const ab = abWords(next);
+  // Only short ones (every form of a 5-byte value is under 15 bytes): nothing is set apart.
+  assert.ok(new MaskPatterns([b('pass1')], { engine: 'hash' }).matcher instanceof Matcher);
   for (let shortest = 4; shortest <= 14; shortest++) {
     for (let t = 0; t < 25; t++) {
-      const short = [word(shortest), ...Array.from({ length: next(3) }, () => word(shortest + next(15 - shortest)))];
-      const long = Array.from({ length: 3 + next(4) }, () => word(15 + next(10)));
+      const short = [ab.word(shortest), ...Array.from({ length: next(3) }, () => ab.word(shortest + next(15 - shortest)))];
+      const long = Array.from({ length: 3 + next(4) }, () => ab.word(15 + next(10)));
       const values = [...short, ...long];
       const patterns = new MaskPatterns(values, { encodings: false, engine: 'hash' });
       const m = patterns.matcher;
       assert.ok(m instanceof SplitMatcher, 'the short values are set apart');
-      // Only short ones (every form of a 5-byte value is under 15 bytes): nothing is set apart.
-      assert.ok(new MaskPatterns([b('pass1')], { engine: 'hash' }).matcher instanceof Matcher);
       assert.equal(m.long.stride, 8);
       assert.deepEqual([m.short.window, m.short.stride], [4, Math.min(8, Math.max(1, shortest - 3))]);
-      const pieces: Buffer[] = [];
-      for (let k = next(30); k > 0; k--) {
-        const v = values[next(values.length)]!;
-        const r = next(4);
-        pieces.push(r === 0 ? word(next(10)) : r === 1 ? v.subarray(next(v.length)) : r === 2 ? v.subarray(0, next(v.length)) : v);
-      }
-      agreesWithReference(patterns, values, Buffer.concat(pieces), next, { shortest });
+      agreesWithReference(patterns, values, ab.text(values), next, { shortest });
     }
   }
 });
