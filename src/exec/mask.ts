@@ -497,7 +497,8 @@ function scanTwoLanes(ac: Automaton, chunk: Uint8Array, state: number, hits: num
  * = 4), looked up from rolling words of the input, so a byte costs a few multiplies and bit
  * tests whatever the number of patterns.
  *
- * When every pattern is at least 9 bytes long, only every `stride`-th position is looked at
+ * When every pattern is at least window + 1 bytes long (9; 5 for the short patterns of a
+ * SplitMatcher, looked up by 4-byte windows), only every `stride`-th position is looked at
  * (see `stride` and `matchSampled`); what follows describes the look at every position.
  *
  * - `filter` is a blocked Bloom filter (two bits per pattern, both in one 32-bit word;
