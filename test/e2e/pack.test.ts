@@ -28,7 +28,7 @@ test('npm pack ships only the allowlist: the launcher, the bundled CLI, the libr
   const files = pack!.files.map((f) => f.path);
   const tops = [...new Set(files.map((f) => (f.startsWith('dist/') ? f.split('/').slice(0, 2).join('/') : f)))].sort();
   assert.deepEqual(tops, ['LICENSE', 'README.md', 'bin/package.json', 'bin/vault.js', 'dist/cli', 'dist/src', 'docs/security.md', 'package.json']);
-  for (const bundle of ['main', 'get', 'list', 'exec']) assert.ok(files.includes(`dist/cli/${bundle}.cjs`) && files.includes(`dist/cli/${bundle}.cache`), bundle);
+  for (const bundle of ['main', 'get', 'list', 'exec', 'env', 'pg-worker']) assert.ok(files.includes(`dist/cli/${bundle}.cjs`) && files.includes(`dist/cli/${bundle}.cache`), bundle);
   assert.ok(files.includes('dist/cli/agent.js'));
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'));
   assert.equal(files.filter((f) => f.startsWith('dist/src/cli/') || f.startsWith('dist/test/') || f.endsWith('.db')).length, 0);

@@ -274,13 +274,13 @@ test('early connection: a URL in --vault X, --vault=X or VAULT_PATH starts the o
     for (const [what, args, env] of cases) {
       const r = await traced(v, args, env);
       assert.deepEqual([r.status, r.out, r.stderr], [0, 'early-value', ''], what);
-      assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs before'], what);
+      assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs by loadBundle before'], what);
       assert.deepEqual(r.loaded, EARLY, what);
     }
     // `--` ends vault's options: a --vault after it is the command's, not the vault.
     const r = await traced(v, ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.EARLY)', '--', '--vault', join(v.dir, 'x.db')], v.env);
     assert.deepEqual([r.status, r.out, r.stderr], [0, 'early-value', ''], r.stderr);
-    assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs before']);
+    assert.deepEqual(r.workers, ['dist/cli/pg-worker.cjs by loadBundle before']);
   } finally {
     v.cleanup();
   }
@@ -295,7 +295,7 @@ test('early connection: an unreachable server gives the message and exit 1 a con
         'vault: hint: check that the server is running and reachable; nothing was changed by this command unless it said so\n';
       const early = await traced(v, ['get', 'X'], { ...v.env, VAULT_PATH: url });
       assert.deepEqual([early.status, early.out, early.stderr], [1, '', expected], url);
-      assert.deepEqual(early.workers, ['dist/cli/pg-worker.cjs before']);
+      assert.deepEqual(early.workers, ['dist/cli/pg-worker.cjs by loadBundle before']);
       // The same command in this process (no launcher, so no early connection): the same answer.
       const late = await runInProcess(['get', 'X'], { env: { ...v.env, VAULT_PATH: url } });
       assert.deepEqual([late.status, late.out, late.stderr], [1, '', expected], url);

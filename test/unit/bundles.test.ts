@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { test } from 'node:test';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { buildProgram, findCommand } from '../../src/cli/program.js';
 import type { IO } from '../../src/cli/io.js';
 import { baseEnv, BIN, ROOT } from '../helpers/cli.js';
@@ -44,6 +45,26 @@ test('the launcher finds the command word where the CLI does, and picks its bund
 test('the build made exactly these bundles, each with its code cache', () => {
   const files = readdirSync(join(ROOT, 'dist', 'cli')).filter((f) => /\.(cjs|cache)$/.test(f) && !f.startsWith('pg-')).sort();
   assert.deepEqual(files, ['env.cache', 'env.cjs', 'exec.cache', 'exec.cjs', 'get.cache', 'get.cjs', 'list.cache', 'list.cjs', 'main.cache', 'main.cjs']);
+});
+
+test('the PostgreSQL worker\'s bundle has a code cache of its build, which V8 takes in a worker thread, as the worker loads it', async () => {
+  const cache = readFileSync(join(ROOT, 'dist', 'cli', 'pg-worker.cache'));
+  const bundle = readFileSync(join(ROOT, 'dist', 'cli', 'pg-worker.cjs'), 'latin1');
+  assert.ok(bundle.endsWith(`\n${cache.toString('latin1', 0, cache.indexOf(10))}\n`), 'the cache names the build that ends the bundle');
+  const { port1, port2 } = new MessageChannel();
+  // What src/store/pg/thread.ts starts, with a port no one writes to: the worker waits for a first request.
+  const code = `const r = require(${JSON.stringify(join(ROOT, 'bin', 'vault.js'))}).loadBundle(true, "pg-worker"); require('node:worker_threads').parentPort.postMessage(r.script.cachedDataRejected);`;
+  const worker = new Worker(code, { eval: true, workerData: { port: port2, flag: new SharedArrayBuffer(4) }, transferList: [port2] });
+  try {
+    const rejected = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    assert.equal(rejected, false);
+  } finally {
+    await worker.terminate();
+    port1.close();
+  }
 });
 
 function sink(chunks: Buffer[]): Writable & { isTTY: boolean } {

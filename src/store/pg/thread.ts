@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { SECRET_VARIABLES } from '../../unlock/variables.js';
 import type { Request } from './worker.js';
@@ -25,11 +28,27 @@ export function startThread(threads: typeof import('node:worker_threads'), file:
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SECRET_VARIABLES.includes(k)) env[k] = v;
-  const worker = new Worker(file, { workerData: { port: port2, flag: flag.buffer }, transferList: [port2], env });
+  const options = { workerData: { port: port2, flag: flag.buffer }, transferList: [port2], env };
+  const loader = bundleLoader(file);
+  const worker = loader === undefined ? new Worker(file, options) : new Worker(loader, { ...options, eval: true });
   worker.unref();
   port1.unref();
   port1.postMessage(first);
   return { worker, port: port1, flag };
+}
+
+/**
+ * For a bundle of the CLI's (dist/cli/NAME.cjs, with bin/vault.js two levels up): the worker's
+ * code, which loads it as the launcher loads the CLI bundles, with the code cache the build
+ * made for it (scripts/code-cache-worker.js; V8 refuses a cache of another build or V8). Else
+ * undefined: the worker runs the file itself (the library's unbundled worker.js).
+ */
+function bundleLoader(file: URL | string): string | undefined {
+  const path = typeof file === 'string' ? file : fileURLToPath(file);
+  const bundle = /[\\/]dist[\\/]cli[\\/]([a-z][a-z-]*)\.cjs$/.exec(path);
+  if (bundle === null) return undefined;
+  const launcher = join(dirname(path), '..', '..', 'bin', 'vault.js');
+  return existsSync(launcher) ? `require(${JSON.stringify(launcher)}).loadBundle(true, ${JSON.stringify(bundle[1])});` : undefined;
 }
 
 /** A connection the launcher started before the CLI bundle loaded, for the store to adopt. */
