@@ -195,8 +195,8 @@ await build({
   logLevel: 'warning',
 });
 // The worker thread starts it through bin/vault.js's loadBundle, with its code cache
-// (src/store/pg/thread.ts): compiling its 87 KB in the thread took 6-7 ms of the connection's
-// start.
+// (src/store/pg/thread.ts): loading its 87 KB in the thread took 13-14 ms of the connection's
+// start, 6.5 with the cache.
 withCodeCache('pg-worker', 'scripts/code-cache-worker.js');
 await build({
   entryPoints: ['dist/src/store/pg/early.js'],
