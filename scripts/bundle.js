@@ -132,17 +132,16 @@ for (const name of ['main', ...OWN_BUNDLES]) {
   let text = readFileSync(file, 'utf8');
   text = text.replace(/\bimport\((?=")/g, '__vaultImport(');
   if (/\bimport\(/.test(text)) throw new Error(`${file}: an import() the launcher cannot serve (not of a package name)`);
-  writeFileSync(file, text);
-  withCodeCache(name, 'scripts/code-cache.js');
+  withCodeCache(name, 'scripts/code-cache.js', text);
 }
 
 /**
- * Ends dist/cli/NAME.cjs with a build id, then has `script` write the code cache for exactly
- * this build (dist/cli/NAME.cache, its first line the build id), in a process of its own.
+ * Writes dist/cli/NAME.cjs as `text` (its content as built, by default) ended by a build id,
+ * then has `script` write the code cache for exactly this build (dist/cli/NAME.cache, its first
+ * line the build id), in a process of its own.
  */
-function withCodeCache(name, script) {
+function withCodeCache(name, script, text = readFileSync(`dist/cli/${name}.cjs`, 'utf8')) {
   const file = `dist/cli/${name}.cjs`;
-  const text = readFileSync(file, 'utf8');
   const idLine = `//# vaultBuild=${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
   writeFileSync(file, `${text}${idLine}\n`);
   const r = spawnSync(process.execPath, [script, name, idLine], { stdio: 'inherit' });

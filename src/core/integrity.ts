@@ -50,7 +50,7 @@ export function valueAad(vaultId: string, uid: Buffer, v: { version: number; exp
   const fields: Field[] = [uid, v.version];
   pushOpt(fields, v.expires_at);
   fields.push(v.origin, v.created_at);
-  return encodeAadAfter(prefixesOf(vaultId).value, VALUE_LABEL, fields);
+  return encodeAadAfter(prefixesOf(vaultId).value, fields);
 }
 
 /** Release 0.1's associated data (read once, by the upgrade). */
@@ -93,7 +93,7 @@ export function secretMac(vaultId: string, dataKey: Buffer, row: Omit<SecretRow,
   if (row.not_secret) fields.push('not-secret');
   // Likewise rotation_due (migration 6): the server cannot clear the mark unnoticed.
   if (row.rotation_due) fields.push('rotation-due');
-  return macAfter(secretMacKey(dataKey), prefixesOf(vaultId).secretMac, SECRET_MAC_LABEL, fields);
+  return macAfter(secretMacKey(dataKey), prefixesOf(vaultId).secretMac, fields);
 }
 
 export function secretMacOk(vaultId: string, dataKey: Buffer, row: SecretRow): boolean {

@@ -63,29 +63,34 @@ export function open(key: Buffer, nonce: Buffer, box: Buffer, aad: Buffer): Buff
  * UTF-8 bytes, so that no two different field lists encode to the same bytes.
  */
 export function encodeAad(label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
-  return encodeAadAfter(null, label, fields);
+  return encodeFields(label, fields);
 }
 
 /**
  * encodeAad(label, [...lead, ...fields]) when `prefix` is encodeAad(label, lead): for a label and
  * leading fields that stay the same over many calls (a vault's id), encoded once.
  */
-export function encodeAadAfter(prefix: Buffer | null, label: string, fields: ReadonlyArray<string | number | Buffer>): Buffer {
+export function encodeAadAfter(prefix: Buffer, fields: ReadonlyArray<string | number | Buffer>): Buffer {
+  return encodeFields(prefix, fields);
+}
+
+/** `head` (the label, or the encoded label and leading fields), then each field. */
+function encodeFields(head: string | Buffer, fields: ReadonlyArray<string | number | Buffer>): Buffer {
   // One allocation, sized first: the bulk commands encode two of these per secret, so short
   // ASCII text (names, namespaces, ids) and whole numbers are measured and copied here in
   // JavaScript, not through a native call, a string or a bounds-checked write per field.
-  let size = prefix === null ? 4 + textLength(label) : prefix.length;
+  let size = typeof head === 'string' ? 4 + textLength(head) : head.length;
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i]!;
     size += 4 + (typeof field === 'string' ? textLength(field) : typeof field === 'number' ? numberLength(field) : field.length);
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  if (prefix === null) {
-    at = putText(out, 0, label);
+  if (typeof head === 'string') {
+    at = putText(out, 0, head);
   } else {
-    out.set(prefix, 0);
-    at = prefix.length;
+    out.set(head, 0);
+    at = head.length;
   }
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i]!;

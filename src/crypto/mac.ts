@@ -18,8 +18,8 @@ export function mac(key: Buffer, label: string, fields: ReadonlyArray<Field>): B
 }
 
 /** mac(key, label, [...lead, ...fields]) when `prefix` is encodeAad(label, lead) (see encodeAadAfter). */
-export function macAfter(key: Buffer, prefix: Buffer, label: string, fields: ReadonlyArray<Field>): Buffer {
-  return createHmac('sha256', key).update(encodeAadAfter(prefix, label, fields)).digest();
+export function macAfter(key: Buffer, prefix: Buffer, fields: ReadonlyArray<Field>): Buffer {
+  return createHmac('sha256', key).update(encodeAadAfter(prefix, fields)).digest();
 }
 
 export function macEqual(a: Buffer | null | undefined, b: Buffer): boolean {

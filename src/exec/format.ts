@@ -88,12 +88,9 @@ export function formatDotenv(entries: FormatEntry[]): Buffer {
   // different secret in someone's .env file. Read back, it must be exactly these entries in
   // this order (dotenvEntries leaves out a __proto__ entry, as dotenv drops it).
   const back = dotenvEntries(out);
-  for (let i = 0; i < entries.length || i < back.length; i++) {
-    const entry = entries[Math.min(i, entries.length - 1)]!;
-    if (i >= entries.length || back[i]?.key !== entry.name || back[i]!.value !== texts[i]) {
-      throw new VaultError('error', `internal error: dotenv output for secret ${entry.name} does not read back unchanged`);
-    }
-  }
+  const differs = (name: string): VaultError => new VaultError('error', `internal error: dotenv output for secret ${name} does not read back unchanged`);
+  for (let i = 0; i < entries.length; i++) if (back[i]?.key !== entries[i]!.name || back[i]!.value !== texts[i]) throw differs(entries[i]!.name);
+  if (back.length > entries.length) throw differs(entries[entries.length - 1]!.name);
   return Buffer.from(out, 'utf8');
 }
 

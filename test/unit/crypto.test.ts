@@ -268,7 +268,7 @@ describe('encodeAad', () => {
         // A prefix encoded once (a vault id) and the rest after it: the same bytes.
         for (const cut of [0, 1, fields.length]) {
           const prefix = encodeAad(label, fields.slice(0, cut));
-          assert.deepEqual(encodeAadAfter(prefix, label, fields.slice(cut)), reference(label, fields), `${cut}: ${JSON.stringify([label, fields.map(String)])}`);
+          assert.deepEqual(encodeAadAfter(prefix, fields.slice(cut)), reference(label, fields), `${cut}: ${JSON.stringify([label, fields.map(String)])}`);
         }
       }
     }
