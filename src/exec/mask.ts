@@ -14,7 +14,6 @@
  * each. Shorter values are left alone: masking every `a` or `1` would destroy the output and
  * protect nothing.
  */
-import { Transform, type TransformCallback } from 'node:stream';
 
 export const MASK = '*****';
 export const MIN_MASK_LENGTH = 4;
@@ -355,36 +354,6 @@ const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Patterns of fewer bytes than this in all may get a dense automaton (MaskPatterns). */
 const SMALL_PATTERNS = 1 << 15;
-
-/** createMaskStream joins the pieces of an output smaller than this into one chunk. */
-const JOIN_BELOW = 16384;
-
-/**
- * A Transform (bytes in, bytes out) that masks `values` (and their encoded forms) in what
- * flows through it; meant for a child's stdout and stderr. Output is pushed as soon as each
- * chunk is processed (no timers) and the held tail is flushed at end, so piping through it
- * changes only the masked bytes.
- */
-export function createMaskStream(values: Uint8Array[] | MaskPatterns): Transform {
-  const masker = new Masker(values);
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      const pieces = masker.writeParts(chunk);
-      let size = 0;
-      for (const piece of pieces) size += piece.length;
-      // One chunk out per chunk in, except that a large output goes out as its pieces rather
-      // than be copied into one buffer.
-      if (size < JOIN_BELOW) {
-        if (size > 0) this.push(joined(pieces));
-      } else for (const piece of pieces) if (piece.length > 0) this.push(piece);
-      callback();
-    },
-    flush(callback: TransformCallback): void {
-      const out = masker.end();
-      callback(null, out.length > 0 ? out : undefined);
-    },
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 
