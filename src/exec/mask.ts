@@ -856,9 +856,10 @@ export class Matcher {
  * The Matcher for `patterns`. A single Matcher can step only by what its shortest pattern
  * allows; so when all but a few patterns are long enough to be looked for at every 4th
  * position or sparser, those few (a short value's forms) get a Matcher of their own, over
- * 4-byte windows, and the two run side by side (SplitMatcher).
+ * 4-byte windows, and the two run side by side (SplitMatcher). Used by MaskPatterns and by
+ * `vault scan` (src/scan/scan.ts).
  */
-function matcherFor(patterns: string[]): Matcher | SplitMatcher {
+export function matcherFor(patterns: string[]): Matcher | SplitMatcher {
   const few = Math.max(16, patterns.length >> 6);
   // atMost[n]: the number of patterns of at most n bytes.
   const atMost = new Int32Array(MAX_STRIDE + 7);

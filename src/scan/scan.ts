@@ -1,16 +1,17 @@
 /**
  * `vault scan`: finds stored values, and their encoded forms (src/exec/mask.ts
  * `encodedForms`), in files or in the staged blobs of a git repository. One pass over the
- * bytes with one automaton for every pattern of every secret, whatever their number.
+ * bytes with the Matcher that masking uses (src/exec/mask.ts, matcherFor) for every pattern of
+ * every secret: its cost per byte does not grow with their number.
  *
  * What it reports never holds a value: a file, a line and a secret's name (and which form
- * matched). The automaton necessarily holds the patterns; it lives only as long as the scan.
+ * matched). The Matcher necessarily holds the patterns; it lives only as long as the scan.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync, chmodSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VaultError } from '../core/errors.js';
-import { Automaton, encodedForms, MIN_MASK_LENGTH, scan, type MaskForm } from '../exec/mask.js';
+import { encodedForms, matcherFor, MIN_MASK_LENGTH, type Matcher, type MaskForm, type SplitMatcher } from '../exec/mask.js';
 
 export interface ScanSecret {
   ns: string;
@@ -36,17 +37,16 @@ const CHUNK = 1 << 20;
 
 /** The compiled patterns of a set of secrets; scans byte sources into findings. */
 export class SecretScanner {
-  private readonly ac: Automaton;
+  private readonly matcher: Matcher | SplitMatcher | null;
   private readonly secrets: Array<{ ns: string; name: string }>;
+  /** a pattern's text (latin1, a byte per char) to its number in `owners` */
+  private readonly index = new Map<string, number>();
   private readonly owners: Owner[][] = [];
-  private readonly lengths: number[] = [];
-  private readonly newlines: number[] = [];
   /** names of the secrets too short to be looked for */
   readonly skipped: string[] = [];
 
   constructor(secrets: ScanSecret[]) {
     this.secrets = secrets.map((s) => ({ ns: s.ns, name: s.name }));
-    const index = new Map<string, number>();
     const patterns: string[] = [];
     secrets.forEach((s, i) => {
       if (s.value.length < MIN_MASK_LENGTH) {
@@ -54,52 +54,59 @@ export class SecretScanner {
         return;
       }
       for (const f of encodedForms(s.value)) {
-        let k = index.get(f.text);
+        let k = this.index.get(f.text);
         if (k === undefined) {
           k = patterns.length;
-          index.set(f.text, k);
+          this.index.set(f.text, k);
           patterns.push(f.text);
           this.owners.push([]);
-          this.lengths.push(f.text.length);
-          let nl = 0;
-          for (let j = 0; j < f.text.length; j++) if (f.text.charCodeAt(j) === 10) nl++;
-          this.newlines.push(nl);
         }
         if (!this.owners[k]!.some((o) => o.secret === i)) this.owners[k]!.push({ secret: i, form: f.form });
       }
     });
-    this.ac = new Automaton(patterns);
+    this.matcher = patterns.length > 0 ? matcherFor(patterns) : null;
   }
 
   /**
    * Scans the chunks `read` returns (until an empty one) as the content of `file`; returns
-   * each (line, secret) once, in order of line.
+   * each (line, secret) once, in order of line. `read` may return the same memory each time.
    */
   scanChunks(file: string, read: () => Uint8Array): Finding[] {
-    const ac = this.ac;
+    const matcher = this.matcher;
     const found = new Map<string, Finding>();
     const hits: number[] = [];
-    let state = 0;
+    // The bytes from the first position the Matcher could not decide yet (a proper prefix of
+    // a pattern at the end of what was read): looked at again with the next chunk.
+    let held: Buffer = EMPTY_BUFFER;
+    /** the line at the start of `held`, then at `at` in `data` */
     let line = 1;
-    for (let chunk = read(); chunk.length > 0; chunk = read()) {
+    for (;;) {
+      const chunk = read();
+      const final = chunk.length === 0;
+      if (matcher === null) {
+        if (final) break;
+        continue;
+      }
+      const data = held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([held, chunk]);
       hits.length = 0;
-      state = scan(ac, chunk, state, hits);
-      // Lines are counted up to each hit's end; a match starts as many lines earlier as its
-      // pattern holds newlines.
+      // With `all`, every pattern that starts at a position, in order of position.
+      const undecided = matcher.match(data, final, true, hits);
       let at = 0;
       for (let h = 0; h < hits.length; h += 2) {
-        const end = hits[h]!;
-        for (; at <= end; at++) if (chunk[at] === 10) line++;
-        for (let t = ac.patternAt[hits[h + 1]!]! >= 0 ? hits[h + 1]! : ac.dictLink[hits[h + 1]!]!; t !== -1; t = ac.dictLink[t]!) {
-          const p = ac.patternAt[t]!;
-          const startLine = line - this.newlines[p]!;
-          for (const o of this.owners[p]!) {
-            const key = `${startLine}\0${o.secret}`;
-            if (!found.has(key)) found.set(key, { file, line: startLine, ns: this.secrets[o.secret]!.ns, name: this.secrets[o.secret]!.name, form: o.form });
-          }
+        const start = hits[h]!;
+        // found again, with what follows, in the next look
+        if (start >= undecided) break;
+        for (; at < start; at++) if (data[at] === 10) line++;
+        const k = this.index.get(data.toString('latin1', start, start + matcher.length[hits[h + 1]!]!))!;
+        for (const o of this.owners[k]!) {
+          const key = `${line}\0${o.secret}`;
+          if (!found.has(key)) found.set(key, { file, line, ns: this.secrets[o.secret]!.ns, name: this.secrets[o.secret]!.name, form: o.form });
         }
       }
-      for (; at < chunk.length; at++) if (chunk[at] === 10) line++;
+      if (final) break;
+      for (; at < undecided; at++) if (data[at] === 10) line++;
+      // a copy: `read` may fill the same memory again
+      held = undecided < data.length ? Buffer.from(data.subarray(undecided)) : EMPTY_BUFFER;
     }
     return [...found.values()].sort((a, b) => a.line - b.line || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -114,6 +121,7 @@ export class SecretScanner {
   }
 }
 
+const EMPTY_BUFFER = Buffer.alloc(0);
 const EMPTY = new Uint8Array(0);
 
 export interface ScanReport {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MASK, Masker, Matcher, MaskPatterns, SplitMatcher, encodedForms, maskSecrets, scan } from '../../src/exec/mask.js';
+import { rng } from '../helpers/random.js';
 
 test('maskSecrets: exact outputs', () => {
   assert.equal(maskSecrets('token=hunter22 ok', ['hunter22']), 'token=***** ok');
@@ -170,16 +171,6 @@ test('Masker: 5 MB of output with secrets in it, in 64 KiB chunks, comes out exa
 });
 
 // ---- encoded forms ------------------------------------------------------------------------
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0;
-  return (n) => {
-    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    x ^= x >>> 13;
-    return Math.floor(((x >>> 0) / 4294967296) * n);
-  };
-}
 
 function randomBytes(next: (n: number) => number, n: number): Buffer {
   return Buffer.from(Array.from({ length: n }, () => next(256)));
