@@ -73,6 +73,8 @@ export class SecretScanner {
    */
   scanChunks(file: string, read: () => Uint8Array): Finding[] {
     const matcher = this.matcher;
+    // no value long enough to look for: nothing to read
+    if (matcher === null) return [];
     const found = new Map<string, Finding>();
     const hits: number[] = [];
     // The bytes from the first position the Matcher could not decide yet (a proper prefix of
@@ -83,10 +85,6 @@ export class SecretScanner {
     for (;;) {
       const chunk = read();
       const final = chunk.length === 0;
-      if (matcher === null) {
-        if (final) break;
-        continue;
-      }
       const data = held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([held, chunk]);
       hits.length = 0;
       // With `all`, every pattern that starts at a position, in order of position.
