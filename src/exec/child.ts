@@ -198,7 +198,7 @@ interface ReadBuffer {
 
 /**
  * Copies `source` (a child's stdout or stderr) through `filter` into `dest` (not ended);
- * `onData` is called for each chunk read.
+ * `onData` is called for each chunk read, and when reading resumes after a pause.
  *
  * A pipe the child_process module made is read through a socket over the same handle with
  * net.Socket's `onread` option, so that vault chooses the buffers it is read into. With
@@ -300,6 +300,11 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boo
   dest.on('drain', () => {
     if (!paused) return;
     paused = false;
+    // Counts as activity for the quiet-pipe wait after the child's exit (runChild, drained):
+    // reading starts again only at the next poll of the event loop, and a check for quiet made
+    // before it (the destination drained in the same turn as the wait's timer) would end the
+    // copy with the rest of the child's output still in the pipe.
+    onData();
     reader.resume();
   });
   // A destination that fails (a closed pipe) stops the copy; the child then meets the closed
