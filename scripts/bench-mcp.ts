@@ -79,7 +79,7 @@ export async function measure(): Promise<BenchRow[]> {
         }
         const m = median(viaMcp);
         const d = median(viaSpawn);
-        rows.push({ label: `mcp run_command round trip (${label})`, figure: `${fmt(m)} (direct ${fmt(d)}, +${fmt(m - d)})`, goal: '', met: null });
+        rows.push({ label: `mcp run_command round trip (${label})`, figure: `${fmt(m)} (direct ${fmt(d)}, ${m >= d ? '+' : '−'}${fmt(Math.abs(m - d))})`, goal: '', met: null });
       }
     } finally {
       await client.close();
