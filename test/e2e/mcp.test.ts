@@ -13,7 +13,6 @@ import { exec, fileBytes } from '../helpers/sqlite.js';
 
 const PRINT = `const fs=require('fs');fs.writeFileSync(process.argv[1], process.env.API_KEY ?? 'unset');process.stdout.write('out:'+process.env.API_KEY+' port:'+process.env.PORT+'\\n');process.stderr.write('err:'+process.env.API_KEY+'\\n')`;
 
-
 function procStat(pid: number): string | null {
   return existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : null;
 }
