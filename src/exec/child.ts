@@ -134,22 +134,6 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
       }
     }
 
-    /** After the child's exit: resolves once every copy is done, or the pipes have been quiet for a moment. */
-    const drained = async (): Promise<void> => {
-      if (pumps.length === 0) return;
-      const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
-      for (;;) {
-        const seen = lastData;
-        const quiet = new Promise<boolean>((res) => setTimeout(() => setImmediate(() => res(false)), 50));
-        if (await Promise.race([all, quiet])) return;
-        // The poll phase ran before this check: data that was waiting in the pipe has been read
-        // — unless reading is paused because the destination is behind (a slow reader of
-        // vault's output): then the pipe is not quiet, vault is not looking at it.
-        if (lastData === seen && !pumps.some((p) => p.waiting())) break;
-      }
-      for (const p of pumps) p.stop();
-      await all;
-    };
 
     let settled = false;
     const finish = (result: ChildResult): void => {
@@ -168,12 +152,39 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     child.once('exit', (code, signal) => {
       if (!started) return;
       // Every byte the filters hold back (a possible start of a value) is out before the status.
-      void drained().then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
+      void drainAfterExit(pumps, () => lastData).then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
     });
   });
 }
 
-interface Pump {
+/** 50 ms, then a turn of the event loop's poll phase: the quiet window of drainAfterExit. */
+function pollAfter50ms(): Promise<void> {
+  return new Promise<void>((res) => setTimeout(() => setImmediate(res), 50));
+}
+
+/**
+ * After the child's exit: resolves once every copy is done, or the pipes have been quiet for a
+ * window (`quiet`, by default pollAfter50ms): `activity()` did not change (no chunk read, no
+ * copy resumed) and no copy is paused for its destination. Then the copies are stopped.
+ * Exported for test/unit/exec-drain.test.ts, which passes a window of its own.
+ */
+export async function drainAfterExit(pumps: Pump[], activity: () => number, quiet: () => Promise<void> = pollAfter50ms): Promise<void> {
+  if (pumps.length === 0) return;
+  const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
+  for (;;) {
+    const seen = activity();
+    if (await Promise.race([all, quiet().then(() => false)])) return;
+    // The poll phase ran before this check: data that was waiting in the pipe has been read
+    // — unless reading is paused because the destination is behind (a slow reader of
+    // vault's output): then the pipe is not quiet, vault is not looking at it. A copy that
+    // resumed in this window counts as activity (see pump): its next read is still to come.
+    if (activity() === seen && !pumps.some((p) => p.waiting())) break;
+  }
+  for (const p of pumps) p.stop();
+  await all;
+}
+
+export interface Pump {
   /** resolves once the copy is over: the source ended or failed, or the destination failed */
   done: Promise<void>;
   /** stops reading now and writes what the filter still holds */
@@ -211,7 +222,7 @@ interface ReadBuffer {
  * than its highWaterMark: a file, /dev/null or a pipe with room takes every write at once.
  * Without a handle (another kind of stream) the source is read as a stream.
  */
-function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean, onData: () => void): Pump {
+export function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean, onData: () => void): Pump {
   let ended = false;
   let failed = false;
   let paused = false;
@@ -300,7 +311,7 @@ function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boo
   dest.on('drain', () => {
     if (!paused) return;
     paused = false;
-    // Counts as activity for the quiet-pipe wait after the child's exit (runChild, drained):
+    // Counts as activity for the quiet-pipe wait after the child's exit (drainAfterExit):
     // reading starts again only at the next poll of the event loop, and a check for quiet made
     // before it (the destination drained in the same turn as the wait's timer) would end the
     // copy with the rest of the child's output still in the pipe.
