@@ -4,10 +4,10 @@
  * its writes until the test lets them finish (a reader of vault's output that is behind).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { drainAfterExit, pump } from '../../src/exec/child.js';
+import { drainAfterExit, pump, type Pump } from '../../src/exec/child.js';
 import { Masker } from '../../src/exec/mask.js';
 
 /** Takes writes and finishes none of them until `release` (then every later one at once). */
@@ -35,22 +35,31 @@ class SlowReader extends Writable {
 
 const pollAfter50ms = (): Promise<void> => new Promise((res) => setTimeout(() => setImmediate(res), 50));
 
-test('drainAfterExit: a destination that drains just before the check for quiet does not cut the copy short', async () => {
-  // More than one read and less than a read plus a full pipe: once the copy pauses, the rest
-  // waits in the pipe (or in the writer, blocked), and `sleep` keeps the pipe open.
-  const total = 81920;
-  const child = spawn('sh', ['-c', `head -c ${total} /dev/zero | tr '\\0' x; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+/**
+ * A child that prints `total` bytes of `char` and keeps its output open, and a copy of that
+ * output (through a Masker) into a SlowReader, started in the tick of the spawn as runChild
+ * does: the pump takes the pipe over before its first read.
+ */
+function slowCopy(total: number, char: string): { child: ChildProcess; dest: SlowReader; copy: Pump; activity: () => number } {
+  const child = spawn('sh', ['-c', `head -c ${total} /dev/zero | tr '\\0' ${char}; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
   const dest = new SlowReader();
-  let activity = 0;
-  // In the tick of the spawn, as runChild does: the pump takes the pipe over before its first read.
-  const copy = pump(child.stdout!, dest, new Masker([Buffer.from('sk_test_0123456789')]), true, () => void activity++);
+  let seen = 0;
+  const copy = pump(child.stdout!, dest, new Masker([Buffer.from('sk_test_0123456789')]), true, () => void seen++);
+  return { child, dest, copy, activity: () => seen };
+}
+
+test('drainAfterExit: a destination that drains just before the check for quiet does not cut the copy short', async () => {
+  // More than one read (64 KiB): once the copy has paused, the rest waits in the pipe, which
+  // `sleep` keeps open.
+  const total = 81920;
+  const { child, dest, copy, activity } = slowCopy(total, 'x');
   try {
     for (let i = 0; i < 1000 && !copy.waiting(); i++) await new Promise((res) => setTimeout(res, 5));
     assert.equal(copy.waiting(), true, 'the copy paused for its destination');
     const before = Buffer.concat(dest.received).length;
     assert.ok(before > 0 && before < total, `read before the pause: ${before}`);
     let windows = 0;
-    await drainAfterExit([copy], () => activity, () => {
+    await drainAfterExit([copy], activity, () => {
       windows++;
       // The second window ends the moment the destination drains: the copy resumes, but its
       // next read is only at the next poll of the event loop, after the check for quiet.
@@ -71,13 +80,10 @@ test('drainAfterExit: a destination that drains just before the check for quiet 
 
 test('drainAfterExit: a copy paused for its destination is waited for through quiet windows, and is not cut short when it resumes at the end of one', async () => {
   const total = 81920;
-  const child = spawn('sh', ['-c', `head -c ${total} /dev/zero | tr '\\0' y; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const dest = new SlowReader();
-  let activity = 0;
-  const copy = pump(child.stdout!, dest, new Masker([Buffer.from('sk_test_0123456789')]), true, () => void activity++);
+  const { child, dest, copy, activity } = slowCopy(total, 'y');
   try {
     let windows = 0;
-    await drainAfterExit([copy], () => activity, async () => {
+    await drainAfterExit([copy], activity, async () => {
       windows++;
       await pollAfter50ms();
       // five quiet windows while paused, then the reader catches up
