@@ -1100,9 +1100,9 @@ export class Vault {
 
   /** Decrypts one version row; null when it fails its integrity check. Needs the key. */
   openVersion(secret: SecretRow, row: VersionRow): Buffer | null {
-    const key = this.requireKey();
+    this.requireKey();
     if (!secret.uid) return null;
-    return open(key, row.nonce, row.ciphertext, this.valueAad(secret.uid, row));
+    return this.openSealed(row.nonce, row.ciphertext, this.valueAad(secret.uid, row));
   }
 
   /** The associated data a version's ciphertext is sealed with (needs no key). */

@@ -119,21 +119,15 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     // end of the pipe is closed (a later write by the background process gets EPIPE, as under any
     // program that stops reading).
     const pumps: Pump[] = [];
-    let lastData = 0;
     if (spec.output) {
       const { stdout, stderr, filter, releasesChunks } = spec.output;
       for (const [source, dest] of [
         [child.stdout as Readable, stdout],
         [child.stderr as Readable, stderr],
       ] as const) {
-        pumps.push(
-          pump(source, dest, filter(), releasesChunks === true, () => {
-            lastData++;
-          }),
-        );
+        pumps.push(pump(source, dest, filter(), releasesChunks === true));
       }
     }
-
 
     let settled = false;
     const finish = (result: ChildResult): void => {
@@ -152,7 +146,7 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
     child.once('exit', (code, signal) => {
       if (!started) return;
       // Every byte the filters hold back (a possible start of a value) is out before the status.
-      void drainAfterExit(pumps, () => lastData).then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
+      void drainAfterExit(pumps).then(() => finish({ started: true, status: signal ? signalStatus(signal) : (code ?? 1), signal: signal ?? null }));
     });
   });
 }
@@ -164,13 +158,14 @@ function pollAfter50ms(): Promise<void> {
 
 /**
  * After the child's exit: resolves once every copy is done, or the pipes have been quiet for a
- * window (`quiet`, by default pollAfter50ms): `activity()` did not change (no chunk read, no
- * copy resumed) and no copy is paused for its destination. Then the copies are stopped.
+ * window (`quiet`, by default pollAfter50ms): no copy saw activity (a chunk read, reading
+ * resumed) and none is paused for its destination. Then the copies are stopped.
  * Exported for test/unit/exec-drain.test.ts, which passes a window of its own.
  */
-export async function drainAfterExit(pumps: Pump[], activity: () => number, quiet: () => Promise<void> = pollAfter50ms): Promise<void> {
+export async function drainAfterExit(pumps: Pump[], quiet: () => Promise<void> = pollAfter50ms): Promise<void> {
   if (pumps.length === 0) return;
   const all = Promise.all(pumps.map((p) => p.done)).then(() => true);
+  const activity = (): number => pumps.reduce((sum, p) => sum + p.activity(), 0);
   for (;;) {
     const seen = activity();
     if (await Promise.race([all, quiet().then(() => false)])) return;
@@ -191,6 +186,8 @@ export interface Pump {
   stop: () => void;
   /** reading is paused until the destination has written what it holds */
   waiting: () => boolean;
+  /** how many chunks were read and how many times reading resumed, so far */
+  activity: () => number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -209,7 +206,7 @@ interface ReadBuffer {
 
 /**
  * Copies `source` (a child's stdout or stderr) through `filter` into `dest` (not ended);
- * `onData` is called for each chunk read, and when reading resumes after a pause.
+ * `activity()` counts the chunks read and the times reading resumed after a pause.
  *
  * A pipe the child_process module made is read through a socket over the same handle with
  * net.Socket's `onread` option, so that vault chooses the buffers it is read into. With
@@ -222,7 +219,8 @@ interface ReadBuffer {
  * than its highWaterMark: a file, /dev/null or a pipe with room takes every write at once.
  * Without a handle (another kind of stream) the source is read as a stream.
  */
-export function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean, onData: () => void): Pump {
+export function pump(source: Readable, dest: Writable, filter: OutputFilter, reuse: boolean): Pump {
+  let activity = 0;
   let ended = false;
   let failed = false;
   let paused = false;
@@ -234,7 +232,7 @@ export function pump(source: Readable, dest: Writable, filter: OutputFilter, reu
 
   /** Writes the filter's output for `chunk`, whose memory is `owner`'s; false to pause reading. */
   const deliver = (chunk: Uint8Array, owner: ReadBuffer | undefined): boolean => {
-    onData();
+    activity++;
     if (failed) return true;
     const pieces = filter.writeParts(chunk);
     let size = 0;
@@ -315,7 +313,7 @@ export function pump(source: Readable, dest: Writable, filter: OutputFilter, reu
     // reading starts again only at the next poll of the event loop, and a check for quiet made
     // before it (the destination drained in the same turn as the wait's timer) would end the
     // copy with the rest of the child's output still in the pipe.
-    onData();
+    activity++;
     reader.resume();
   });
   // A destination that fails (a closed pipe) stops the copy; the child then meets the closed
@@ -334,5 +332,6 @@ export function pump(source: Readable, dest: Writable, filter: OutputFilter, reu
       finish();
     },
     waiting: () => paused && !ended,
+    activity: () => activity,
   };
 }
